@@ -1,0 +1,46 @@
+# Both entry points create .venv and install what they need, so a fresh clone needs nothing else.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+SHARED_DATA ?= $(abspath ../shared/data)
+export BANKMARKETING_DATA ?= $(SHARED_DATA)/bankmarketing_train.csv
+export BANKMARKETING_HOLDOUT ?= $(SHARED_DATA)/bankmarketing_holdout_derived.csv
+
+.PHONY: venv demo test lint typecheck pytest model-report clean system-deps
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip check
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# Benchmarks and some tests use ab and wrk (Debian apache2-utils, wrk); install them when missing and we can.
+system-deps:
+	@command -v ab >/dev/null && command -v wrk >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq apache2-utils wrk >/dev/null; } || \
+	  echo "note: ab/wrk missing and not installable here; tests that need them will say so"
+
+demo: $(STAMP)
+	$(BIN)/python -m bankmarketing_client.demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check bankmarketing_client tests bench
+	$(BIN)/ruff format --check bankmarketing_client tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy bankmarketing_client tests bench
+
+pytest: $(STAMP) system-deps
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+model-report: $(STAMP)
+	$(BIN)/bankmarketing-client local model
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info

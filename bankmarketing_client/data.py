@@ -1,0 +1,213 @@
+"""Finding and reading the UCI bank-marketing dataset (CC BY 4.0, Moro, Cortez and Rita, 2014).
+
+The dataset is never shipped with the package. It is found, in this order, at an explicit path,
+at ``$BANKMARKETING_DATA``, in the per-user cache, or downloaded from Azure's public AutoML sample into
+that cache. Every failure is one :class:`DatasetError` that says what to set.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+import httpx
+
+from bankmarketing_client.errors import DatasetError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+ENV_VAR: Final = "BANKMARKETING_DATA"
+HOLDOUT_ENV_VAR: Final = "BANKMARKETING_HOLDOUT"
+CACHE_ENV_VAR: Final = "BANKMARKETING_CACHE_DIR"
+PUBLIC_URL: Final = (
+    "https://automlsamplenotebookdata.blob.core.windows.net/automl-sample-notebook-data/bankmarketing_train.csv"
+)
+TRAIN_FILE_NAME: Final = "bankmarketing_train.csv"
+HOLDOUT_FILE_NAME: Final = "bankmarketing_holdout_derived.csv"
+TARGET: Final = "y"
+
+#: The 20 features in the order Azure's swagger lists them (the order of the CSV columns).
+FEATURE_COLUMNS: Final[tuple[str, ...]] = (
+    "age",
+    "job",
+    "marital",
+    "education",
+    "default",
+    "housing",
+    "loan",
+    "contact",
+    "month",
+    "day_of_week",
+    "duration",
+    "campaign",
+    "pdays",
+    "previous",
+    "poutcome",
+    "emp.var.rate",
+    "cons.price.idx",
+    "cons.conf.idx",
+    "euribor3m",
+    "nr.employed",
+)
+INTEGER_COLUMNS: Final = frozenset({"age", "duration", "campaign", "pdays", "previous"})
+FLOAT_COLUMNS: Final = frozenset({"emp.var.rate", "cons.price.idx", "cons.conf.idx", "euribor3m", "nr.employed"})
+CATEGORICAL_COLUMNS: Final[tuple[str, ...]] = tuple(
+    c for c in FEATURE_COLUMNS if c not in INTEGER_COLUMNS | FLOAT_COLUMNS
+)
+
+
+def cache_dir() -> Path:
+    """The per-user cache folder (``$BANKMARKETING_CACHE_DIR``, else ``$XDG_CACHE_HOME`` or ``~/.cache``)."""
+    explicit = os.environ.get(CACHE_ENV_VAR)
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "bankmarketing-client"
+
+
+def _not_found_message(tried: Sequence[str]) -> str:
+    return (
+        "The bank-marketing dataset was not found (tried: "
+        + "; ".join(tried)
+        + f"). Set {ENV_VAR} to the path of {TRAIN_FILE_NAME}, or give internet access so that it can be "
+        f"downloaded from {PUBLIC_URL}"
+    )
+
+
+def resolve_train_path(path: str | os.PathLike[str] | None = None, *, download: bool = True) -> Path:
+    """Return the path of the training CSV, downloading it into the cache as a last resort."""
+    tried: list[str] = []
+    if path is not None:
+        candidate = Path(path)
+        if candidate.is_file():
+            return candidate
+        raise DatasetError(f"The dataset path {candidate} does not exist or is not a file.")
+    env = os.environ.get(ENV_VAR)
+    if env:
+        candidate = Path(env)
+        if candidate.is_file():
+            return candidate
+        raise DatasetError(f"{ENV_VAR}={env} does not exist or is not a file.")
+    tried.append(f"{ENV_VAR} is not set")
+    cached = cache_dir() / TRAIN_FILE_NAME
+    if cached.is_file():
+        return cached
+    tried.append(f"no cached copy at {cached}")
+    if not download:
+        raise DatasetError(_not_found_message(tried))
+    try:
+        return download_dataset(cached)
+    except DatasetError as exc:
+        tried.append(str(exc))
+        raise DatasetError(_not_found_message(tried)) from exc
+
+
+def resolve_holdout_path(train_path: Path | None = None) -> Path:
+    """The holdout CSV: ``$BANKMARKETING_HOLDOUT``, else the derived holdout file beside the training file."""
+    env = os.environ.get(HOLDOUT_ENV_VAR)
+    candidate = Path(env) if env else (train_path or resolve_train_path()).with_name(HOLDOUT_FILE_NAME)
+    if not candidate.is_file():
+        raise DatasetError(
+            f"The holdout file {candidate} was not found. Set {HOLDOUT_ENV_VAR} to the path of {HOLDOUT_FILE_NAME}."
+        )
+    return candidate
+
+
+def download_dataset(
+    target: Path, url: str = PUBLIC_URL, *, timeout: float = 60.0, transport: httpx.BaseTransport | None = None
+) -> Path:
+    """Download ``url`` to ``target`` atomically and check that it is the bank-marketing CSV."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".download-", suffix=".csv")
+    tmp = Path(tmp_name)
+    try:
+        with (
+            os.fdopen(fd, "wb") as out,
+            httpx.Client(timeout=timeout, transport=transport, follow_redirects=True) as http,
+            http.stream("GET", url) as response,
+        ):
+            if response.status_code != 200:
+                raise DatasetError(f"download of {url} answered HTTP {response.status_code}")
+            for chunk in response.iter_bytes():
+                out.write(chunk)
+        read_header(tmp)  # a wrong file is refused before it lands in the cache
+        tmp.replace(target)
+        return target
+    except httpx.HTTPError as exc:
+        raise DatasetError(f"download of {url} failed: {type(exc).__name__}: {exc}") from exc
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _detect_delimiter(header_line: str, path: Path) -> str:
+    for delimiter in (",", ";"):
+        names = [n.strip().strip('"') for n in header_line.split(delimiter)]
+        if len(names) >= len(FEATURE_COLUMNS):
+            return delimiter
+    raise DatasetError(
+        f"{path}: cannot split the header into columns with ',' or ';' "
+        f"(header starts {header_line[:80]!r}); expected a comma-separated file with the columns "
+        + ", ".join(FEATURE_COLUMNS)
+    )
+
+
+def read_header(path: Path) -> tuple[str, list[str]]:
+    """Return the delimiter and the column names, or say clearly why this is not the dataset."""
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            first = fh.readline().rstrip("\r\n")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"{path}: cannot read as UTF-8 text: {exc}") from exc
+    if not first:
+        raise DatasetError(f"{path}: the file is empty; expected a CSV header with the 20 feature columns")
+    delimiter = _detect_delimiter(first, path)
+    names = next(csv.reader([first], delimiter=delimiter))
+    missing = [c for c in FEATURE_COLUMNS if c not in names]
+    if missing:
+        raise DatasetError(f"{path}: missing column(s) {', '.join(missing)}")
+    return delimiter, names
+
+
+def iter_rows(path: Path) -> Iterator[dict[str, str]]:
+    """Stream the rows of a dataset CSV as dicts of strings (either delimiter), without pandas."""
+    delimiter, _ = read_header(path)
+    with path.open(newline="", encoding="utf-8") as fh:
+        yield from csv.DictReader(fh, delimiter=delimiter)
+
+
+def read_frame(path: Path, *, require_target: bool = True) -> pd.DataFrame:
+    """Read a dataset CSV into a pandas frame with proper dtypes (strings as ``object``)."""
+    import pandas as pd
+
+    delimiter, names = read_header(path)
+    if require_target and TARGET not in names:
+        raise DatasetError(f"{path}: missing the target column {TARGET!r}")
+    dtypes: dict[str, object] = {c: object for c in CATEGORICAL_COLUMNS}
+    if TARGET in names:
+        dtypes[TARGET] = object
+    try:
+        frame = pd.read_csv(path, sep=delimiter, dtype=dtypes)  # type: ignore[arg-type]
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise DatasetError(f"{path}: not a valid bank-marketing CSV: {exc}") from exc
+    for column in INTEGER_COLUMNS:
+        if not pd.api.types.is_integer_dtype(frame[column]):
+            raise DatasetError(f"{path}: column {column!r} must hold whole numbers")
+    for column in FLOAT_COLUMNS:
+        if not pd.api.types.is_numeric_dtype(frame[column]):
+            raise DatasetError(f"{path}: column {column!r} must hold numbers")
+    return frame
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file, used to key caches to the exact data they were built from."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,117 @@
+"""The exception hierarchy: every error this package raises derives from :class:`BankMarketingError`.
+
+Errors from the endpoint carry the HTTP status, the request id and a short excerpt of the body, never a key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+BODY_EXCERPT_CHARS = 300
+
+
+class BankMarketingError(Exception):
+    """Base class of every error raised by bankmarketing_client."""
+
+
+class ConfigurationError(BankMarketingError):
+    """A setting is missing or contradictory (no scoring URI, no key, unknown contract, ...)."""
+
+
+class DatasetError(BankMarketingError):
+    """The bank-marketing dataset is missing, unreadable or not the expected shape."""
+
+
+@dataclass(frozen=True)
+class RowError:
+    """One reason one input row was refused: the 1-based row number, the wire field name and why."""
+
+    row: int
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"row {self.row}, {self.field}: {self.reason}"
+
+
+class RecordValidationError(BankMarketingError, ValueError):
+    """One or more records were refused before anything was sent."""
+
+    def __init__(self, errors: Sequence[RowError]) -> None:
+        self.errors: tuple[RowError, ...] = tuple(errors)
+        shown = "; ".join(str(e) for e in self.errors[:5])
+        more = f" (and {len(self.errors) - 5} more)" if len(self.errors) > 5 else ""
+        super().__init__(shown + more)
+
+
+def excerpt(body: str | bytes | None, limit: int = BODY_EXCERPT_CHARS) -> str:
+    """A short, printable excerpt of a response body for error messages."""
+    if body is None:
+        return ""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class APIError(BankMarketingError):
+    """The endpoint answered with an error, or could not be reached.
+
+    ``status`` is ``None`` when no HTTP answer arrived (connection refused, reset, timed out).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        request_id: str | None = None,
+        body: str | bytes | None = None,
+    ) -> None:
+        self.status = status
+        self.request_id = request_id
+        self.body_excerpt = excerpt(body)
+        parts = [message]
+        if status is not None:
+            parts.append(f"HTTP {status}")
+        if request_id:
+            parts.append(f"request id {request_id}")
+        if self.body_excerpt:
+            parts.append(f"body: {self.body_excerpt}")
+        super().__init__(" | ".join(parts))
+
+
+class AuthenticationError(APIError):
+    """401/403: the key or token was missing, wrong or expired."""
+
+
+class ModelError(APIError):
+    """The scoring script failed: 424 from Azure's front, 500 from the container, or a 200 carrying ``error``."""
+
+
+class RateLimitedError(APIError):
+    """429: too many pending requests; ``retry_after`` is the server's hint in seconds, if any."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+
+
+class RequestTimeoutError(APIError):
+    """408 from the endpoint, or the client's own timeout or deadline ran out."""
+
+
+class PayloadTooLargeError(APIError):
+    """413: the request body is over the endpoint's size limit; send smaller batches."""
+
+
+class ServiceUnavailableError(APIError):
+    """502/503/504 or a connection failure: the service is not answering now."""
+
+
+class UnexpectedResponseError(APIError):
+    """An answer this client does not understand (wrong shape, not JSON, unexpected status)."""
+
+
+class AzureManagementError(BankMarketingError):
+    """A call to the Azure ML management plane (workspace, service, pipeline) failed or ran out of time."""
