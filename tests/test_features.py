@@ -1,0 +1,184 @@
+"""The feature model: what it accepts, what it refuses and how it words the refusal."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import pytest
+
+from bankmarketing_client.data import FEATURE_COLUMNS, iter_rows, resolve_train_path
+from bankmarketing_client.errors import RecordValidationError, RowError
+from bankmarketing_client.features import (
+    CATEGORIES,
+    FEATURE_NAMES,
+    BankMarketingRecord,
+    records_to_wire,
+    validate_records,
+)
+
+SAMPLES = Path(os.environ.get("BANKMARKETING_DATA", "../shared/data/x")).parent / "azure-samples"
+
+
+def _typed(row: Mapping[str, str]) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for name in FEATURE_COLUMNS:
+        field = BankMarketingRecord.model_fields[name.replace(".", "_")]
+        annotation = str(field.annotation)
+        value = row[name]
+        out[name] = int(value) if "int" in annotation else float(value) if "float" in annotation else value
+    return out
+
+
+@pytest.fixture(scope="module")
+def train_rows() -> list[dict[str, object]]:
+    rows = []
+    for number, row in enumerate(iter_rows(resolve_train_path(download=False))):
+        if number >= 2000:
+            break
+        rows.append(_typed(row))
+    return rows
+
+
+@pytest.fixture
+def good() -> dict[str, Any]:
+    return {
+        "age": 41,
+        "job": "technician",
+        "marital": "married",
+        "education": "high.school",
+        "default": "no",
+        "housing": "yes",
+        "loan": "no",
+        "contact": "cellular",
+        "month": "may",
+        "day_of_week": "mon",
+        "duration": 120,
+        "campaign": 2,
+        "pdays": 999,
+        "previous": 0,
+        "poutcome": "nonexistent",
+        "emp.var.rate": -1.8,
+        "cons.price.idx": 92.893,
+        "cons.conf.idx": -46.2,
+        "euribor3m": 1.299,
+        "nr.employed": 5099.1,
+    }
+
+
+def _errors(rows: list[Any], **kwargs: Any) -> tuple[RowError, ...]:
+    with pytest.raises(RecordValidationError) as info:
+        validate_records(rows, **kwargs)
+    return info.value.errors
+
+
+def test_feature_names_are_the_swagger_columns_in_order() -> None:
+    assert len(list(SAMPLES.glob("data-*.json"))) == 5
+    assert FEATURE_NAMES == FEATURE_COLUMNS
+
+
+def test_training_rows_validate_and_round_trip(train_rows: list[dict[str, object]]) -> None:
+    records = validate_records(train_rows)
+    assert len(records) == len(train_rows)
+    assert records_to_wire(records) == train_rows
+    assert [list(r.to_wire()) for r in records[:3]] == [list(FEATURE_NAMES)] * 3
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in SAMPLES.glob("data-*.json")))
+def test_azure_sample_payloads_validate(name: str) -> None:
+    body = json.loads((SAMPLES / name).read_text())
+    rows = body["Inputs"]["data"] if "Inputs" in body else body["data"]
+    records = validate_records(rows)
+    assert [r.to_wire() for r in records] == [{k: row[k] for k in FEATURE_NAMES} for row in rows]
+
+
+def test_sample_ages_17_and_87_are_accepted(good: dict[str, Any]) -> None:
+    records = validate_records([{**good, "age": 17}, {**good, "age": 87}])
+    assert [r.age for r in records] == [17, 87]
+
+
+def test_attribute_names_and_records_are_accepted(good: dict[str, Any]) -> None:
+    by_name = {k.replace(".", "_"): v for k, v in good.items()}
+    record = BankMarketingRecord.model_validate(by_name)
+    again = validate_records([record, MappingProxyType(good)])
+    assert again[0] is record
+    assert again[1] == record
+    assert record.emp_var_rate == -1.8
+
+
+def test_unknown_category_message_lists_the_allowed_values(good: dict[str, Any]) -> None:
+    errors = _errors([good] * 16 + [{**good, "job": "astronaut"}])
+    assert errors == (RowError(17, "job", "'astronaut' is not one of " + ", ".join(CATEGORIES["job"])),)
+    assert str(errors[0]).startswith("row 17, job: 'astronaut' is not one of admin., blue-collar, ")
+
+
+def test_unknown_category_opt_out_keeps_the_value(good: dict[str, Any]) -> None:
+    records = validate_records([{**good, "month": "jan"}], allow_unknown_categories=True)
+    assert str(records[0].month) == "jan"
+    assert records[0].to_wire()["month"] == "jan"
+    assert records_to_wire(records)[0]["month"] == "jan"
+    # the opt-out relaxes categories only: bounds and types are still checked
+    assert _errors([{**good, "month": "jan", "age": -1}], allow_unknown_categories=True)[0].field == "age"
+
+
+def test_every_bad_row_and_field_is_named_with_wire_names(good: dict[str, Any]) -> None:
+    rows = [
+        good,
+        {**good, "emp.var.rate": "high", "nr.employed": 51.0},
+        {k: v for k, v in good.items() if k != "cons.price.idx"},
+        {**good, "Age": 30},
+    ]
+    errors = _errors(rows, start_row=10)
+    assert [(e.row, e.field) for e in errors] == [
+        (11, "emp.var.rate"),
+        (11, "nr.employed"),
+        (12, "cons.price.idx"),
+        (13, "Age"),
+    ]
+    assert errors[1].reason == "51.0 is below the minimum 4831.35"
+    assert errors[2].reason == "required but missing"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("age", "41", "'41' is not an integer"),
+        ("age", True, "True is not an integer"),
+        ("age", 41.5, "41.5 is not a whole number"),
+        ("age", 200, "200 is above the maximum 139"),
+        ("pdays", 1000, "1000 is above the maximum 999"),
+        ("euribor3m", float("inf"), "inf is not a finite number"),
+        ("euribor3m", False, "False is not a number"),
+        ("euribor3m", "1.3", "'1.3' is not a number"),
+        ("marital", 1, "1 is not one of divorced, married, single, unknown"),
+    ],
+)
+def test_type_and_bound_refusals(good: dict[str, Any], field: str, value: object, reason: str) -> None:
+    assert _errors([{**good, field: value}]) == (RowError(1, field, reason),)
+
+
+def test_whole_floats_become_ints_and_ints_become_floats(good: dict[str, Any]) -> None:
+    record = validate_records([{**good, "age": 41.0, "nr.employed": 5099}])[0]
+    assert (record.age, type(record.age)) == (41, int)
+    assert (record.nr_employed, type(record.nr_employed)) == (5099.0, float)
+
+
+def test_a_row_that_is_not_a_mapping_is_refused(good: dict[str, Any]) -> None:
+    errors = _errors([good, ["not", "a", "record"]])
+    assert errors == (RowError(2, "(record)", "expected a mapping of feature names to values, got list"),)
+
+
+def test_pdays_documents_its_sentinel() -> None:
+    description = BankMarketingRecord.model_fields["pdays"].description or ""
+    assert "999" in description
+    assert "never contacted" in description
+
+
+def test_records_are_frozen(good: dict[str, Any]) -> None:
+    record = validate_records([good])[0]
+    with pytest.raises(ValueError, match="frozen"):
+        record.age = 5
