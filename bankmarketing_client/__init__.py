@@ -1,6 +1,101 @@
-"""bankmarketing-client: talk to the Azure ML bank-marketing endpoint, or run a local one that behaves like it."""
+"""bankmarketing-client: talk to the Azure ML bank-marketing endpoint, or run a local one that behaves like
+it.
 
-from bankmarketing_client.errors import BankMarketingError, DatasetError
+The public surface is re-exported here. Names are resolved lazily (PEP 562), so ``import
+bankmarketing_client`` costs almost nothing and pulls in neither httpx nor pydantic until a client or record
+is actually used. To add a name, add one line to ``_EXPORTS`` (name -> module) and, for type checkers, to the
+``TYPE_CHECKING`` block.
+"""
 
-__all__ = ["BankMarketingError", "DatasetError"]
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from bankmarketing_client.errors import (
+    APIError,
+    AuthenticationError,
+    BankMarketingError,
+    ConfigurationError,
+    DatasetError,
+    ModelError,
+    PayloadTooLargeError,
+    RateLimitedError,
+    RecordValidationError,
+    RequestTimeoutError,
+    RowError,
+    ServiceUnavailableError,
+    UnexpectedResponseError,
+)
+
+if TYPE_CHECKING:
+    from bankmarketing_client.auth import AccessToken, Secret
+    from bankmarketing_client.client import (
+        AsyncScoringClient,
+        RawResponse,
+        ScoreResult,
+        ScoringClient,
+        Timeouts,
+    )
+    from bankmarketing_client.contract import Contract, Prediction
+    from bankmarketing_client.features import BankMarketingRecord, validate_records
+    from bankmarketing_client.retry import RetryPolicy
+
 __version__ = "0.1.0"
+
+#: Public name -> the module that defines it (imported on first access).
+_EXPORTS: dict[str, str] = {
+    "AsyncScoringClient": "bankmarketing_client.client",
+    "ScoringClient": "bankmarketing_client.client",
+    "ScoreResult": "bankmarketing_client.client",
+    "RawResponse": "bankmarketing_client.client",
+    "Timeouts": "bankmarketing_client.client",
+    "RetryPolicy": "bankmarketing_client.retry",
+    "Contract": "bankmarketing_client.contract",
+    "Prediction": "bankmarketing_client.contract",
+    "AccessToken": "bankmarketing_client.auth",
+    "Secret": "bankmarketing_client.auth",
+    "BankMarketingRecord": "bankmarketing_client.features",
+    "validate_records": "bankmarketing_client.features",
+}
+
+__all__ = [
+    "APIError",
+    "AccessToken",
+    "AsyncScoringClient",
+    "AuthenticationError",
+    "BankMarketingError",
+    "BankMarketingRecord",
+    "ConfigurationError",
+    "Contract",
+    "DatasetError",
+    "ModelError",
+    "PayloadTooLargeError",
+    "Prediction",
+    "RateLimitedError",
+    "RawResponse",
+    "RecordValidationError",
+    "RequestTimeoutError",
+    "RetryPolicy",
+    "RowError",
+    "ScoreResult",
+    "ScoringClient",
+    "Secret",
+    "ServiceUnavailableError",
+    "Timeouts",
+    "UnexpectedResponseError",
+    "validate_records",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'bankmarketing_client' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # cache: later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -1,0 +1,185 @@
+"""Authentication for the scoring endpoint as ``httpx.Auth`` flows.
+
+* :class:`KeyAuth`: ``Authorization: Bearer <key>`` with a primary and a secondary key. On a 401 the same
+  request is sent once more with the other key, and if that works the client keeps using it. Azure deployments
+  have two keys precisely so one can be regenerated while the other serves: with both configured, a rotation
+  causes no failed call.
+* :class:`TokenAuth`: a bearer token from a provider callable (Azure ML token auth, an AAD credential, ...),
+  fetched lazily and refreshed ``refresh_margin`` seconds before it expires, and once more after a 401.
+
+Keys and tokens live in :class:`Secret` wrappers whose ``repr``/``str`` never show the value; nothing here
+logs a header. httpx itself hides ``Authorization`` in the repr of ``Headers``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import threading
+import time
+from collections.abc import Callable, Generator
+from typing import Final, NamedTuple
+
+import httpx
+
+from bankmarketing_client.errors import ConfigurationError
+
+logger = logging.getLogger("bankmarketing_client.auth")
+
+REDACTED: Final = "********"
+
+
+class Secret:
+    """A string that does not print itself: ``repr``, ``str`` and f-strings show ``********``."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigurationError("a key or token must be a non-empty string")
+        if any(c in value for c in "\r\n"):
+            raise ConfigurationError("a key or token must not contain line breaks")
+        self._value = value.strip()
+
+    def reveal(self) -> str:
+        """The value itself, for the one place that must send it (the Authorization header)."""
+        return self._value
+
+    def matches(self, other: str) -> bool:
+        """Constant-time comparison, so that timing tells nothing about the key."""
+        return hmac.compare_digest(self._value.encode(), other.encode())
+
+    def __repr__(self) -> str:
+        return f"Secret({REDACTED!r})"
+
+    __str__ = __repr__
+
+    def __reduce__(
+        self,
+    ) -> str | tuple[object, ...]:  # refuse pickling: a pickled secret ends up in caches and logs
+        raise TypeError("Secret cannot be pickled")
+
+
+class AccessToken(NamedTuple):
+    """A bearer token and its expiry as a POSIX timestamp (the shape azure-core's ``get_token`` returns)."""
+
+    token: str
+    expires_on: float
+
+
+#: Returns a fresh token; called from the request path (briefly blocking), so it should be quick or cached.
+TokenProvider = Callable[[], AccessToken | tuple[str, float]]
+
+
+def _bearer(secret: Secret) -> str:
+    return f"Bearer {secret.reveal()}"
+
+
+class KeyAuth(httpx.Auth):
+    """``Bearer`` key auth with fallback to the secondary key on 401, remembering which key works."""
+
+    requires_request_body = True  # the body is replayed when the other key is tried
+
+    def __init__(self, primary: str | Secret, secondary: str | Secret | None = None) -> None:
+        self._keys: tuple[Secret, ...] = tuple(
+            k if isinstance(k, Secret) else Secret(k) for k in (primary, secondary) if k is not None
+        )
+        if len(self._keys) == 2 and hmac.compare_digest(self._keys[0].reveal(), self._keys[1].reveal()):
+            self._keys = self._keys[:1]
+        self._active = 0
+        self._lock = threading.Lock()
+
+    @property
+    def active_key_name(self) -> str:
+        """``"primary"`` or ``"secondary"``: which key the next request starts with (for logs and tests)."""
+        return "primary" if self._active == 0 else "secondary"
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        first = self._active
+        request.headers["Authorization"] = _bearer(self._keys[first])
+        response = yield request
+        if response.status_code != 401 or len(self._keys) < 2:
+            return
+        other = 1 - first
+        request.headers["Authorization"] = _bearer(self._keys[other])
+        response = yield request
+        if response.status_code != 401:
+            with self._lock:
+                if self._active == first:
+                    self._active = other
+                    logger.warning(
+                        "the %s key was refused (401) and the %s key accepted; using the %s key from now on",
+                        "primary" if first == 0 else "secondary",
+                        self.active_key_name,
+                        self.active_key_name,
+                    )
+
+    def __repr__(self) -> str:
+        names = ("primary", "secondary")[: len(self._keys)]
+        return f"KeyAuth({', '.join(f'{n}={REDACTED}' for n in names)}, active={self.active_key_name})"
+
+
+class TokenAuth(httpx.Auth):
+    """Bearer token from a provider, refreshed ahead of expiry and once after a 401."""
+
+    requires_request_body = True
+
+    def __init__(
+        self,
+        provider: TokenProvider,
+        *,
+        refresh_margin: float = 300.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._provider = provider
+        self._margin = refresh_margin
+        self._clock = clock
+        self._token: Secret | None = None
+        self._expires_on = 0.0
+        self._lock = threading.Lock()
+
+    def _fetch(self) -> None:
+        got = self._provider()
+        token, expires_on = got if isinstance(got, tuple) else (got.token, got.expires_on)
+        self._token = Secret(token)
+        self._expires_on = float(expires_on)
+        logger.debug("fetched a token valid for %.0f s", self._expires_on - self._clock())
+
+    def current(self, *, force: bool = False) -> Secret:
+        """The token to send, fetching a new one when none is held, it is near expiry, or ``force``."""
+        with self._lock:
+            if force or self._token is None or self._clock() >= self._expires_on - self._margin:
+                self._fetch()
+            assert self._token is not None
+            return self._token
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        sent = self.current()
+        request.headers["Authorization"] = _bearer(sent)
+        response = yield request
+        if response.status_code == 401:
+            with self._lock:  # only one concurrent 401 refreshes; the others reuse its token
+                stale = self._token is sent
+            fresh = self.current(force=stale)
+            request.headers["Authorization"] = _bearer(fresh)
+            yield request
+
+    def __repr__(self) -> str:
+        return f"TokenAuth(token={REDACTED}, refresh_margin={self._margin})"
+
+
+def build_auth(
+    api_key: str | Secret | None,
+    secondary_key: str | Secret | None = None,
+    token_provider: TokenProvider | None = None,
+) -> httpx.Auth | None:
+    """The auth flow for these settings, or ``None`` for an endpoint without auth (like a bare container)."""
+    if token_provider is not None:
+        if api_key is not None or secondary_key is not None:
+            raise ConfigurationError("give either keys or a token provider, not both")
+        return TokenAuth(token_provider)
+    if api_key is None:
+        if secondary_key is not None:
+            raise ConfigurationError("a secondary key was given without a primary key")
+        return None
+    return KeyAuth(api_key, secondary_key)

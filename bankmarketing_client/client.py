@@ -1,0 +1,619 @@
+"""The scoring client: one core, an async face and a sync face.
+
+Everything that does not wait lives once in :class:`_ClientCore`: settings, request building (ids, timeouts
+clipped to the deadline), record validation, body encoding, status-to-exception mapping, retry decisions and
+answer decoding. The two faces differ only where waiting happens: which httpx client sends, how the
+concurrency limit is held (``asyncio.Semaphore`` or ``threading.BoundedSemaphore``) and how tenacity sleeps.
+That is the shape of openai-python's base client, and it is why the sync face needs no event loop: it runs in
+plain threads and in gevent greenlets (Locust), where ``asyncio.run`` per call would break.
+
+Request ids: every HTTP attempt carries a fresh ``x-request-id`` (uuid4), and every logical call one
+``x-ms-client-request-id`` kept across its retries, so a server log line can be matched to an attempt and the
+attempts to their call. Errors report the server's ``x-ms-request-id``/``x-request-id`` when it sent one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Final, Self
+
+import httpx
+
+from bankmarketing_client.auth import Secret, TokenProvider, build_auth
+from bankmarketing_client.contract import (
+    Contract,
+    Method,
+    Prediction,
+    decode_results,
+    detect_contract,
+    encode,
+)
+from bankmarketing_client.contract import to_predictions as _to_predictions
+from bankmarketing_client.errors import (
+    APIError,
+    AuthenticationError,
+    ConfigurationError,
+    ModelError,
+    PayloadTooLargeError,
+    RateLimitedError,
+    RequestTimeoutError,
+    ServiceUnavailableError,
+    UnexpectedResponseError,
+)
+from bankmarketing_client.retry import MODEL_STATUS_HEADER, RetryableError, RetryPolicy, parse_retry_after
+
+if TYPE_CHECKING:
+    from bankmarketing_client.features import BankMarketingRecord
+
+logger = logging.getLogger("bankmarketing_client.client")
+
+ENV_SCORING_URI: Final = "BANKMARKETING_SCORING_URI"
+ENV_API_KEY: Final = "BANKMARKETING_API_KEY"
+ENV_SECONDARY_KEY: Final = "BANKMARKETING_SECONDARY_KEY"
+DEFAULT_MAX_CONCURRENCY: Final = 8
+USER_AGENT: Final = f"bankmarketing-client/0.1.0 python-httpx/{httpx.__version__}"
+
+#: What ``predict`` accepts: validated records, or mappings using the wire names (``emp.var.rate``).
+Records = Iterable["Mapping[str, object] | BankMarketingRecord"]
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds allowed to connect, to wait for each read, and for one whole attempt (``total``).
+
+    The retry policy's ``deadline`` bounds the call across attempts; every attempt's timeouts are clipped to
+    what is left of it, so no attempt can run past the deadline.
+    """
+
+    connect: float = 5.0
+    read: float = 30.0
+    total: float | None = 60.0
+
+    def __post_init__(self) -> None:
+        if self.connect <= 0 or self.read <= 0 or (self.total is not None and self.total <= 0):
+            raise ConfigurationError("timeouts must be positive")
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    """A scoring call in full: the predictions, the ids to quote to support, and the raw body as received."""
+
+    predictions: list[Prediction]
+    status: int
+    request_id: str | None
+    client_request_id: str
+    body: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class RawResponse:
+    """The answer to :meth:`request`: status, headers and body, uninterpreted (errors still raise)."""
+
+    status: int
+    headers: httpx.Headers = field(repr=False)
+    content: bytes = field(repr=False)
+    request_id: str | None
+    client_request_id: str
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        """The body parsed as JSON (one level: a double-encoded body comes back as a string)."""
+        return json.loads(self.content)
+
+
+@dataclass
+class _Operation:
+    """One logical call: what to send, its correlation id and when it started (for the deadline)."""
+
+    method: str
+    url: str
+    content: bytes | None = None
+    params: dict[str, str] | None = None
+    client_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    started: float = field(default_factory=time.monotonic)
+
+
+def _server_request_id(headers: httpx.Headers) -> str | None:
+    value: str | None = headers.get("x-ms-request-id") or headers.get("x-request-id")
+    return value
+
+
+class _ClientCore:
+    """Settings and all non-waiting logic shared by both faces (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        scoring_uri: str | None,
+        api_key: str | Secret | None,
+        secondary_key: str | Secret | None,
+        token_provider: TokenProvider | None,
+        contract: str | Contract | None,
+        timeouts: Timeouts | None,
+        retry: RetryPolicy | None,
+        max_concurrency: int,
+        allow_unknown_categories: bool,
+        use_env: bool,
+    ) -> None:
+        if scoring_uri is None and use_env:
+            scoring_uri = os.environ.get(ENV_SCORING_URI) or None
+        if not scoring_uri:
+            raise ConfigurationError(f"no scoring URI: pass scoring_uri or set {ENV_SCORING_URI}")
+        url = httpx.URL(scoring_uri.strip())
+        if url.scheme not in ("http", "https") or not url.host:
+            raise ConfigurationError(f"the scoring URI must be an http(s) URL, got {scoring_uri!r}")
+        if use_env and api_key is None and token_provider is None:
+            api_key = os.environ.get(ENV_API_KEY) or None
+            if secondary_key is None:
+                secondary_key = os.environ.get(ENV_SECONDARY_KEY) or None
+        if max_concurrency < 1:
+            raise ConfigurationError("max_concurrency must be at least 1")
+        self.scoring_url = str(url.copy_with(query=None, fragment=None))
+        path = url.path.rstrip("/")
+        root = path[: -len("/score")] if path.endswith("/score") else path
+        self.base_url = str(url.copy_with(path=root + "/", query=None, fragment=None))
+        self.auth = build_auth(api_key, secondary_key, token_provider)
+        self.contract: Contract | None = Contract.of(contract) if isinstance(contract, str) else contract
+        if isinstance(contract, str) and contract.strip().lower() == "auto":
+            self.contract = None
+        self.timeouts = timeouts or Timeouts()
+        self.retry = retry or RetryPolicy()
+        self.max_concurrency = max_concurrency
+        self.allow_unknown_categories = allow_unknown_categories
+
+    def __repr__(self) -> str:
+        family = self.contract.family if self.contract else "auto"
+        return f"scoring_uri={self.scoring_url!r}, auth={self.auth!r}, contract={family!r}"
+
+    # -- connection settings ---------------------------------------------------------------------------------
+
+    def limits(self) -> httpx.Limits:
+        """Pool as many keep-alive connections as requests may run at once, so none is reopened needlessly."""
+        return httpx.Limits(
+            max_connections=self.max_concurrency,
+            max_keepalive_connections=self.max_concurrency,
+            keepalive_expiry=30.0,
+        )
+
+    def client_timeout(self) -> httpx.Timeout:
+        t = self.timeouts
+        return httpx.Timeout(connect=t.connect, read=t.read, write=t.read, pool=t.total or t.read)
+
+    # -- building requests -----------------------------------------------------------------------------------
+
+    def url(self, path: str) -> str:
+        return self.scoring_url if path == "score" else self.base_url + path
+
+    def score_operation(
+        self, records: Records, *, contract: Contract, method: Method, start_row: int
+    ) -> tuple[_Operation, int]:
+        """Validate (nothing is sent if a row is bad), build and encode the body; also the row count."""
+        from bankmarketing_client.features import records_to_wire, validate_records
+
+        validated = validate_records(
+            records, start_row=start_row, allow_unknown_categories=self.allow_unknown_categories
+        )
+        if not validated:
+            raise ConfigurationError("no records to score")
+        body = contract.build_body(records_to_wire(validated), method=method)
+        return _Operation("POST", self.scoring_url, content=encode(body)), len(validated)
+
+    def build_request(self, op: _Operation) -> httpx.Request:
+        """A fresh request for the next attempt of ``op``, its timeouts clipped to the time left."""
+        cap = self.timeouts.total
+        remaining = self.retry.remaining(op.started)
+        if remaining is not None:
+            if remaining <= 0:
+                raise RequestTimeoutError(
+                    f"deadline of {self.retry.deadline:g} s exceeded before the request could be sent",
+                    request_id=op.client_request_id,
+                )
+            cap = remaining if cap is None else min(cap, remaining)
+        t = self.timeouts
+        timeout = httpx.Timeout(
+            connect=min(t.connect, cap) if cap else t.connect,
+            read=min(t.read, cap) if cap else t.read,
+            write=min(t.read, cap) if cap else t.read,
+            pool=cap if cap else t.read,
+        )
+        headers = {
+            "Accept": "application/json",
+            "User-Agent": USER_AGENT,
+            "x-request-id": str(uuid.uuid4()),
+            "x-ms-client-request-id": op.client_request_id,
+        }
+        if op.content is not None:
+            headers["Content-Type"] = "application/json"
+        return httpx.Request(
+            op.method,
+            op.url,
+            params=op.params,
+            content=op.content,
+            headers=headers,
+            extensions={"timeout": timeout.as_dict()},
+        )
+
+    # -- reading answers -------------------------------------------------------------------------------------
+
+    def transport_error(self, request: httpx.Request, exc: httpx.TransportError) -> Exception:
+        """A failure with no HTTP answer: timeouts and connection errors are retryable, bad URLs are not."""
+        request_id = request.headers.get("x-request-id")
+        if isinstance(exc, httpx.UnsupportedProtocol):
+            return ConfigurationError(f"cannot send to {self.scoring_url}: {exc}")
+        if isinstance(exc, httpx.TimeoutException):
+            kind = type(exc).__name__.replace("Timeout", " timeout").lower().strip()
+            error: APIError = RequestTimeoutError(
+                f"no answer from {request.url.host}:{request.url.port} ({kind})", request_id=request_id
+            )
+        else:
+            error = ServiceUnavailableError(
+                f"could not reach {request.url.host}:{request.url.port} ({type(exc).__name__}: {exc})",
+                request_id=request_id,
+            )
+        return RetryableError(error)
+
+    def check(self, request: httpx.Request, response: httpx.Response) -> None:
+        """Return for a 2xx; otherwise raise the mapped error, wrapped for retry when the policy says so."""
+        status = response.status_code
+        if 200 <= status < 300:
+            return
+        headers = response.headers
+        request_id = _server_request_id(headers) or request.headers.get("x-request-id")
+        retry_after = parse_retry_after(headers)
+        error = self.status_error(status, headers, response.content, request_id, retry_after)
+        if self.retry.should_retry_status(status, headers):
+            raise RetryableError(error, retry_after=retry_after)
+        raise error
+
+    def status_error(
+        self,
+        status: int,
+        headers: httpx.Headers,
+        body: bytes,
+        request_id: str | None,
+        retry_after: float | None,
+    ) -> APIError:
+        common: dict[str, Any] = {"status": status, "request_id": request_id, "body": body}
+        if status in (401, 403):
+            return AuthenticationError("the endpoint refused the key or token", **common)
+        if status == 408:
+            return RequestTimeoutError("the endpoint timed the request out", **common)
+        if status == 413:
+            return PayloadTooLargeError(
+                "the request body is too large; send fewer records per call", **common
+            )
+        if status == 424:
+            model_status = headers.get(MODEL_STATUS_HEADER, "?")
+            reason = headers.get("ms-azureml-model-error-reason", "no reason given")
+            return ModelError(f"the model failed (container status {model_status}: {reason})", **common)
+        if status == 429:
+            return RateLimitedError(
+                "too many requests pending at the endpoint", retry_after=retry_after, **common
+            )
+        if status == 500:
+            return ModelError("the scoring container failed", **common)
+        if status in (502, 503, 504):
+            return ServiceUnavailableError("the endpoint is not available now", **common)
+        return UnexpectedResponseError("unexpected answer from the endpoint", **common)
+
+    def score_result(
+        self, op: _Operation, response: httpx.Response, expected: int, *, proba: bool, start_row: int
+    ) -> ScoreResult:
+        request_id = _server_request_id(response.headers)
+        context: dict[str, Any] = {"status": response.status_code, "request_id": request_id}
+        results = decode_results(response.content, **context)
+        predictions = _to_predictions(
+            results, expected, proba=proba, start_row=start_row, body=response.content, **context
+        )
+        return ScoreResult(
+            predictions, response.status_code, request_id, op.client_request_id, response.content
+        )
+
+    def raw_result(self, op: _Operation, response: httpx.Response) -> RawResponse:
+        return RawResponse(
+            response.status_code,
+            response.headers,
+            response.content,
+            _server_request_id(response.headers),
+            op.client_request_id,
+        )
+
+    def swagger_operation(self, version: str | int | None) -> _Operation:
+        params = {"version": str(version)} if version is not None else None
+        return _Operation("GET", self.url("swagger.json"), params=params)
+
+    def swagger_document(self, response: httpx.Response) -> dict[str, Any]:
+        try:
+            spec = response.json()
+        except ValueError:
+            spec = None
+        if not isinstance(spec, dict):
+            raise UnexpectedResponseError(
+                "the swagger document is not a JSON object",
+                status=response.status_code,
+                request_id=_server_request_id(response.headers),
+                body=response.content,
+            )
+        return spec
+
+    def raw_operation(self, payload: object, path: str) -> _Operation:
+        content = payload if isinstance(payload, bytes) else encode(payload)
+        return _Operation("POST", self.url(path), content=content)
+
+    def proba_contract(self, contract: Contract) -> None:
+        if not contract.supports_proba:
+            raise ConfigurationError(
+                f"this endpoint uses the {contract.family!r} contract, which offers no probabilities; "
+                "predict_proba needs an 'inputs' endpoint"
+            )
+
+
+def _unwrap(exc: RetryableError) -> APIError:
+    """The error a caller sees once retries are over, chained to the transport error if any."""
+    error = exc.error
+    error.__cause__ = exc.__cause__
+    error.__suppress_context__ = True
+    return error
+
+
+class AsyncScoringClient:
+    """Async client for a bank-marketing scoring endpoint (``async with AsyncScoringClient(...) as c:``).
+
+    Args (the same for :class:`ScoringClient`, which takes an ``httpx.Client``):
+        scoring_uri: the endpoint's scoring URI (``.../score``); default ``$BANKMARKETING_SCORING_URI``.
+        api_key, secondary_key: the deployment's keys; default ``$BANKMARKETING_API_KEY`` and
+            ``$BANKMARKETING_SECONDARY_KEY``. The secondary is tried on a 401 (rotation without downtime).
+        token_provider: instead of keys, a callable returning ``(token, expires_on)``; refreshed before
+        expiry. contract: ``"inputs"``, ``"data"``, ``"data-method"``, or ``None``/``"auto"`` to read the
+        swagger. timeouts: connect, read and per-attempt timeouts.
+        retry: the :class:`RetryPolicy` (attempts, overall deadline, waits).
+        max_concurrency: requests in flight at once (also the connection pool size).
+        allow_unknown_categories: let categories never seen in training through validation.
+        http_client: an httpx client to use instead of a new one (its pool and timeouts then apply).
+        use_env: fall back to the environment variables above for missing settings.
+    """
+
+    def __init__(
+        self,
+        scoring_uri: str | None = None,
+        api_key: str | Secret | None = None,
+        *,
+        secondary_key: str | Secret | None = None,
+        token_provider: TokenProvider | None = None,
+        contract: str | Contract | None = None,
+        timeouts: Timeouts | None = None,
+        retry: RetryPolicy | None = None,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        allow_unknown_categories: bool = False,
+        http_client: httpx.AsyncClient | None = None,
+        use_env: bool = True,
+    ) -> None:
+        self._core = _ClientCore(
+            scoring_uri=scoring_uri,
+            api_key=api_key,
+            secondary_key=secondary_key,
+            token_provider=token_provider,
+            contract=contract,
+            timeouts=timeouts,
+            retry=retry,
+            max_concurrency=max_concurrency,
+            allow_unknown_categories=allow_unknown_categories,
+            use_env=use_env,
+        )
+        self._http = http_client or httpx.AsyncClient(
+            timeout=self._core.client_timeout(), limits=self._core.limits()
+        )
+        self._semaphore = asyncio.Semaphore(max_concurrency)
+
+    @classmethod
+    def from_env(cls, **kwargs: Any) -> Self:
+        """Built from ``$BANKMARKETING_SCORING_URI`` and ``$BANKMARKETING_API_KEY`` (keywords win)."""
+        return cls(use_env=True, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._core!r})"
+
+    @property
+    def scoring_uri(self) -> str:
+        return self._core.scoring_url
+
+    @property
+    def contract(self) -> Contract | None:
+        """The contract in use: set explicitly, or detected on first use (``None`` until then)."""
+        return self._core.contract
+
+    async def _send(self, op: _Operation) -> httpx.Response:
+        try:
+            async for attempt in self._core.retry.async_retrying():
+                with attempt:
+                    request = self._core.build_request(op)
+                    async with self._semaphore:
+                        try:
+                            response = await self._http.send(request, auth=self._core.auth)
+                        except httpx.TransportError as exc:
+                            raise self._core.transport_error(request, exc) from exc
+                    self._core.check(request, response)
+                    return response
+        except RetryableError as exc:
+            raise _unwrap(exc) from exc.__cause__
+        raise AssertionError("unreachable: tenacity either returns or raises")
+
+    async def health(self) -> str:
+        """The endpoint's liveness answer (``"Healthy"``); raises if it is down or refuses the key."""
+        response = await self._send(_Operation("GET", self._core.base_url))
+        return response.text.strip().strip('"')
+
+    async def swagger(self, version: str | int | None = None) -> dict[str, Any]:
+        """The endpoint's swagger (2.0 by default; ``version=3`` gives OpenAPI 3.0.3)."""
+        op = self._core.swagger_operation(version)
+        return self._core.swagger_document(await self._send(op))
+
+    async def detect_contract(self) -> Contract:
+        """The contract in use, read from the swagger once when not set explicitly."""
+        if self._core.contract is None:
+            self._core.contract = detect_contract(await self.swagger())
+        return self._core.contract
+
+    async def score(self, records: Records, *, proba: bool = False, start_row: int = 1) -> ScoreResult:
+        """Validate, send and decode one batch; the result keeps the raw body and the request ids."""
+        contract = await self.detect_contract()
+        if proba:
+            self._core.proba_contract(contract)
+        method: Method = "predict_proba" if proba else "predict"
+        op, count = self._core.score_operation(records, contract=contract, method=method, start_row=start_row)
+        response = await self._send(op)
+        return self._core.score_result(op, response, count, proba=proba, start_row=start_row)
+
+    async def predict(self, records: Records, *, start_row: int = 1) -> list[Prediction]:
+        """One label per record, in input order; bad records raise RecordValidationError, unsent."""
+        return (await self.score(records, start_row=start_row)).predictions
+
+    async def predict_proba(self, records: Records, *, start_row: int = 1) -> list[Prediction]:
+        """Labels with the probability of ``"yes"`` (``inputs`` endpoints only)."""
+        return (await self.score(records, proba=True, start_row=start_row)).predictions
+
+    async def request(self, payload: object, *, path: str = "score") -> RawResponse:
+        """POST any JSON payload (or bytes) with auth and retries; the body comes back uninterpreted."""
+        return self._core.raw_result(op := self._core.raw_operation(payload, path), await self._send(op))
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+
+class ScoringClient:
+    """Blocking client over the same core: safe in threads and gevent greenlets (Locust), no event loop.
+
+    Constructor arguments: as :class:`AsyncScoringClient`, with an ``httpx.Client`` for ``http_client``.
+    """
+
+    def __init__(
+        self,
+        scoring_uri: str | None = None,
+        api_key: str | Secret | None = None,
+        *,
+        secondary_key: str | Secret | None = None,
+        token_provider: TokenProvider | None = None,
+        contract: str | Contract | None = None,
+        timeouts: Timeouts | None = None,
+        retry: RetryPolicy | None = None,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        allow_unknown_categories: bool = False,
+        http_client: httpx.Client | None = None,
+        use_env: bool = True,
+    ) -> None:
+        self._core = _ClientCore(
+            scoring_uri=scoring_uri,
+            api_key=api_key,
+            secondary_key=secondary_key,
+            token_provider=token_provider,
+            contract=contract,
+            timeouts=timeouts,
+            retry=retry,
+            max_concurrency=max_concurrency,
+            allow_unknown_categories=allow_unknown_categories,
+            use_env=use_env,
+        )
+        self._http = http_client or httpx.Client(
+            timeout=self._core.client_timeout(), limits=self._core.limits()
+        )
+        self._semaphore = threading.BoundedSemaphore(max_concurrency)
+
+    @classmethod
+    def from_env(cls, **kwargs: Any) -> Self:
+        """Built from ``$BANKMARKETING_SCORING_URI`` and ``$BANKMARKETING_API_KEY`` (keywords win)."""
+        return cls(use_env=True, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._core!r})"
+
+    @property
+    def scoring_uri(self) -> str:
+        return self._core.scoring_url
+
+    @property
+    def contract(self) -> Contract | None:
+        """The contract in use: set explicitly, or detected on first use (``None`` until then)."""
+        return self._core.contract
+
+    def _send(self, op: _Operation) -> httpx.Response:
+        try:
+            for attempt in self._core.retry.retrying():
+                with attempt:
+                    request = self._core.build_request(op)
+                    with self._semaphore:
+                        try:
+                            response = self._http.send(request, auth=self._core.auth)
+                        except httpx.TransportError as exc:
+                            raise self._core.transport_error(request, exc) from exc
+                    self._core.check(request, response)
+                    return response
+        except RetryableError as exc:
+            raise _unwrap(exc) from exc.__cause__
+        raise AssertionError("unreachable: tenacity either returns or raises")
+
+    def health(self) -> str:
+        """The endpoint's liveness answer (``"Healthy"``); raises if it is down or refuses the key."""
+        return self._send(_Operation("GET", self._core.base_url)).text.strip().strip('"')
+
+    def swagger(self, version: str | int | None = None) -> dict[str, Any]:
+        """The endpoint's swagger (2.0 by default; ``version=3`` gives OpenAPI 3.0.3)."""
+        return self._core.swagger_document(self._send(self._core.swagger_operation(version)))
+
+    def detect_contract(self) -> Contract:
+        """The contract in use, read from the swagger once when not set explicitly."""
+        if self._core.contract is None:
+            self._core.contract = detect_contract(self.swagger())
+        return self._core.contract
+
+    def score(self, records: Records, *, proba: bool = False, start_row: int = 1) -> ScoreResult:
+        """Validate, send and decode one batch; the result keeps the raw body and the request ids."""
+        contract = self.detect_contract()
+        if proba:
+            self._core.proba_contract(contract)
+        method: Method = "predict_proba" if proba else "predict"
+        op, count = self._core.score_operation(records, contract=contract, method=method, start_row=start_row)
+        return self._core.score_result(op, self._send(op), count, proba=proba, start_row=start_row)
+
+    def predict(self, records: Records, *, start_row: int = 1) -> list[Prediction]:
+        """One label per record, in input order; bad records raise RecordValidationError, unsent."""
+        return self.score(records, start_row=start_row).predictions
+
+    def predict_proba(self, records: Records, *, start_row: int = 1) -> list[Prediction]:
+        """Labels with the probability of ``"yes"`` (``inputs`` endpoints only)."""
+        return self.score(records, proba=True, start_row=start_row).predictions
+
+    def request(self, payload: object, *, path: str = "score") -> RawResponse:
+        """POST any JSON payload (or bytes) with auth and retries; the body comes back uninterpreted."""
+        op = self._core.raw_operation(payload, path)
+        return self._core.raw_result(op, self._send(op))
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()

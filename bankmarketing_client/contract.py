@@ -1,0 +1,225 @@
+"""The request/response contracts of Azure ML bank-marketing endpoints (FIELD-NOTES section 1).
+
+Three shapes of request body exist in the wild, told apart by the endpoint's own swagger:
+
+* ``inputs`` (2022-): ``{"Inputs": {"data": [...]}, "GlobalParameters": {"method": "predict"}}``; offers
+  ``predict_proba``; answers ``{"Results": [...]}``.
+* ``data`` (2020-2021): ``{"data": [...]}``; answers a *double-encoded* ``"{\\"result\\": [...]}"``.
+* ``data-method`` (late 2021): as ``data`` plus ``"method": "predict"``.
+
+Decoding does not trust the family (or the swagger's ``ServiceOutput``, which is wrong for the ``data``
+family): whatever was sent, a JSON string holding JSON is unwrapped, ``Results``/``result`` are both
+understood, and a body carrying ``error`` raises :class:`ModelError`, since AutoML's classic script reports
+failures as HTTP 200.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Literal, get_args
+
+from bankmarketing_client.errors import ConfigurationError, ModelError, UnexpectedResponseError
+
+Family = Literal["inputs", "data", "data-method"]
+Method = Literal["predict", "predict_proba"]
+FAMILIES: Final[tuple[str, ...]] = get_args(Family)
+#: The label the model gives a client who subscribed; the other class is "no".
+POSITIVE_LABEL: Final = "yes"
+NEGATIVE_LABEL: Final = "no"
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """One answer, aligned with the input: ``row`` is the 1-based position of the record it belongs to.
+
+    ``probability`` is the model's probability of ``"yes"`` when :meth:`predict_proba` was used, else
+    ``None``.
+    """
+
+    row: int
+    label: str
+    probability: float | None = None
+
+    @property
+    def subscribed(self) -> bool:
+        """True when the model predicts the client subscribes (``label == "yes"``)."""
+        return self.label == POSITIVE_LABEL
+
+
+@dataclass(frozen=True, slots=True)
+class Contract:
+    """One contract family: how to build a body and whether ``predict_proba`` is on offer."""
+
+    family: Family
+
+    @classmethod
+    def of(cls, family: str) -> Contract:
+        """The contract named ``family`` (``inputs``, ``data``, ``data-method``), or ConfigurationError."""
+        normalised = family.strip().lower().replace("_", "-")
+        if normalised not in FAMILIES:
+            raise ConfigurationError(f"unknown contract {family!r}; expected one of {', '.join(FAMILIES)}")
+        return cls(normalised)  # type: ignore[arg-type]
+
+    @property
+    def supports_proba(self) -> bool:
+        """Only the ``inputs`` family carries a method Azure's scripts honour for probabilities."""
+        return self.family == "inputs"
+
+    def build_body(
+        self, records: Sequence[Mapping[str, Any]], *, method: Method = "predict"
+    ) -> dict[str, Any]:
+        """The JSON body for ``records`` (already validated, wire names) and ``method``."""
+        if method != "predict" and not self.supports_proba:
+            raise ConfigurationError(
+                f"the {self.family!r} contract only predicts labels; predict_proba needs an 'inputs' endpoint"
+            )
+        rows = list(records)
+        if self.family == "inputs":
+            return {"Inputs": {"data": rows}, "GlobalParameters": {"method": method}}
+        if self.family == "data-method":
+            return {"data": rows, "method": method}
+        return {"data": rows}
+
+
+def encode(body: object) -> bytes:
+    """Compact UTF-8 JSON; NaN/infinity refused (they are not JSON and the server would choke on them)."""
+    try:
+        return json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    except ValueError as exc:
+        raise ConfigurationError(f"payload is not valid JSON: {exc}") from None
+
+
+# -- detection -----------------------------------------------------------------------------------------------
+
+
+def _resolve(spec: Mapping[str, Any], schema: Any, depth: int = 0) -> Mapping[str, Any]:
+    if not isinstance(schema, Mapping):
+        return {}
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/") and depth < 10:
+        node: Any = spec
+        for part in ref[2:].split("/"):
+            node = node.get(part) if isinstance(node, Mapping) else None
+        return _resolve(spec, node, depth + 1)
+    return schema
+
+
+def _score_request_schema(spec: Mapping[str, Any]) -> Mapping[str, Any]:
+    paths = spec.get("paths")
+    operation = paths.get("/score", {}).get("post") if isinstance(paths, Mapping) else None
+    if not isinstance(operation, Mapping):
+        raise ConfigurationError("the swagger has no POST /score operation; set the contract explicitly")
+    for parameter in operation.get("parameters") or ():  # Swagger 2.0: the body parameter
+        if isinstance(parameter, Mapping) and parameter.get("in") == "body":
+            return _resolve(spec, parameter.get("schema"))
+    content = (operation.get("requestBody") or {}).get("content") or {}  # OpenAPI 3.x
+    for media in content.values():
+        if isinstance(media, Mapping) and "schema" in media:
+            return _resolve(spec, media["schema"])
+    raise ConfigurationError(
+        "the swagger's POST /score has no request body schema; set the contract explicitly"
+    )
+
+
+def detect_contract(spec: Mapping[str, Any]) -> Contract:
+    """The contract family a swagger (2.0, or OpenAPI 3.x from ``?version=3``) describes."""
+    schema = _score_request_schema(spec)
+    properties = schema.get("properties")
+    if not isinstance(properties, Mapping):
+        raise ConfigurationError("the swagger's scoring input has no properties; set the contract explicitly")
+    if "Inputs" in properties:
+        return Contract("inputs")
+    if "data" in properties:
+        return Contract("data-method" if "method" in properties else "data")
+    names = ", ".join(sorted(map(str, properties))) or "none"
+    raise ConfigurationError(f"unknown scoring input (properties: {names}); set the contract explicitly")
+
+
+# -- decoding ------------------------------------------------------------------------------------------------
+
+
+def decode_results(body: bytes, *, status: int = 200, request_id: str | None = None) -> list[Any]:
+    """The per-record results in a 200 body, unwrapping double encoding; raises on ``{"error": ...}``."""
+    try:
+        payload: Any = json.loads(body)
+        if isinstance(payload, str):  # the data family's double encoding
+            payload = json.loads(payload)
+    except ValueError:
+        raise UnexpectedResponseError(
+            "the scoring answer is not JSON", status=status, request_id=request_id, body=body
+        ) from None
+    if isinstance(payload, Mapping):
+        if "error" in payload:
+            raise ModelError(
+                f"the scoring script reported an error: {payload['error']}",
+                status=status,
+                request_id=request_id,
+                body=body,
+            )
+        for key in ("Results", "result", "results"):
+            if key in payload:
+                payload = payload[key]
+                break
+    if not isinstance(payload, list):
+        raise UnexpectedResponseError(
+            "the scoring answer holds no list of results", status=status, request_id=request_id, body=body
+        )
+    return payload
+
+
+def _label(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool | int) and value in (0, 1):  # v1 swagger declared int64 labels
+        return POSITIVE_LABEL if value else NEGATIVE_LABEL
+    raise ValueError(f"{value!r} is not a label")
+
+
+def _probability(value: Any) -> float:
+    if isinstance(value, Mapping):
+        value = value.get(POSITIVE_LABEL)
+    elif isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 2:
+        value = value[1]  # scikit-learn orders classes ("no", "yes")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{value!r} is not a probability pair")
+    probability = float(value)
+    if not (math.isfinite(probability) and 0.0 <= probability <= 1.0):
+        raise ValueError(f"{probability!r} is not a probability")
+    return probability
+
+
+def to_predictions(
+    results: Sequence[Any],
+    expected: int,
+    *,
+    proba: bool,
+    start_row: int = 1,
+    status: int = 200,
+    request_id: str | None = None,
+    body: bytes | None = None,
+) -> list[Prediction]:
+    """Typed predictions aligned with the ``expected`` records sent; an error if the answer does not fit."""
+    if len(results) != expected:
+        raise UnexpectedResponseError(
+            f"sent {expected} records but got {len(results)} results",
+            status=status,
+            request_id=request_id,
+            body=body,
+        )
+    out: list[Prediction] = []
+    try:
+        for offset, value in enumerate(results):
+            if proba:
+                p = _probability(value)
+                label = POSITIVE_LABEL if p > 0.5 else NEGATIVE_LABEL  # argmax; a tie goes to "no"
+                out.append(Prediction(start_row + offset, label, p))
+            else:
+                out.append(Prediction(start_row + offset, _label(value)))
+    except ValueError as exc:
+        raise UnexpectedResponseError(
+            f"result for row {start_row + len(out)}: {exc}", status=status, request_id=request_id, body=body
+        ) from None
+    return out
