@@ -120,7 +120,11 @@ def resolve_holdout_path(train_path: Path | None = None) -> Path:
 
 
 def download_dataset(
-    target: Path, url: str = PUBLIC_URL, *, timeout: float = 60.0, transport: httpx.BaseTransport | None = None
+    target: Path,
+    url: str = PUBLIC_URL,
+    *,
+    timeout: float = 60.0,
+    transport: httpx.BaseTransport | None = None,
 ) -> Path:
     """Download ``url`` to ``target`` atomically and check that it is the bank-marketing CSV."""
     target.parent.mkdir(parents=True, exist_ok=True)

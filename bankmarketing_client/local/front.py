@@ -1,0 +1,312 @@
+"""Azure's endpoint layer in front of the local scoring container.
+
+The inference server does no authentication, closes every connection and turns every failure into a 4xx/500.
+In Azure, the endpoint's front does more, and this module does the same locally (FIELD-NOTES section 3):
+
+* ``Authorization: Bearer <key>`` on ``/score``, primary or secondary key, compared in constant time: else 401;
+* 413 past a body size limit, 429 when more requests are pending than allowed, 408 past the request timeout;
+* 424 with ``ms-azureml-model-error-statuscode`` / ``-reason`` for any non-200 from the container;
+* 503 at once when the container does not accept connections, 502 when it drops one;
+* keep-alive to clients, request ids passed through or generated;
+* opt-in faults (:mod:`bankmarketing_client.local.faults`).
+
+Health and swagger stay open, as in Azure. Keys arrive through the environment, never argv, and are never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Final
+
+from aiohttp import ClientSession, ClientTimeout, TCPConnector, client_exceptions, web
+
+from bankmarketing_client.local.faults import Fault, FaultInjector, FaultSpec
+
+log = logging.getLogger("bankmarketing_client.local.front")
+
+CONFIG_ENV: Final = "BANKMARKETING_FRONT_CONFIG"
+READY_PREFIX: Final = "FRONT READY "
+STATS_PATH: Final = "/__local/stats"
+REQUEST_ID_HEADERS: Final = ("x-request-id", "x-ms-request-id")
+#: Headers the container sets that Azure passes through to the caller.
+PASSTHROUGH_HEADERS: Final = (
+    "content-type",
+    "x-ms-run-function-failed",
+    "x-ms-run-fn-exec-ms",
+    "x-ms-server-version",
+    "x-ms-client-request-id",
+)
+
+
+@dataclass
+class FrontConfig:
+    """Everything the front needs; serialised to JSON in the environment of the front process."""
+
+    upstream: str
+    primary_key: str = field(repr=False)
+    secondary_key: str = field(repr=False)
+    host: str = "127.0.0.1"
+    port: int = 0
+    request_timeout_ms: int = 5000
+    max_concurrent_requests_per_instance: int = 2
+    instance_count: int = 1
+    max_pending: int | None = None
+    max_body_bytes: int = 25 * 1024 * 1024
+    faults: FaultSpec = field(default_factory=FaultSpec)
+
+    @property
+    def pending_limit(self) -> int:
+        """Azure answers 429 past ``2 x max_concurrent_requests_per_instance x instances`` pending requests."""
+        if self.max_pending is not None:
+            return self.max_pending
+        return 2 * self.max_concurrent_requests_per_instance * self.instance_count
+
+    def to_json(self) -> str:
+        data = {k: v for k, v in self.__dict__.items() if k != "faults"}
+        data["faults"] = self.faults.to_dict()
+        return json.dumps(data)
+
+    @classmethod
+    def from_json(cls, text: str) -> FrontConfig:
+        data = json.loads(text)
+        data["faults"] = FaultSpec.from_dict(data.get("faults") or {})
+        return cls(**data)
+
+
+def _json_response(status: int, message: str, request_id: str, **headers: str) -> web.Response:
+    return web.json_response(
+        {"message": message},
+        status=status,
+        headers={"x-request-id": request_id, "x-ms-request-id": request_id, **headers},
+    )
+
+
+class Front:
+    """The aiohttp application: one instance per front process."""
+
+    def __init__(self, config: FrontConfig) -> None:
+        self.config = config
+        self._keys = tuple(k.encode() for k in (config.primary_key, config.secondary_key) if k)
+        self._faults = FaultInjector(config.faults)
+        self._dispatch = asyncio.Semaphore(config.max_concurrent_requests_per_instance * config.instance_count)
+        self._pending = 0
+        self.stats: Counter[str] = Counter()
+        self._session: ClientSession | None = None
+
+    # -- set-up ---------------------------------------------------------------------------------------------------
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=self.config.max_body_bytes + 1)
+        app.router.add_post("/score", self.score)
+        app.router.add_get(STATS_PATH, self.stats_view)
+        app.router.add_route("*", "/{tail:.*}", self.passthrough)
+        app.on_startup.append(self._start_session)
+        app.on_cleanup.append(self._close_session)
+        return app
+
+    async def _start_session(self, _: web.Application) -> None:
+        # The container closes every connection, so pooling upstream buys nothing; no total timeout here,
+        # the request timeout is enforced per request.
+        self._session = ClientSession(
+            connector=TCPConnector(force_close=True, limit=0), timeout=ClientTimeout(total=None)
+        )
+
+    async def _close_session(self, _: web.Application) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    # -- helpers --------------------------------------------------------------------------------------------------
+    def _authorized(self, header: str | None) -> bool:
+        """Constant-time check of ``Bearer <key>`` against both keys (both are always compared)."""
+        if not header or not header.startswith("Bearer "):
+            return False
+        given = header[len("Bearer ") :].strip().encode()
+        matched = False
+        for key in self._keys:
+            matched |= hmac.compare_digest(given, key)
+        return matched
+
+    async def _forward(self, request: web.Request, body: bytes, request_id: str) -> tuple[int, dict[str, str], bytes]:
+        assert self._session is not None
+        headers = {"x-request-id": request_id}
+        if "content-type" in request.headers:
+            headers["content-type"] = request.headers["content-type"]
+        if "x-ms-client-request-id" in request.headers:
+            headers["x-ms-client-request-id"] = request.headers["x-ms-client-request-id"]
+        url = self.config.upstream.rstrip("/") + request.rel_url.path_qs
+        async with self._session.request(request.method, url, data=body, headers=headers) as upstream:
+            payload = await upstream.read()
+            kept = {k: v for k, v in upstream.headers.items() if k.lower() in PASSTHROUGH_HEADERS}
+            return upstream.status, kept, payload
+
+    @staticmethod
+    def _request_id(request: web.Request) -> str:
+        given = request.headers.get("x-request-id") or request.headers.get("x-ms-request-id")
+        return given if given and len(given) <= 100 else str(uuid.uuid4())
+
+    # -- handlers -------------------------------------------------------------------------------------------------
+    async def stats_view(self, _: web.Request) -> web.Response:
+        """Counters for tests and benchmarks (not part of Azure's surface): what reached the front."""
+        return web.json_response({**self.stats, "pending": self._pending})
+
+    async def passthrough(self, request: web.Request) -> web.StreamResponse:
+        """Health, swagger and anything else: open, as Azure leaves them."""
+        request_id = self._request_id(request)
+        try:
+            status, headers, payload = await self._forward(request, await request.read(), request_id)
+        except (client_exceptions.ClientConnectorError, ConnectionRefusedError):
+            return _json_response(503, "The scoring container is not available.", request_id)
+        except client_exceptions.ClientError:
+            return _json_response(502, "The scoring container dropped the connection.", request_id)
+        return web.Response(
+            status=status,
+            body=payload,
+            headers={**headers, "x-request-id": request_id, "x-ms-request-id": request_id},
+        )
+
+    async def score(self, request: web.Request) -> web.StreamResponse:
+        config = self.config
+        request_id = self._request_id(request)
+        self.stats["requests"] += 1
+        if not self._authorized(request.headers.get("Authorization")):
+            self.stats["401"] += 1
+            return _json_response(
+                401,
+                "Unauthorized: a valid key is required (Authorization: Bearer <key>).",
+                request_id,
+                **{"WWW-Authenticate": "Bearer"},
+            )
+        fault = self._faults.draw()
+        if config.faults.latency_ms:
+            await asyncio.sleep(config.faults.latency_ms / 1000)
+        if fault is Fault.UNAVAILABLE:
+            self.stats["fault_503"] += 1
+            return _json_response(503, "Service unavailable (injected fault).", request_id)
+        if fault is Fault.THROTTLED:
+            self.stats["fault_429"] += 1
+            return _json_response(
+                429,
+                "Too many requests (injected fault).",
+                request_id,
+                **{"Retry-After": f"{config.faults.retry_after_seconds:g}"},
+            )
+        if fault is Fault.RESET:
+            self.stats["fault_reset"] += 1
+            self._reset(request)
+            raise asyncio.CancelledError  # nothing more is written on an aborted connection
+        if request.content_length is not None and request.content_length > config.max_body_bytes:
+            self.stats["413"] += 1
+            return _json_response(413, f"Request body is larger than {config.max_body_bytes} bytes.", request_id)
+        if self._pending >= config.pending_limit:
+            self.stats["429"] += 1
+            return _json_response(429, "Too many pending requests for this deployment.", request_id)
+        self._pending += 1
+        try:
+            return await self._score_upstream(request, request_id)
+        finally:
+            self._pending -= 1
+
+    async def _score_upstream(self, request: web.Request, request_id: str) -> web.StreamResponse:
+        config = self.config
+        try:
+            async with asyncio.timeout(config.request_timeout_ms / 1000):
+                try:
+                    body = await request.read()
+                except web.HTTPRequestEntityTooLarge:
+                    self.stats["413"] += 1
+                    return _json_response(
+                        413, f"Request body is larger than {config.max_body_bytes} bytes.", request_id
+                    )
+                async with self._dispatch:
+                    status, headers, payload = await self._forward(request, body, request_id)
+        except TimeoutError:
+            self.stats["408"] += 1
+            return _json_response(408, f"Request timed out after {config.request_timeout_ms} ms.", request_id)
+        except (client_exceptions.ClientConnectorError, ConnectionRefusedError):
+            self.stats["503"] += 1
+            return _json_response(503, "The scoring container is not available.", request_id)
+        except client_exceptions.ClientError:
+            self.stats["502"] += 1
+            return _json_response(502, "The scoring container dropped the connection.", request_id)
+        ids = {"x-request-id": request_id, "x-ms-request-id": request_id}
+        if status == 200:
+            self.stats["200"] += 1
+            return web.Response(status=200, body=payload, headers={**headers, **ids})
+        self.stats["424"] += 1
+        reason = _error_reason(payload)
+        return web.Response(
+            status=424,
+            body=payload,
+            headers={
+                **headers,
+                **ids,
+                "ms-azureml-model-error-statuscode": str(status),
+                "ms-azureml-model-error-reason": reason,
+            },
+        )
+
+    @staticmethod
+    def _reset(request: web.Request) -> None:
+        """Abort the connection with a TCP RST, as a crashed proxy or a network fault would."""
+        transport = request.transport
+        if transport is None:
+            return
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        transport.abort()
+
+
+def _error_reason(payload: bytes) -> str:
+    """A one-line, header-safe reason from the container's error body."""
+    try:
+        message = json.loads(payload).get("message", "")
+    except (ValueError, AttributeError):
+        message = payload[:200].decode("utf-8", "replace")
+    text = " ".join(str(message).split())[:200]
+    return text.encode("ascii", "replace").decode("ascii") or "model error"
+
+
+async def serve(config: FrontConfig) -> None:
+    """Run until SIGINT/SIGTERM; print the bound port on stdout once listening."""
+    front = Front(config)
+    runner = web.AppRunner(front.app(), access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, config.host, config.port, reuse_address=True)
+    try:
+        await site.start()
+    except OSError as exc:
+        print(f"FRONT ERROR cannot listen on {config.host}:{config.port}: {exc.strerror}", flush=True)
+        await runner.cleanup()
+        raise SystemExit(3) from None
+    sockets = getattr(site._server, "sockets", None) or []
+    port = sockets[0].getsockname()[1] if sockets else config.port
+    print(f"{READY_PREFIX}{port}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await runner.cleanup()
+
+
+def main() -> None:
+    text = os.environ.pop(CONFIG_ENV, None)
+    if not text:
+        print(f"{CONFIG_ENV} is not set", file=sys.stderr)
+        raise SystemExit(2)
+    logging.basicConfig(level=logging.WARNING)
+    asyncio.run(serve(FrontConfig.from_json(text)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""pytest fixtures for downstream test suites: a real local endpoint, started once per session.
+
+Installed with the package (entry point ``pytest11``); needs the ``local`` extra and the dataset
+(``$BANKMARKETING_DATA``). Use ``bankmarketing_endpoint`` for the default (``inputs`` contract), or
+``bankmarketing_endpoint_factory(contract="data", faults=FaultSpec(...))`` for endpoints of your own, which are
+stopped at the end of the session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from bankmarketing_client.local.endpoint import LocalEndpoint
+
+EndpointFactory = Callable[..., "LocalEndpoint"]
+
+
+@pytest.fixture(scope="session")
+def bankmarketing_endpoint_factory() -> Iterator[EndpointFactory]:
+    """Start endpoints with any :class:`LocalEndpoint` settings; all are stopped when the session ends."""
+    from bankmarketing_client.local.endpoint import LocalEndpoint
+
+    started: list[LocalEndpoint] = []
+
+    def start(**kwargs: Any) -> LocalEndpoint:
+        endpoint = LocalEndpoint(**kwargs)
+        endpoint.start()
+        started.append(endpoint)
+        return endpoint
+
+    yield start
+    for endpoint in started:
+        endpoint.stop()
+
+
+@pytest.fixture(scope="session")
+def bankmarketing_endpoint(bankmarketing_endpoint_factory: EndpointFactory) -> LocalEndpoint:
+    """A running local endpoint with the ``inputs`` contract and generated keys."""
+    return bankmarketing_endpoint_factory(contract="inputs")
