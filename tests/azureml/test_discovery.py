@@ -1,0 +1,99 @@
+"""Discovery through the real azureml-core Webservice code against the recording management stand-in."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from azureml.core import Workspace
+from azureml_standin import (
+    AAD_TOKEN,
+    MMS_PREFIX,
+    ManagementStandin,
+    aci_payload,
+    aks_payload,
+)
+
+from bankmarketing_client.azureml import ServiceTokenProvider, discover_service
+from bankmarketing_client.errors import AzureManagementError
+
+pytest_plugins = ["azureml_standin"]
+
+ACI_URI = "http://bank-aci.westeurope.azurecontainer.io/score"
+AKS_URI = "http://20.1.2.3:80/api/v1/service/bank-aks/score"
+
+
+def test_key_service_gives_uris_and_both_keys(standin: ManagementStandin, workspace: Workspace) -> None:
+    standin.state.services["bank"] = aci_payload("bank", ACI_URI, auth_enabled=True, app_insights=False)
+    standin.state.keys["bank"] = ("primary-secret-1", "secondary-secret-2")
+
+    endpoint = discover_service(workspace, "bank", timeout=10)
+
+    assert endpoint.scoring_uri == ACI_URI
+    assert endpoint.swagger_uri == "http://bank-aci.westeurope.azurecontainer.io/swagger.json"
+    assert endpoint.auth_mode == "key"
+    assert endpoint.compute_type == "ACI"
+    assert (endpoint.primary_key, endpoint.secondary_key) == ("primary-secret-1", "secondary-secret-2")
+    assert endpoint.token_provider is None
+    for text in (repr(endpoint), str(endpoint), endpoint.summary()):
+        assert "secret" not in text
+
+    get, listkeys = standin.requests
+    assert (get.method, get.path, get.query) == ("GET", f"{MMS_PREFIX}/services/bank", {"expand": ["true"]})
+    assert (listkeys.method, listkeys.path) == ("POST", f"{MMS_PREFIX}/services/bank/listkeys")
+    for request in standin.requests:
+        assert request.headers["authorization"] == f"Bearer {AAD_TOKEN}"
+
+
+def test_service_without_auth_fetches_no_keys(standin: ManagementStandin, workspace: Workspace) -> None:
+    standin.state.services["open"] = aci_payload("open", ACI_URI, auth_enabled=False, app_insights=False)
+
+    endpoint = discover_service(workspace, "open", timeout=10)
+
+    assert endpoint.auth_mode == "none"
+    assert endpoint.primary_key is None
+    assert standin.requests_to("/listkeys") == []
+
+
+def test_token_service_provider_refreshes_at_refresh_after(standin: ManagementStandin, workspace: Workspace) -> None:
+    standin.state.services["bank-aks"] = aks_payload("bank-aks", AKS_URI, token_auth=True)
+    standin.state.token_refresh_after = 600
+    standin.state.token_lifetime = 3600
+
+    endpoint = discover_service(workspace, "bank-aks", timeout=10)
+    assert endpoint.auth_mode == "token"
+    assert endpoint.swagger_uri == "http://20.1.2.3:80/api/v1/service/bank-aks/swagger.json"
+    assert endpoint.primary_key is None
+    assert standin.requests_to("/token") == []  # tokens are fetched on first use, not at discovery
+
+    provider = endpoint.token_provider
+    assert isinstance(provider, ServiceTokenProvider)
+    # One hand-driven clock for both Azure (token times) and the provider.
+    now = [time.time()]
+    standin.state.clock = provider._clock = lambda: now[0]
+
+    token, refresh_at = provider()
+    assert token == "service-token-1"
+    assert now[0] + 590 < refresh_at <= now[0] + 600  # Azure's refreshAfter, well before expiryOn (+3600)
+
+    now[0] = refresh_at - 1
+    assert provider() == (token, refresh_at)
+    assert len(standin.requests_to("/services/bank-aks/token", "POST")) == 1
+
+    now[0] = refresh_at + 1  # past refreshAfter but before expiry: a new token is fetched
+    token2, refresh_at2 = provider()
+    assert token2 == "service-token-2"
+    assert provider() == (token2, refresh_at2)  # cached again until its own refresh time
+    token_requests = standin.requests_to("/services/bank-aks/token", "POST")
+    assert len(token_requests) == 2
+    assert all(r.headers["authorization"] == f"Bearer {AAD_TOKEN}" for r in token_requests)
+    assert "service-token" not in repr(provider)
+
+
+def test_unknown_service_is_a_clear_error(standin: ManagementStandin, workspace: Workspace) -> None:
+    with pytest.raises(
+        AzureManagementError,
+        match=r"get service 'nope' failed: WebserviceNotFound: Webservice with name nope not found",
+    ):
+        discover_service(workspace, "nope", timeout=10)
+    assert [r.path for r in standin.requests] == [f"{MMS_PREFIX}/services/nope"]
