@@ -153,7 +153,8 @@ def discover_service(
 
 
 def _client_kwargs(endpoint: ServiceEndpoint) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {"scoring_uri": endpoint.scoring_uri}
+    # use_env=False: a discovered service's credentials must not be mixed with keys from the environment.
+    kwargs: dict[str, Any] = {"scoring_uri": endpoint.scoring_uri, "use_env": False}
     if endpoint.auth_mode == "key":
         kwargs["api_key"] = endpoint.primary_key
         kwargs["secondary_key"] = endpoint.secondary_key
@@ -166,11 +167,11 @@ def build_client(endpoint: ServiceEndpoint, **options: Any) -> ScoringClient:
     """A :class:`~bankmarketing_client.client.ScoringClient` for a discovered service (extra options passed on)."""
     from bankmarketing_client.client import ScoringClient
 
-    return ScoringClient(**_client_kwargs(endpoint), **options)
+    return ScoringClient(**{**_client_kwargs(endpoint), **options})
 
 
 def build_async_client(endpoint: ServiceEndpoint, **options: Any) -> AsyncScoringClient:
     """An :class:`~bankmarketing_client.client.AsyncScoringClient` for a discovered service."""
     from bankmarketing_client.client import AsyncScoringClient
 
-    return AsyncScoringClient(**_client_kwargs(endpoint), **options)
+    return AsyncScoringClient(**{**_client_kwargs(endpoint), **options})

@@ -128,6 +128,7 @@ class StandinState:
     token_refresh_after: float = 1800.0
     clock: Callable[[], float] = time.time  # Azure's clock for token times; tests may share a fake one
     tokens_issued: int = 0
+    token_value: str | None = None  # what to issue instead of "service-token-N"
     pipelines: set[str] = field(default_factory=set)
     runs: dict[str, list[str]] = field(default_factory=dict)  # run id -> statuses still to report
     run_experiment: dict[str, str] = field(default_factory=dict)
@@ -226,7 +227,7 @@ class ManagementStandin:
                     return (
                         200,
                         {
-                            "accessToken": f"service-token-{st.tokens_issued}",
+                            "accessToken": st.token_value or f"service-token-{st.tokens_issued}",
                             "tokenType": "Bearer",
                             "refreshAfter": int(now + st.token_refresh_after),
                             "expiryOn": int(now + st.token_lifetime),

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from azureml.core import Workspace
@@ -14,8 +17,15 @@ from azureml_standin import (
     aks_payload,
 )
 
-from bankmarketing_client.azureml import ServiceTokenProvider, discover_service
-from bankmarketing_client.errors import AzureManagementError
+from bankmarketing_client.azureml import (
+    ServiceEndpoint,
+    ServiceTokenProvider,
+    build_async_client,
+    build_client,
+    discover_service,
+)
+from bankmarketing_client.errors import AuthenticationError, AzureManagementError
+from bankmarketing_client.local.endpoint import LocalEndpoint
 
 pytest_plugins = ["azureml_standin"]
 
@@ -97,3 +107,56 @@ def test_unknown_service_is_a_clear_error(standin: ManagementStandin, workspace:
     ):
         discover_service(workspace, "nope", timeout=10)
     assert [r.path for r in standin.requests] == [f"{MMS_PREFIX}/services/nope"]
+
+
+def test_discovered_key_service_builds_a_working_client(
+    standin: ManagementStandin,
+    workspace: Workspace,
+    endpoint_inputs: LocalEndpoint,
+    load_sample: Callable[[str], Any],
+) -> None:
+    """Discovery output feeds the real client, which scores against the real local endpoint with the keys."""
+    standin.state.services["bank"] = aci_payload(
+        "bank", endpoint_inputs.scoring_uri, auth_enabled=True, app_insights=False
+    )
+    standin.state.keys["bank"] = (endpoint_inputs.primary_key, endpoint_inputs.secondary_key)
+    records = load_sample("data-2023-07-inputs-only.json")["Inputs"]["data"]
+
+    endpoint = discover_service(workspace, "bank", timeout=10)
+    with build_client(endpoint) as client:
+        predictions = client.predict(records)
+
+    assert [p.row for p in predictions] == list(range(1, len(records) + 1))
+    assert {p.label for p in predictions} <= {"yes", "no"}
+
+
+async def _score_with_tokens(endpoint: ServiceEndpoint, records: list[dict[str, Any]]) -> list[str]:
+    async with build_async_client(endpoint) as client:
+        return [p.label for p in await client.predict(records)]
+
+
+def test_discovered_token_service_builds_a_client_that_sends_the_token(
+    standin: ManagementStandin,
+    workspace: Workspace,
+    endpoint_inputs: LocalEndpoint,
+    load_sample: Callable[[str], Any],
+) -> None:
+    """The async client gets its bearer token from the discovered provider (never from the environment).
+
+    The local front accepts only its own keys, so the stand-in first issues a token it refuses (401), then,
+    on a later discovery, issues the key as the token: the call then succeeds. Together these show the
+    provider's token is what travels.
+    """
+    standin.state.services["bank-aks"] = aks_payload("bank-aks", endpoint_inputs.scoring_uri, token_auth=True)
+    records = load_sample("data-2023-07-inputs-only.json")["Inputs"]["data"]
+
+    refused = discover_service(workspace, "bank-aks", timeout=10)
+    with pytest.raises(AuthenticationError):
+        asyncio.run(_score_with_tokens(refused, records))
+    assert len(standin.requests_to("/services/bank-aks/token", "POST")) >= 1
+
+    standin.state.token_value = endpoint_inputs.primary_key
+    accepted = discover_service(workspace, "bank-aks", timeout=10)
+    labels = asyncio.run(_score_with_tokens(accepted, records))
+    assert len(labels) == len(records)
+    assert set(labels) <= {"yes", "no"}
