@@ -25,7 +25,7 @@ from typing import Any, Final, cast
 
 from pydantic import TypeAdapter, ValidationError
 
-from bankmarketing_client._generated.bank_record import (
+from bankmarketing_client._generated.inputs.record_model import (
     CATEGORIES,
     FEATURE_NAMES,
     BankMarketingRecord,

@@ -77,9 +77,7 @@ def derive_domain(path: Path | None = None) -> Domain:
             try:
                 value = float(row[column])
             except (TypeError, ValueError):
-                raise DatasetError(
-                    f"{source}: line {number}, {column}: {row[column]!r} is not a number"
-                ) from None
+                raise DatasetError(f"{source}: line {number}, {column}: {row[column]!r} is not a number") from None
             lows[column] = min(lows.get(column, value), value)
             highs[column] = max(highs.get(column, value), value)
             if column in SENTINELS and value != SENTINELS[column][0]:
@@ -92,8 +90,6 @@ def derive_domain(path: Path | None = None) -> Domain:
             is_integer = column in INTEGER_COLUMNS
             minimum, maximum = _widen(column, lows[column], highs[column], is_integer)
             low, high = round(lows[column], 6), round(highs[column], 6)
-            numeric[column] = NumericDomain(
-                low, high, minimum, maximum, is_integer, below_sentinel.get(column)
-            )
+            numeric[column] = NumericDomain(low, high, minimum, maximum, is_integer, below_sentinel.get(column))
     categories = {c: tuple(sorted(seen[c])) for c in CATEGORICAL_COLUMNS}
     return Domain(categories=categories, numeric=numeric, rows=rows)

@@ -1,7 +1,8 @@
 """The overlay: what Azure's swagger lacks or gets wrong, applied to an OpenAPI 3 document.
 
 * Record properties get ``enum`` (categories seen in the data), ``minimum``/``maximum`` (see
-  :mod:`codegen.domain`) and a description; ``pdays`` documents its 999 sentinel.
+  :mod:`codegen.domain`) and a description; ``pdays`` documents its 999 sentinel. This part is derived from
+  the data once and committed (``codegen/specs/features-overlay.json``), so generation needs no dataset.
 * ``/score``'s 200 response gets its real type: the **data** family answers a JSON string that itself holds
   JSON (double-encoded), the **inputs** family answers ``{"Results": [...]}`` of any JSON values.
 * The health check ``GET /`` answers ``text/plain`` (``Healthy``), not JSON.
@@ -64,33 +65,127 @@ def record_schema(doc: Mapping[str, Any]) -> JSONDict:
     return items
 
 
-def overlay_record(schema: JSONDict, domain: Domain) -> None:
-    """Add categories, bounds and descriptions in place, for the features the data knows about."""
-    for wire, prop in schema["properties"].items():
-        if wire in domain.categories and prop.get("type") == "string":
-            prop["enum"] = list(domain.categories[wire])
-            prop["description"] = (
-                f"One of the {len(domain.categories[wire])} categories seen in the training data."
+def feature_overlay(domain: Domain, source: str) -> JSONDict:
+    """The committed, data-derived part of the overlay: per-property additions by wire name."""
+    properties: JSONDict = {}
+    for wire in [*domain.categories, *domain.numeric]:
+        if wire in domain.categories:
+            values = domain.categories[wire]
+            properties[wire] = {
+                "enum": list(values),
+                "description": f"One of the {len(values)} categories seen in the training data.",
+            }
+            continue
+        rng = domain.numeric[wire]
+        as_num: type[int] | type[float] = int if rng.is_integer else float
+        text = f"Training data range {as_num(rng.observed_min)} to {as_num(rng.observed_max)}."
+        if wire in SENTINELS and rng.below_sentinel_max is not None:
+            text = (
+                f"Training data range {as_num(rng.observed_min)} to {as_num(rng.below_sentinel_max)}, "
+                f"plus the sentinel: {SENTINELS[wire][1]}."
             )
-        elif wire in domain.numeric and prop.get("type") in {"integer", "number"}:
-            rng = domain.numeric[wire]
-            as_num = int if prop["type"] == "integer" else float
-            prop["minimum"] = as_num(rng.minimum)
-            prop["maximum"] = as_num(rng.maximum)
-            text = f"Training data range {as_num(rng.observed_min)} to {as_num(rng.observed_max)}."
-            if wire in SENTINELS and rng.below_sentinel_max is not None:
-                text = (
-                    f"Training data range {as_num(rng.observed_min)} to {as_num(rng.below_sentinel_max)}, "
-                    f"plus the sentinel: {SENTINELS[wire][1]}."
-                )
-            prop["description"] = text
+        properties[wire] = {"minimum": as_num(rng.minimum), "maximum": as_num(rng.maximum), "description": text}
+    return {"source": source, "rows": domain.rows, "properties": properties}
 
 
-def apply_overlay(doc: Mapping[str, Any], domain: Domain | None) -> JSONDict:
+def overlay_record(schema: JSONDict, features: Mapping[str, Any]) -> None:
+    """Merge the feature overlay into the record's properties, in place (types stay the swagger's)."""
+    for wire, prop in schema["properties"].items():
+        prop.update(copy.deepcopy(features["properties"].get(wire, {})))
+
+
+_TEXT_ERROR: JSONDict = {
+    "description": (
+        "An error from the container (JSON {message}), Azure's front layer (401, 408, 413, 424, 429, 502, 503) "
+        "or gunicorn (an HTML page): read it as text."
+    ),
+    "content": {"text/plain": {"schema": {"type": "string"}}},
+}
+_HEALTH_OK: JSONDict = {
+    "description": "The service is up; the body is the plain text 'Healthy'.",
+    "content": {"text/plain": {"schema": {"type": "string"}, "example": "Healthy"}},
+}
+_DOUBLE_ENCODED: JSONDict = {
+    "description": (
+        "A JSON string that itself holds JSON (double-encoded): '{\"result\": [...]}' on success, or "
+        '\'{"error": "..."}\' when the scoring script caught an error (still HTTP 200). Decode it again.'
+    ),
+    "content": {"application/json": {"schema": {"type": "string"}, "example": '{"result": ["no", "yes"]}'}},
+}
+_RESULTS_SCHEMA: JSONDict = {
+    "type": "object",
+    "required": ["Results"],
+    "properties": {
+        "Results": {
+            "type": "array",
+            "description": "One entry per record: a label for predict, a list of class probabilities for predict_proba.",
+            "items": {},
+        }
+    },
+}
+_METHODS = ["predict", "predict_proba"]
+
+
+def _operations(doc: JSONDict) -> dict[str, JSONDict]:
+    """Operations by path for the three paths Azure serves (missing ones are skipped)."""
+    paths: JSONDict = doc.get("paths") or {}
+    return {
+        p: paths[p][m] for p, m in (("/", "get"), ("/score", "post"), ("/swagger.json", "get")) if m in paths.get(p, {})
+    }
+
+
+def overlay_responses(doc: JSONDict, family: Family) -> None:
+    """Give every operation its real response types, in place."""
+    ops = _operations(doc)
+    for op in ops.values():
+        responses = op.setdefault("responses", {})
+        responses["default"] = copy.deepcopy(_TEXT_ERROR)
+    if "/" in ops:
+        ops["/"]["responses"]["200"] = copy.deepcopy(_HEALTH_OK)
+    if "/swagger.json" in ops:
+        ops["/swagger.json"]["responses"]["200"] = {
+            "description": "The service's own swagger document.",
+            "content": {"application/json": {"schema": {"type": "object", "additionalProperties": True}}},
+        }
+    if "/score" in ops:
+        schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+        if family == "data":
+            ops["/score"]["responses"]["200"] = copy.deepcopy(_DOUBLE_ENCODED)
+            schemas.pop("ServiceOutput", None)
+        else:
+            schemas["ServiceOutput"] = copy.deepcopy(_RESULTS_SCHEMA)
+            ops["/score"]["responses"]["200"] = {
+                "description": "The predictions, one per record, as plain JSON.",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ServiceOutput"}}},
+            }
+
+
+def overlay_method(doc: JSONDict) -> None:
+    """The scoring method is a closed set: ``predict`` or ``predict_proba`` (inputs family and v3 data)."""
+    props = service_input(doc).get("properties") or {}
+    targets = [props.get("method")]
+    params = props.get("GlobalParameters")
+    if isinstance(params, dict):
+        targets.append((params.get("properties") or {}).get("method"))
+    for target in targets:
+        if isinstance(target, dict) and target.get("type") == "string":
+            target["enum"] = list(_METHODS)
+
+
+def features_apply(doc: JSONDict, features: Mapping[str, Any]) -> bool:
+    """The data's rules apply only to a record with exactly the data's features (not, say, bike sharing)."""
+    return set(record_schema(doc)["properties"]) == set(features["properties"])
+
+
+def apply_overlay(doc: Mapping[str, Any], features: Mapping[str, Any] | None) -> JSONDict:
     """A new OpenAPI 3 document with the overlay applied (the input is not modified)."""
     out: JSONDict = copy.deepcopy(dict(doc))
     if not str(out.get("openapi", "")).startswith("3."):
         raise CodegenError("the overlay applies to OpenAPI 3 documents; convert Swagger 2.0 first")
-    if domain is not None:
-        overlay_record(record_schema(out), domain)
+    family = family_of(out)
+    overlay_responses(out, family)
+    overlay_method(out)
+    if features is not None and features_apply(out, features):
+        overlay_record(record_schema(out), features)
+    out.pop("servers", None)  # the base URL is given to the client at run time, never baked in
     return out

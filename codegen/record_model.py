@@ -54,13 +54,6 @@ def _type_name(wire: str) -> str:
     return "".join(part.capitalize() for part in re.split(r"\W|_", wire) if part) + "Category"
 
 
-def _py(value: Any) -> str:
-    """A Python literal for a JSON scalar (repr of str uses double quotes after ruff format)."""
-    if isinstance(value, float) and value.is_integer():
-        return repr(value)
-    return repr(value)
-
-
 def _field_line(wire: str, schema: Mapping[str, Any], lenient: bool) -> str:
     kind = schema.get("type")
     if kind == "integer":
@@ -118,7 +111,7 @@ def render_record_module(
     lines = [HEADER.format(source=source).rstrip("\n")]
     categories = {w: s["enum"] for w, s in properties.items() if s.get("type") == "string" and "enum" in s}
     for wire, values in categories.items():
-        lines += ["", f"{_type_name(wire)} = Literal[{', '.join(_py(v) for v in values)}]"]
+        lines += ["", f"{_type_name(wire)} = Literal[{', '.join(repr(v) for v in values)}]"]
     lines += [
         "",
         "#: The features in swagger order, by wire name.",

@@ -1,0 +1,10 @@
+from enum import StrEnum
+
+
+class RecordDefault(StrEnum):
+    NO = "no"
+    UNKNOWN = "unknown"
+    YES = "yes"
+
+    def __str__(self) -> str:
+        return str(self.value)
