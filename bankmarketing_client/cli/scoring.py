@@ -1,0 +1,139 @@
+"""``health``, ``swagger`` and ``predict``: the original project's ``endpoint.py``, done properly.
+
+The endpoint comes from ``--scoring-uri`` or ``$BANKMARKETING_SCORING_URI``; the key only from the environment
+(``$BANKMARKETING_API_KEY``, optionally ``$BANKMARKETING_SECONDARY_KEY``) or ``--key-file``, never from argv,
+where it would show in ``ps`` and shell history. ``predict`` reads records from a JSON file in any of the shapes
+Azure users keep (a list of records, ``{"data": [...]}`` or ``{"Inputs": {"data": [...]}}``), validates them
+before sending anything, and sends them in the endpoint's own contract.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bankmarketing_client.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from bankmarketing_client.client import ScoringClient
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--scoring-uri", help="the endpoint's scoring URI (default: $BANKMARKETING_SCORING_URI)", default=None
+    )
+    common.add_argument(
+        "--key-file",
+        type=Path,
+        help="file holding the key (default: $BANKMARKETING_API_KEY); keys are never taken from the command line",
+    )
+    common.add_argument(
+        "--contract",
+        choices=("auto", "inputs", "data", "data-method"),
+        default="auto",
+        help="the request contract (default: read it from the endpoint's swagger)",
+    )
+    common.add_argument("--timeout", type=float, default=60.0, help="overall deadline per call in seconds")
+    common.add_argument("--retries", type=int, default=4, help="retries after the first attempt (default 4)")
+
+    health = subparsers.add_parser("health", parents=[common], help="check that the endpoint answers")
+    health.set_defaults(handler=run_health)
+
+    swagger = subparsers.add_parser("swagger", parents=[common], help="download the endpoint's swagger")
+    swagger.add_argument("--version", default=None, help="2 (default), 3 or 3.1")
+    swagger.add_argument("-o", "--output", type=Path, help="write it to this file instead of stdout")
+    swagger.set_defaults(handler=run_swagger)
+
+    predict = subparsers.add_parser("predict", parents=[common], help="score records from a JSON file")
+    predict.add_argument("--json", dest="json_path", type=Path, required=True, help="the records (JSON file)")
+    predict.add_argument("--proba", action="store_true", help="also print P(yes) ('inputs' endpoints)")
+    predict.add_argument("--raw-output", type=Path, help="write the endpoint's answer, byte for byte, here")
+    predict.set_defaults(handler=run_predict)
+
+
+def _client(args: argparse.Namespace) -> ScoringClient:
+    from bankmarketing_client.client import ScoringClient, Timeouts
+    from bankmarketing_client.retry import RetryPolicy
+
+    key: str | None = None
+    if args.key_file is not None:
+        try:
+            key = args.key_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigurationError(f"cannot read the key file {args.key_file}: {exc.strerror}") from None
+        if not key:
+            raise ConfigurationError(f"the key file {args.key_file} is empty")
+    if args.retries < 0 or args.timeout <= 0:
+        raise ConfigurationError("--retries must be 0 or more and --timeout positive")
+    return ScoringClient(
+        args.scoring_uri,
+        key,
+        contract=None if args.contract == "auto" else args.contract,
+        timeouts=Timeouts(total=args.timeout),
+        retry=RetryPolicy(max_attempts=args.retries + 1, deadline=args.timeout),
+    )
+
+
+def run_health(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        print(client.health())
+    return 0
+
+
+def run_swagger(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        spec = client.swagger(version=args.version)
+    text = json.dumps(spec, indent=2) + "\n"
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        args.output.write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+def records_from_document(document: Any, source: str) -> list[Any]:
+    """The records in any of the JSON shapes Azure users keep (bare list, ``data`` body, ``Inputs`` body)."""
+    records: Any = document
+    if isinstance(document, dict):
+        if isinstance(document.get("Inputs"), dict):
+            records = document["Inputs"].get("data")
+        elif "data" in document:
+            records = document["data"]
+        else:
+            keys = ", ".join(map(str, document)) or "none"
+            raise ConfigurationError(
+                f"{source}: expected a list of records, {{'data': [...]}} or {{'Inputs': {{'data': [...]}}}}; "
+                f"found keys {keys}"
+            )
+    if not isinstance(records, list):
+        raise ConfigurationError(f"{source}: the records must be a JSON list, not {type(records).__name__}")
+    if not records:
+        raise ConfigurationError(f"{source}: no records to score")
+    return records
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    path: Path = args.json_path
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read {path}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise ConfigurationError(f"{path} is not valid JSON: {exc}") from None
+    records = records_from_document(document, str(path))
+    with _client(args) as client:
+        result = client.score(records, proba=args.proba)
+    if args.raw_output is not None:
+        args.raw_output.write_bytes(result.body)
+    for prediction in result.predictions:
+        if prediction.probability is None:
+            print(f"{prediction.row}\t{prediction.label}")
+        else:
+            print(f"{prediction.row}\t{prediction.label}\t{prediction.probability:.4f}")
+    print(f"request id {result.request_id or result.client_request_id}", file=sys.stderr)
+    return 0

@@ -1,0 +1,207 @@
+"""The retry policy's rules on their own: what is retried, how long it waits, when it gives up.
+
+Pure logic, no HTTP: the behaviour against a real endpoint is in test_client.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import logging
+from collections.abc import Callable
+
+import pytest
+import tenacity
+
+from bankmarketing_client.errors import APIError, RateLimitedError, ServiceUnavailableError
+from bankmarketing_client.retry import RetryableError, RetryPolicy, parse_retry_after
+
+NOW = 1_800_000_000.0
+
+
+def test_retry_after_seconds_date_and_milliseconds() -> None:
+    assert parse_retry_after({"retry-after": "3"}) == 3.0
+    assert parse_retry_after({"retry-after": " 0.25 "}) == 0.25
+    in_7_s = email.utils.formatdate(NOW + 7, usegmt=True)
+    assert parse_retry_after({"retry-after": in_7_s}, now=NOW) == pytest.approx(7.0)
+    past = email.utils.formatdate(NOW - 60, usegmt=True)
+    assert parse_retry_after({"retry-after": past}, now=NOW) == 0.0
+    assert parse_retry_after({"retry-after-ms": "1500"}) == 1.5
+    assert parse_retry_after({"retry-after": "-4"}) == 0.0
+
+
+@pytest.mark.parametrize("value", ["soon", "", "inf", "Wed, 99 Foo 2026", "nan"])
+def test_unreadable_retry_after_is_ignored(value: str) -> None:
+    assert parse_retry_after({"retry-after": value}) is None
+
+
+def test_no_retry_after() -> None:
+    assert parse_retry_after({}) is None
+
+
+@pytest.mark.parametrize("status", [408, 429, 502, 503, 504])
+def test_transient_statuses_are_retried(status: int) -> None:
+    assert RetryPolicy().should_retry_status(status, {})
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 405, 409, 413, 415, 422, 431, 500, 501])
+def test_other_statuses_are_not(status: int) -> None:
+    assert not RetryPolicy().should_retry_status(status, {})
+
+
+@pytest.mark.parametrize(
+    ("model_status", "retried"), [("503", True), ("502", True), ("429", True), ("500", False), ("400", False)]
+)
+def test_424_is_retried_only_when_the_wrapped_status_is_transient(model_status: str, retried: bool) -> None:
+    headers = {"ms-azureml-model-error-statuscode": model_status}
+    assert RetryPolicy().should_retry_status(424, headers) is retried
+    assert not RetryPolicy().should_retry_status(424, {})
+
+
+def test_backoff_is_full_jitter_under_an_exponential_ceiling() -> None:
+    bounds: list[tuple[float, float]] = []
+
+    def top(low: float, high: float) -> float:
+        bounds.append((low, high))
+        return high
+
+    policy = RetryPolicy(backoff_base=0.5, backoff_max=3.0, rng=top)
+    assert [policy.backoff(n) for n in range(1, 6)] == [0.5, 1.0, 2.0, 3.0, 3.0]
+    assert all(low == 0.0 for low, _ in bounds)  # full jitter: anything from zero up
+
+
+def test_backoff_draws_vary() -> None:
+    policy = RetryPolicy(backoff_base=1.0, backoff_max=1.0)
+    draws = {policy.backoff(1) for _ in range(50)}
+    assert len(draws) > 40
+    assert all(0.0 <= d <= 1.0 for d in draws)
+
+
+@pytest.mark.parametrize(("arg", "value"), [("max_attempts", 0), ("deadline", 0.0), ("backoff_base", -1.0)])
+def test_invalid_policies_are_refused(arg: str, value: float) -> None:
+    with pytest.raises(ValueError, match=arg):
+        RetryPolicy(**{arg: value})  # type: ignore[arg-type]
+
+
+def _drive(policy: RetryPolicy, fail: Callable[[int], None], slept: list[float], calls: list[int]) -> None:
+    """Drive ``policy`` over ``fail`` (called with the attempt number), recording waits instead of sleeping."""
+    for attempt in policy.retrying(sleep=slept.append):
+        with attempt:
+            calls.append(attempt.retry_state.attempt_number)
+            fail(attempt.retry_state.attempt_number)
+
+
+def _run(policy: RetryPolicy, fail: Callable[[int], None]) -> tuple[int, list[float]]:
+    """Attempts made and waits taken; a final retryable failure is swallowed (tested separately)."""
+    slept: list[float] = []
+    calls: list[int] = []
+    with contextlib.suppress(RetryableError):
+        _drive(policy, fail, slept, calls)
+    return len(calls), slept
+
+
+def _unavailable(request_id: str = "req-1") -> RetryableError:
+    return RetryableError(ServiceUnavailableError("down", status=503, request_id=request_id))
+
+
+def test_stops_after_max_attempts_and_reraises_the_last_error() -> None:
+    policy = RetryPolicy(max_attempts=4, backoff_base=0.0)
+
+    def fail(n: int) -> None:
+        raise _unavailable(f"req-{n}")
+
+    with pytest.raises(RetryableError) as caught:
+        _drive(policy, fail, [], [])
+    assert caught.value.error.request_id == "req-4"
+    attempts, slept = _run(policy, fail)
+    assert attempts == 4
+    assert len(slept) == 3
+
+
+def test_success_after_failures_returns_normally() -> None:
+    def fail(n: int) -> None:
+        if n < 3:
+            raise _unavailable()
+
+    attempts, slept = _run(RetryPolicy(max_attempts=5, backoff_base=0.0), fail)
+    assert attempts == 3
+    assert slept == [0.0, 0.0]
+
+
+def test_non_retryable_errors_pass_through_at_once() -> None:
+    def bad_request(_: int) -> None:
+        raise APIError("bad request", status=400)
+
+    calls: list[int] = []
+    with pytest.raises(APIError, match="bad request"):
+        _drive(RetryPolicy(max_attempts=5), bad_request, [], calls)
+    assert calls == [1]
+
+
+def test_retry_after_replaces_the_backoff() -> None:
+    def throttled(n: int) -> None:
+        if n < 3:
+            raise RetryableError(RateLimitedError("slow down", status=429, retry_after=1.25), retry_after=1.25)
+
+    attempts, slept = _run(RetryPolicy(max_attempts=5, backoff_base=100.0), throttled)
+    assert (attempts, slept) == (3, [1.25, 1.25])
+
+
+def test_a_wait_past_the_deadline_is_not_started() -> None:
+    def throttled(_: int) -> None:
+        raise RetryableError(RateLimitedError("slow down", status=429), retry_after=10.0)
+
+    attempts, slept = _run(RetryPolicy(max_attempts=5, deadline=5.0), throttled)
+    assert (attempts, slept) == (1, [])
+
+
+def test_an_overlong_retry_after_is_not_waited_for_even_without_deadline() -> None:
+    def throttled(_: int) -> None:
+        raise RetryableError(RateLimitedError("slow down", status=429), retry_after=3600.0)
+
+    attempts, slept = _run(RetryPolicy(max_attempts=5, deadline=None, max_retry_after=60.0), throttled)
+    assert (attempts, slept) == (1, [])
+
+
+def test_each_retry_is_logged_with_its_request_id(caplog: pytest.LogCaptureFixture) -> None:
+    def fail(n: int) -> None:
+        if n < 3:
+            raise _unavailable(f"req-{n}")
+
+    with caplog.at_level(logging.WARNING, logger="bankmarketing_client.retry"):
+        _run(RetryPolicy(max_attempts=5, backoff_base=0.0), fail)
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 2
+    assert "HTTP 503" in messages[0]
+    assert "request id req-1" in messages[0]
+    assert "request id req-2" in messages[1]
+
+
+def test_no_retries_policy_makes_one_attempt() -> None:
+    attempts, slept = _run(RetryPolicy.no_retries(), lambda _: (_ for _ in ()).throw(_unavailable()))
+    assert (attempts, slept) == (1, [])
+
+
+async def _async_attempts(policy: RetryPolicy) -> int:
+    calls = 0
+    async for attempt in policy.async_retrying():
+        with attempt:
+            calls += 1
+            if calls < 2:
+                raise _unavailable()
+    return calls
+
+
+def test_async_retrying_follows_the_same_rules() -> None:
+    import asyncio
+
+    assert asyncio.run(_async_attempts(RetryPolicy(max_attempts=3, backoff_base=0.0))) == 2
+
+
+def test_tenacity_retry_error_never_escapes() -> None:
+    def fail(_: int) -> None:
+        raise _unavailable()
+
+    with pytest.raises(RetryableError):  # tenacity's RetryError would not match: reraise=True is in force
+        _drive(RetryPolicy(max_attempts=2, backoff_base=0.0), fail, [], [])
+    assert not issubclass(RetryableError, tenacity.RetryError)
