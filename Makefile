@@ -7,7 +7,7 @@ SHARED_DATA ?= $(abspath ../shared/data)
 export BANKMARKETING_DATA ?= $(SHARED_DATA)/bankmarketing_train.csv
 export BANKMARKETING_HOLDOUT ?= $(SHARED_DATA)/bankmarketing_holdout_derived.csv
 
-.PHONY: venv demo test lint typecheck pytest model-report clean system-deps
+.PHONY: venv demo test lint typecheck pytest model-report clean system-deps codegen codegen-check
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,16 +28,23 @@ demo: $(STAMP)
 	$(BIN)/python -m bankmarketing_client.demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check bankmarketing_client tests bench
-	$(BIN)/ruff format --check bankmarketing_client tests bench
+	$(BIN)/ruff check bankmarketing_client tests bench codegen
+	$(BIN)/ruff format --check bankmarketing_client tests bench codegen
 
 typecheck: $(STAMP)
-	$(BIN)/mypy bankmarketing_client tests bench
+	$(BIN)/mypy bankmarketing_client tests bench codegen
 
 pytest: $(STAMP) system-deps
 	$(BIN)/pytest
 
-test: lint typecheck pytest
+# The typed low-level client is generated from the committed swagger snapshots (codegen/README.md).
+codegen: $(STAMP)
+	$(BIN)/python -m codegen project
+
+codegen-check: $(STAMP)
+	$(BIN)/python -m codegen check
+
+test: lint typecheck codegen-check pytest
 
 model-report: $(STAMP)
 	$(BIN)/bankmarketing-client local model
