@@ -140,6 +140,7 @@ class _ClientCore:
         api_key: str | Secret | None,
         secondary_key: str | Secret | None,
         token_provider: TokenProvider | None,
+        auth: httpx.Auth | None,
         contract: str | Contract | None,
         timeouts: Timeouts | None,
         retry: RetryPolicy | None,
@@ -154,7 +155,9 @@ class _ClientCore:
         url = httpx.URL(scoring_uri.strip())
         if url.scheme not in ("http", "https") or not url.host:
             raise ConfigurationError(f"the scoring URI must be an http(s) URL, got {scoring_uri!r}")
-        if use_env and api_key is None and token_provider is None:
+        if auth is not None and (api_key is not None or secondary_key is not None or token_provider is not None):
+            raise ConfigurationError("give auth, keys or a token provider, not several")
+        if use_env and api_key is None and token_provider is None and auth is None:
             api_key = os.environ.get(ENV_API_KEY) or None
             if secondary_key is None:
                 secondary_key = os.environ.get(ENV_SECONDARY_KEY) or None
@@ -164,7 +167,7 @@ class _ClientCore:
         path = url.path.rstrip("/")
         root = path[: -len("/score")] if path.endswith("/score") else path
         self.base_url = str(url.copy_with(path=root + "/", query=None, fragment=None))
-        self.auth = build_auth(api_key, secondary_key, token_provider)
+        self.auth = auth or build_auth(api_key, secondary_key, token_provider)
         self.contract: Contract | None = Contract.of(contract) if isinstance(contract, str) else contract
         if isinstance(contract, str) and contract.strip().lower() == "auto":
             self.contract = None
@@ -291,17 +294,13 @@ class _ClientCore:
         if status == 408:
             return RequestTimeoutError("the endpoint timed the request out", **common)
         if status == 413:
-            return PayloadTooLargeError(
-                "the request body is too large; send fewer records per call", **common
-            )
+            return PayloadTooLargeError("the request body is too large; send fewer records per call", **common)
         if status == 424:
             model_status = headers.get(MODEL_STATUS_HEADER, "?")
             reason = headers.get("ms-azureml-model-error-reason", "no reason given")
             return ModelError(f"the model failed (container status {model_status}: {reason})", **common)
         if status == 429:
-            return RateLimitedError(
-                "too many requests pending at the endpoint", retry_after=retry_after, **common
-            )
+            return RateLimitedError("too many requests pending at the endpoint", retry_after=retry_after, **common)
         if status == 500:
             return ModelError("the scoring container failed", **common)
         if status in (502, 503, 504):
@@ -317,9 +316,7 @@ class _ClientCore:
         predictions = _to_predictions(
             results, expected, proba=proba, start_row=start_row, body=response.content, **context
         )
-        return ScoreResult(
-            predictions, response.status_code, request_id, op.client_request_id, response.content
-        )
+        return ScoreResult(predictions, response.status_code, request_id, op.client_request_id, response.content)
 
     def raw_result(self, op: _Operation, response: httpx.Response) -> RawResponse:
         return RawResponse(
@@ -392,6 +389,7 @@ class AsyncScoringClient:
         *,
         secondary_key: str | Secret | None = None,
         token_provider: TokenProvider | None = None,
+        auth: httpx.Auth | None = None,
         contract: str | Contract | None = None,
         timeouts: Timeouts | None = None,
         retry: RetryPolicy | None = None,
@@ -405,6 +403,7 @@ class AsyncScoringClient:
             api_key=api_key,
             secondary_key=secondary_key,
             token_provider=token_provider,
+            auth=auth,
             contract=contract,
             timeouts=timeouts,
             retry=retry,
@@ -412,9 +411,7 @@ class AsyncScoringClient:
             allow_unknown_categories=allow_unknown_categories,
             use_env=use_env,
         )
-        self._http = http_client or httpx.AsyncClient(
-            timeout=self._core.client_timeout(), limits=self._core.limits()
-        )
+        self._http = http_client or httpx.AsyncClient(timeout=self._core.client_timeout(), limits=self._core.limits())
         self._semaphore = asyncio.Semaphore(max_concurrency)
 
     @classmethod
@@ -513,6 +510,7 @@ class ScoringClient:
         *,
         secondary_key: str | Secret | None = None,
         token_provider: TokenProvider | None = None,
+        auth: httpx.Auth | None = None,
         contract: str | Contract | None = None,
         timeouts: Timeouts | None = None,
         retry: RetryPolicy | None = None,
@@ -526,6 +524,7 @@ class ScoringClient:
             api_key=api_key,
             secondary_key=secondary_key,
             token_provider=token_provider,
+            auth=auth,
             contract=contract,
             timeouts=timeouts,
             retry=retry,
@@ -533,9 +532,7 @@ class ScoringClient:
             allow_unknown_categories=allow_unknown_categories,
             use_env=use_env,
         )
-        self._http = http_client or httpx.Client(
-            timeout=self._core.client_timeout(), limits=self._core.limits()
-        )
+        self._http = http_client or httpx.Client(timeout=self._core.client_timeout(), limits=self._core.limits())
         self._semaphore = threading.BoundedSemaphore(max_concurrency)
 
     @classmethod
