@@ -1,0 +1,370 @@
+"""Locust glue shared by every scenario: options, prepared payloads, the request budget and the SLO gate.
+
+Imported by the scenario files as a top-level module (``import _common``), so its listeners are registered
+once per process. Roles in a distributed run:
+
+* the master (or the only process) resolves the target and the contract, checks the payload before any user
+  starts, shares ``--max-requests`` among the workers and applies the SLO gate to the aggregated stats;
+* workers receive the master's options with their spawn order, build the same payloads (same seed) and stop
+  sending once their share of the budget is spent. Workers never gate: their own stats are partial.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import gevent
+from _payloads import (
+    BENCHMARK_RECORDS,
+    EXIT_SETUP_ERROR,
+    Body,
+    Target,
+    build_batches,
+    build_body,
+    detect_family,
+    evaluate_slo,
+    judge_health,
+    judge_score,
+    judge_swagger,
+    load_payload_file,
+    resolve_target,
+    sample_records,
+    split_budget,
+)
+from locust import FastHttpUser, events
+from locust.argument_parser import LocustArgumentParser
+from locust.env import Environment
+from locust.runners import MasterRunner, WorkerRunner
+
+from bankmarketing_client.errors import BankMarketingError
+
+log = logging.getLogger("bankmarketing.loadtest")
+
+BUDGET_MESSAGE = "bankmarketing_budget"
+#: Distinct batches prepared for the batch scenario and single records for the mix (cycled through).
+MIX_SMALL_BATCH = 5
+
+
+def _add_options(parser: LocustArgumentParser) -> None:
+    # On the parser itself, not a group: only LocustArgumentParser.add_argument knows is_secret.
+    group = parser
+    group.add_argument(
+        "--scoring-uri",
+        default=None,
+        env_var="BANKMARKETING_SCORING_URI",
+        help="Full scoring URI (http://HOST/score); an alternative to --host, which may also be a full URI",
+    )
+    group.add_argument(
+        "--api-key",
+        default="",
+        env_var="BANKMARKETING_API_KEY",
+        is_secret=True,
+        help="Endpoint key, sent as 'Authorization: Bearer KEY' (also $BANKMARKETING_API_KEY; never printed)",
+    )
+    group.add_argument(
+        "--contract",
+        choices=["auto", "inputs", "data", "data-method"],
+        default="auto",
+        help="Request contract family; auto reads the endpoint's swagger (inputs if ServiceInput has Inputs)",
+    )
+    group.add_argument(
+        "--method", choices=["predict", "predict_proba"], default="predict", help="Scoring method (inputs family)"
+    )
+    group.add_argument("--batch-size", type=int, default=100, help="Records per request in the batch scenario")
+    group.add_argument(
+        "--payload",
+        default="",
+        help="A data.json like the original benchmark's; default: 2 records sampled from the dataset",
+    )
+    group.add_argument("--dataset", default="", help="Dataset CSV to sample from (default: $BANKMARKETING_DATA)")
+    group.add_argument("--seed", type=int, default=42, help="Seed for sampling records (same seed, same bodies)")
+    group.add_argument("--pool-size", type=int, default=32, help="Distinct prepared batches to cycle through")
+    group.add_argument(
+        "--max-requests",
+        type=int,
+        default=0,
+        help="Stop after this many requests in total, like ab -n (0: no limit; shared among workers)",
+    )
+    group.add_argument(
+        "--slo-p95-ms", type=float, default=None, help="Fail the run (exit 4) if the overall p95 exceeds this"
+    )
+    group.add_argument(
+        "--slo-fail-ratio",
+        type=float,
+        default=None,
+        help="Fail the run (exit 3) if the failure ratio exceeds this (0..1); within it, failures exit 0",
+    )
+    group.add_argument(
+        "--show-responses",
+        action="store_true",
+        default=False,
+        help="Log every scoring answer's status, headers and body (like ab -v 4; keys are never logged)",
+    )
+
+
+# -- per-process state ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Prepared:
+    """What every user of this process sends, built once."""
+
+    target: Target
+    family: str
+    proba: bool
+    headers: dict[str, str]
+    benchmark: Body
+    batches: list[Body]
+    singles: list[Body]
+    small_batches: list[Body]
+    show_responses: bool = False
+
+
+@dataclass
+class Budget:
+    """``--max-requests``: requests are taken before they are sent and counted when they end."""
+
+    limit: int | None = None
+    taken: int = 0
+    done: int = 0
+    quitting: bool = False
+
+    def take(self) -> bool:
+        if self.limit is not None and self.taken >= self.limit:
+            return False
+        self.taken += 1
+        return True
+
+
+@dataclass
+class State:
+    prepared: Prepared | None = None
+    budget: Budget = field(default_factory=Budget)
+
+
+STATE = State()
+_runner: Any = None
+
+
+def _options(environment: Environment) -> Any:
+    return environment.parsed_options
+
+
+def _is_worker(environment: Environment) -> bool:
+    return isinstance(environment.runner, WorkerRunner)
+
+
+def prepare(environment: Environment) -> Prepared:
+    """Resolve target and contract, and build every body. Raises BankMarketingError with a clear message."""
+    options = _options(environment)
+    target = resolve_target(environment.host, options.scoring_uri)
+    family = options.contract
+    if family == "auto":
+        family = detect_family(target)
+        options.contract = family  # travels to the workers with the spawn message
+    if options.method == "predict_proba" and family != "inputs":
+        raise BankMarketingError(f"--method predict_proba needs an inputs-family endpoint; this one is {family!r}")
+    dataset = options.dataset or None
+    seed = options.seed
+    pool_size = max(1, options.pool_size)
+    batch_size = options.batch_size
+    if batch_size < 1:
+        raise BankMarketingError(f"--batch-size must be at least 1, not {batch_size}")
+    pool = sample_records(max(batch_size, pool_size * MIX_SMALL_BATCH, BENCHMARK_RECORDS), seed=seed, dataset=dataset)
+    benchmark_records = load_payload_file(options.payload) if options.payload else pool[:BENCHMARK_RECORDS]
+    method = options.method
+    headers = {"Content-Type": "application/json"}
+    if options.api_key:
+        headers["Authorization"] = f"Bearer {options.api_key}"
+    return Prepared(
+        target=target,
+        family=family,
+        proba=method == "predict_proba",
+        headers=headers,
+        benchmark=build_body(benchmark_records, family, method),
+        batches=build_batches(pool, batch_size, pool_size, seed=seed, family=family, method=method),
+        singles=[build_body([record], family, method) for record in pool[:pool_size]],
+        small_batches=build_batches(pool, MIX_SMALL_BATCH, pool_size, seed=seed + 1, family=family, method=method),
+        show_responses=options.show_responses,
+    )
+
+
+def _fail_setup(environment: Environment, exc: BaseException) -> None:
+    log.error("load test set-up failed: %s", exc)
+    environment.process_exit_code = EXIT_SETUP_ERROR
+    if environment.runner is not None:
+        gevent.spawn(environment.runner.quit)
+
+
+def _on_init(environment: Environment, **_: Any) -> None:
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
+        runner.register_message(BUDGET_MESSAGE, _on_budget_message)
+        return
+    options = _options(environment)
+    if options is None:
+        return
+    if options.scoring_uri or environment.host:
+        try:
+            target = resolve_target(environment.host, options.scoring_uri)
+            environment.host = target.base_url  # Locust joins host and path; the path comes from the target
+            options.host = target.base_url
+            options.scoring_uri = target.scoring_uri
+            STATE.prepared = prepare(environment)  # fail before any user starts, with one clear line
+        except BankMarketingError as exc:
+            log.error("load test set-up failed: %s", exc)
+            sys.exit(EXIT_SETUP_ERROR)
+    if runner is not None and options.max_requests > 0 and not isinstance(runner, MasterRunner):
+        STATE.budget = Budget(limit=options.max_requests)
+
+
+def _on_budget_message(environment: Environment, msg: Any, **_: Any) -> None:
+    STATE.budget = Budget(limit=int(msg.data["share"]))
+
+
+def _on_test_start(environment: Environment, **_: Any) -> None:
+    runner = environment.runner
+    options = _options(environment)
+    if isinstance(runner, MasterRunner):
+        if options.max_requests > 0:
+            workers = runner.clients.ready + runner.clients.running + runner.clients.spawning
+            for worker, share in zip(workers, split_budget(options.max_requests, len(workers)), strict=True):
+                runner.send_message(BUDGET_MESSAGE, {"share": share}, client_id=worker.id)
+            STATE.budget = Budget(limit=options.max_requests)
+        return
+    if not _is_worker(environment) and options.max_requests > 0:
+        STATE.budget = Budget(limit=options.max_requests)  # a fresh budget for each run started from the UI
+    try:
+        if STATE.prepared is None or _is_worker(environment):
+            STATE.prepared = prepare(environment)
+    except BankMarketingError as exc:
+        _fail_setup(environment, exc)
+
+
+def _on_request(**_: Any) -> None:
+    budget = STATE.budget
+    budget.done += 1
+    if budget.limit is not None and budget.done >= budget.limit and not budget.quitting:
+        runner = _runner
+        if runner is not None and not isinstance(runner, WorkerRunner):
+            budget.quitting = True
+            log.info("--max-requests %d reached; stopping", budget.limit)
+            gevent.spawn(runner.quit)
+
+
+def _on_worker_report(**_: Any) -> None:
+    """On the master: stop once the workers report the whole budget done."""
+    runner = _runner
+    budget = STATE.budget
+    if runner is None or budget.limit is None or budget.quitting:
+        return
+    if runner.stats.total.num_requests >= budget.limit:
+        budget.quitting = True
+        log.info("--max-requests %d reached across the workers; stopping", budget.limit)
+        gevent.spawn(runner.quit)
+
+
+def _remember_runner(environment: Environment, **_: Any) -> None:
+    global _runner
+    _runner = environment.runner
+
+
+def _slo_gate(environment: Environment, **_: Any) -> None:
+    """The SLO gate: on the master or the only process, over the aggregated totals."""
+    if _is_worker(environment) or environment.parsed_options is None:
+        return
+    options = _options(environment)
+    if environment.process_exit_code == EXIT_SETUP_ERROR:
+        return
+    total = environment.stats.total
+    verdict = evaluate_slo(
+        num_requests=total.num_requests,
+        fail_ratio=total.fail_ratio,
+        p95_ms=total.get_response_time_percentile(0.95) or 0.0,
+        slo_p95_ms=options.slo_p95_ms,
+        slo_fail_ratio=options.slo_fail_ratio,
+    )
+    for line in verdict.lines:
+        (log.error if "BREACHED" in line or "no requests" in line else log.info)(line)
+    if verdict.exit_code is not None:
+        environment.process_exit_code = verdict.exit_code
+
+
+# -- the user base class -------------------------------------------------------------------------------------
+
+
+class EndpointUser(FastHttpUser):
+    """Base of every scenario: sends prepared bodies and judges each answer (a bad 200 is a failure)."""
+
+    abstract = True
+
+    def _ready(self) -> Prepared | None:
+        """The prepared payloads, or None (after a short pause) when the budget is spent or set-up failed."""
+        prepared = STATE.prepared
+        if prepared is None or not STATE.budget.take():
+            gevent.sleep(0.1)
+            return None
+        return prepared
+
+    def score(self, pick: Callable[[Prepared], Body], name: str) -> None:
+        """POST the body ``pick`` chooses from the prepared ones, and judge the answer."""
+        prepared = self._ready()
+        if prepared is None:
+            return
+        body = pick(prepared)
+        with self.client.post(
+            prepared.target.score_path,
+            data=body.data,  # type: ignore[arg-type]  # bytes are sent as they are; the hint is narrower
+            headers=prepared.headers,
+            name=name,
+            catch_response=True,
+        ) as response:
+            if prepared.show_responses:
+                log.info(
+                    "HTTP %s %s\n%s\n\n%s",
+                    response.status_code,
+                    name,
+                    "\n".join(f"{k}: {v}" for k, v in (response.headers or {}).items()),
+                    (response.content or b"")[:2000].decode("utf-8", "replace"),
+                )
+            reason = judge_score(response.status_code, response.content, body.records, proba=prepared.proba)
+            if reason is None:
+                response.success()
+            else:
+                response.failure(reason)
+
+    def health(self) -> None:
+        prepared = self._ready()
+        if prepared is None:
+            return
+        prefix = prepared.target.score_path.rsplit("/", 1)[0]
+        with self.client.get(prefix + "/", name="/ (health)", catch_response=True) as response:
+            reason = judge_health(response.status_code, response.content)
+            response.success() if reason is None else response.failure(reason)
+
+    def swagger(self) -> None:
+        prepared = self._ready()
+        if prepared is None:
+            return
+        prefix = prepared.target.score_path.rsplit("/", 1)[0]
+        with self.client.get(prefix + "/swagger.json", name="/swagger.json", catch_response=True) as response:
+            reason = judge_swagger(response.status_code, response.content)
+            response.success() if reason is None else response.failure(reason)
+
+
+def _listen(hook: Any, listener: Callable[..., Any]) -> None:
+    """Register through ``Any``: Locust's hooks are untyped, and mypy --strict refuses untyped decorators/calls."""
+    hook.add_listener(listener)
+
+
+_listen(events.init_command_line_parser, _add_options)
+_listen(events.init, _on_init)
+_listen(events.test_start, _on_test_start)
+_listen(events.request, _on_request)
+_listen(events.worker_report, _on_worker_report)
+_listen(events.init, _remember_runner)
+_listen(events.quitting, _slo_gate)

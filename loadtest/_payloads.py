@@ -1,0 +1,283 @@
+"""What the load test sends and how it judges an answer: plain Python, no Locust, no gevent.
+
+Kept apart from the Locust glue (:mod:`_common`) so that pytest can import and check it without Locust's
+gevent monkey-patching. Bodies are encoded once, before the run, so the generator spends its CPU on traffic.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from bankmarketing_client.contract import Contract, decode_results, detect_contract, encode, to_predictions
+from bankmarketing_client.data import FEATURE_COLUMNS, FLOAT_COLUMNS, INTEGER_COLUMNS, iter_rows, resolve_train_path
+from bankmarketing_client.errors import BankMarketingError, ConfigurationError, DatasetError
+
+#: Exit codes set by the SLO gate (Locust itself uses 0 = pass, 1 = some request failed, 2 = setup error).
+EXIT_OK: Final = 0
+EXIT_SETUP_ERROR: Final = 2
+EXIT_SLO_FAIL_RATIO: Final = 3
+EXIT_SLO_P95: Final = 4
+EXIT_SLO_BOTH: Final = 5
+EXIT_SLO_NO_REQUESTS: Final = 6
+
+#: The original benchmark's data.json held two records.
+BENCHMARK_RECORDS: Final = 2
+
+
+# -- target --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where to send traffic: ``base_url`` (scheme://host:port, what Locust calls the host) and the scoring path."""
+
+    base_url: str
+    score_path: str
+
+    @property
+    def scoring_uri(self) -> str:
+        return self.base_url + self.score_path
+
+
+def resolve_target(host: str | None, scoring_uri: str | None) -> Target:
+    """Accept either a bare host or a full scoring URI (``--scoring-uri`` wins over ``--host``)."""
+    given = scoring_uri or host
+    if not given:
+        raise ConfigurationError("no target: give --host http://HOST or --scoring-uri http://HOST/score")
+    parts = urllib.parse.urlsplit(given.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigurationError(f"the target {given!r} is not an http(s) URL")
+    path = parts.path.rstrip("/")
+    if not path:
+        path = "/score"
+    return Target(f"{parts.scheme}://{parts.netloc}", path)
+
+
+def detect_family(target: Target, *, timeout: float = 10.0) -> str:
+    """The contract family the endpoint's own swagger declares (``inputs`` when its input has ``Inputs``)."""
+    prefix = target.score_path.rsplit("/", 1)[0]  # a scoring path like /api/v1/service/x/score keeps its prefix
+    url = f"{target.base_url}{prefix}/swagger.json"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - the user's own endpoint URL
+            spec = json.load(response)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise ConfigurationError(
+            f"could not read the endpoint's swagger at {url} ({exc}); pass --contract inputs|data"
+        ) from None
+    if not isinstance(spec, Mapping):
+        raise ConfigurationError(f"the swagger at {url} is not a JSON object; pass --contract inputs|data")
+    return detect_contract(spec).family
+
+
+# -- records -------------------------------------------------------------------------------------------------
+
+
+def load_payload_file(path: str | Path) -> list[dict[str, Any]]:
+    """The records of a data.json like the original: ``{"data": [...]}``, ``{"Inputs": {"data": [...]}}`` or a list.
+
+    Records are sent as they are (as ``ab -p`` did), re-wrapped for the endpoint's contract; only the shape is
+    checked, so a deliberately odd record still reaches the endpoint.
+    """
+    file = Path(path)
+    try:
+        payload: Any = json.loads(file.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read the payload file {file}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise ConfigurationError(f"the payload file {file} is not JSON: {exc}") from None
+    records: Any = payload
+    if isinstance(payload, Mapping):
+        if isinstance(payload.get("Inputs"), Mapping):
+            records = payload["Inputs"].get("data")
+        elif "data" in payload:
+            records = payload["data"]
+        else:
+            keys = ", ".join(map(str, payload)) or "none"
+            raise ConfigurationError(
+                f'the payload file {file} has no "data" or "Inputs" member (keys: {keys}); '
+                'expected {"data": [records]}, {"Inputs": {"data": [records]}} or a list of records'
+            )
+    if not isinstance(records, list) or not records:
+        raise ConfigurationError(f"the payload file {file} holds no records (expected a non-empty list)")
+    for row, record in enumerate(records, start=1):
+        if not isinstance(record, dict):
+            raise ConfigurationError(
+                f"the payload file {file}, row {row}: expected an object, got {type(record).__name__}"
+            )
+    return records
+
+
+def _typed(raw: Mapping[str, str], row: int, path: Path) -> dict[str, Any]:
+    record: dict[str, Any] = {}
+    for name in FEATURE_COLUMNS:
+        value = raw.get(name)
+        if value is None:
+            raise DatasetError(f"{path}, row {row}, {name}: missing")
+        try:
+            if name in INTEGER_COLUMNS:
+                record[name] = int(float(value)) if "." in value else int(value)
+            elif name in FLOAT_COLUMNS:
+                record[name] = float(value)
+            else:
+                record[name] = value
+        except ValueError:
+            kind = "a whole number" if name in INTEGER_COLUMNS else "a number"
+            raise DatasetError(f"{path}, row {row}, {name}: expected {kind}, got {value!r}") from None
+    return record
+
+
+def sample_records(count: int, *, seed: int, dataset: str | Path | None = None) -> list[dict[str, Any]]:
+    """``count`` distinct dataset rows (features only, in swagger order, numbers typed), the same for the same seed."""
+    if count < 1:
+        raise ConfigurationError(f"the number of records to sample must be at least 1, not {count}")
+    path = resolve_train_path(dataset, download=False)
+    rows = list(iter_rows(path))
+    if not rows:
+        raise DatasetError(f"{path}: the dataset has no rows")
+    rng = random.Random(seed)
+    chosen = (
+        rng.sample(range(len(rows)), count) if count <= len(rows) else [rng.randrange(len(rows)) for _ in range(count)]
+    )
+    # +2: row numbers as a spreadsheet shows them (1-based, after the header line).
+    return [_typed(rows[index], index + 2, path) for index in chosen]
+
+
+# -- bodies --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Body:
+    """One request ready to send: the encoded JSON and how many results its answer must hold."""
+
+    data: bytes
+    records: int
+
+
+def build_body(records: Sequence[Mapping[str, Any]], family: str, method: str) -> Body:
+    contract = Contract.of(family)
+    body = contract.build_body(records, method=method)  # type: ignore[arg-type]
+    return Body(encode(body), len(records))
+
+
+def build_batches(
+    pool: Sequence[Mapping[str, Any]], batch_size: int, count: int, *, seed: int, family: str, method: str
+) -> list[Body]:
+    """``count`` bodies of ``batch_size`` records each, drawn from ``pool`` with a fixed seed."""
+    if batch_size < 1:
+        raise ConfigurationError(f"--batch-size must be at least 1, not {batch_size}")
+    rng = random.Random(seed)
+    bodies = []
+    for _ in range(max(1, count)):
+        chosen = (
+            rng.sample(list(pool), batch_size) if batch_size <= len(pool) else rng.choices(list(pool), k=batch_size)
+        )
+        bodies.append(build_body(chosen, family, method))
+    return bodies
+
+
+# -- judging answers -----------------------------------------------------------------------------------------
+
+
+def judge_score(status: int, body: bytes | None, expected: int, *, proba: bool) -> str | None:
+    """Why a scoring answer is a failure, or ``None`` when it is a well-formed answer for ``expected`` records.
+
+    A 200 is not enough: the classic scripts report errors as a 200 holding ``{"error": ...}``, and an answer
+    with the wrong number of results is as wrong as a 500.
+    """
+    content = body or b""
+    if status != 200:
+        detail = " ".join(content[:200].decode("utf-8", "replace").split())
+        return f"HTTP {status}: {detail}" if detail else f"HTTP {status}"
+    try:
+        results = decode_results(content, status=status)
+        to_predictions(results, expected, proba=proba, status=status)
+    except BankMarketingError as exc:
+        return f"HTTP 200 but {str(exc).split(chr(10))[0]}"
+    return None
+
+
+def judge_health(status: int, body: bytes | None) -> str | None:
+    if status != 200:
+        return f"HTTP {status}"
+    text = (body or b"").decode("utf-8", "replace").strip().strip('"')
+    return None if text == "Healthy" else f"HTTP 200 but the body is {text[:60]!r}, not 'Healthy'"
+
+
+def judge_swagger(status: int, body: bytes | None) -> str | None:
+    if status != 200:
+        return f"HTTP {status}"
+    try:
+        spec = json.loads(body or b"")
+    except ValueError:
+        return "HTTP 200 but the swagger is not JSON"
+    paths = spec.get("paths") if isinstance(spec, dict) else None
+    if not isinstance(paths, dict) or not any(p.rstrip("/").endswith("score") for p in paths):
+        return "HTTP 200 but the swagger declares no /score path"
+    return None
+
+
+# -- SLO gate ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The gate's decision: an exit code (``None`` leaves it to Locust) and one line per gate for the log."""
+
+    exit_code: int | None
+    lines: tuple[str, ...]
+
+
+def evaluate_slo(
+    *,
+    num_requests: int,
+    fail_ratio: float,
+    p95_ms: float,
+    slo_p95_ms: float | None,
+    slo_fail_ratio: float | None,
+) -> Verdict:
+    """Compare the run's totals with the configured gates.
+
+    With no gate configured Locust decides (1 on any failure). A passing ``--slo-fail-ratio`` gate means the
+    failures seen were within budget, so the run exits 0; a passing p95 gate alone leaves failures to Locust.
+    """
+    if slo_p95_ms is None and slo_fail_ratio is None:
+        return Verdict(None, ())
+    if num_requests == 0:
+        return Verdict(EXIT_SLO_NO_REQUESTS, ("SLO gate: no requests were made, so no SLO can be met",))
+    lines = []
+    ratio_breached = p95_breached = False
+    if slo_fail_ratio is not None:
+        ratio_breached = fail_ratio > slo_fail_ratio
+        lines.append(
+            f"SLO fail ratio {fail_ratio:.4f} {'>' if ratio_breached else '<='} {slo_fail_ratio:g}: "
+            + ("BREACHED" if ratio_breached else "ok")
+        )
+    if slo_p95_ms is not None:
+        p95_breached = p95_ms > slo_p95_ms
+        lines.append(
+            f"SLO p95 {p95_ms:g} ms {'>' if p95_breached else '<='} {slo_p95_ms:g} ms: "
+            + ("BREACHED" if p95_breached else "ok")
+        )
+    if ratio_breached and p95_breached:
+        return Verdict(EXIT_SLO_BOTH, tuple(lines))
+    if ratio_breached:
+        return Verdict(EXIT_SLO_FAIL_RATIO, tuple(lines))
+    if p95_breached:
+        return Verdict(EXIT_SLO_P95, tuple(lines))
+    return Verdict(EXIT_OK if slo_fail_ratio is not None else None, tuple(lines))
+
+
+def split_budget(total: int, workers: int) -> list[int]:
+    """Share ``total`` requests among ``workers`` as evenly as possible (the first ones get the remainder)."""
+    if workers < 1:
+        return []
+    base, extra = divmod(total, workers)
+    return [base + (1 if i < extra else 0) for i in range(workers)]
