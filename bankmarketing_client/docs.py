@@ -1,0 +1,328 @@
+"""Swagger UI for an endpoint, on loopback, without Docker and without a separate CORS server.
+
+The original project ran Swagger UI in Docker and a small CORS file server beside it, and "Try it out" still
+needed the key typed into the page. Here one local aiohttp server does it all, on one origin:
+
+* ``/docs/``: Swagger UI's static files from the ``swagger-ui-bundle`` package, with our own index page;
+* ``/swagger.json``: the endpoint's swagger, fetched server-side and rewritten so that its operations point
+  at this server (Swagger 2.0: no ``host``/``schemes``, ``basePath: /api``; OpenAPI 3: ``servers: [/api]``);
+* ``/api/<path>``: a proxy to the endpoint (``/api/score`` -> ``<scoring URI>``). Because the page and the API
+  share an origin, the browser needs no CORS at all.
+
+The key decision: the key (or an Azure AD token provider) stays in this server's memory and is added to
+proxied requests that carry no ``Authorization`` header of their own. It is never written into the page, the
+swagger, a URL or a log line. Since any local process could then borrow the key through the proxy, the proxy
+only listens on 127.0.0.1, refuses requests whose ``Host`` is not this server (DNS rebinding) and refuses
+cross-site browser requests (an ``Origin`` other than its own, or ``Sec-Fetch-Site: cross-site``), so a web
+page open in the same browser cannot use it either.
+
+aiohttp is imported lazily (``docs`` extra), so importing this module costs nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from bankmarketing_client.errors import ConfigurationError, excerpt
+
+if TYPE_CHECKING:
+    from aiohttp import ClientSession, web
+
+TokenProvider = Callable[[], tuple[str, float]]
+
+API_PREFIX = "/api"
+DOCS_PREFIX = "/docs/"
+#: Largest request body the proxy accepts (Azure's own limit is far lower for this model).
+MAX_BODY_BYTES = 8 * 1024 * 1024
+#: Response headers that describe one hop of the connection, not the answer.
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "transfer-encoding",
+        "content-length",
+        "content-encoding",
+        "proxy-authenticate",
+        "trailer",
+        "upgrade",
+        "server",
+        "date",
+    }
+)
+#: Request headers passed from the browser to the endpoint.
+FORWARDED_REQUEST_HEADERS = ("content-type", "accept", "authorization", "x-request-id", "x-ms-client-request-id")
+
+INDEX_HTML = """<!DOCTYPE html>
+<html lang="en">
+  <head>
+    <meta charset="UTF-8">
+    <title>{title}</title>
+    <link rel="stylesheet" type="text/css" href="swagger-ui.css">
+    <link rel="icon" type="image/png" href="favicon-32x32.png" sizes="32x32">
+  </head>
+  <body>
+    <div id="swagger-ui"></div>
+    <script src="swagger-ui-bundle.js" charset="UTF-8"></script>
+    <script src="initializer.js" charset="UTF-8"></script>
+  </body>
+</html>
+"""
+
+# No key here: requests go to /api on this origin and the server adds the credential.
+INITIALIZER_JS = """window.onload = function () {
+  window.ui = SwaggerUIBundle({
+    url: "/swagger.json",
+    dom_id: "#swagger-ui",
+    deepLinking: true,
+    displayRequestDuration: true,
+    presets: [SwaggerUIBundle.presets.apis],
+    layout: "BaseLayout"
+  });
+};
+"""
+
+PROXY_NOTE = (
+    "\n\nServed by `bankmarketing-client docs`: requests go through this local server, which forwards them to "
+    "the endpoint and adds its key when you have not authorized in this page."
+)
+
+
+def swagger_ui_dir() -> Path:
+    """The folder of Swagger UI's static files shipped by the ``swagger-ui-bundle`` package."""
+    try:
+        from swagger_ui_bundle import swagger_ui_path
+    except ImportError:
+        raise ConfigurationError("Swagger UI needs the docs extra: pip install 'bankmarketing-client[docs]'") from None
+    return Path(str(swagger_ui_path))
+
+
+def rewrite_swagger(spec: dict[str, Any], *, api_prefix: str = API_PREFIX) -> dict[str, Any]:
+    """A copy of ``spec`` whose operations resolve to ``api_prefix`` on the page's own origin."""
+    spec = copy.deepcopy(spec)
+    if str(spec.get("swagger", "")).startswith("2"):
+        spec.pop("host", None)
+        spec.pop("schemes", None)
+        spec["basePath"] = api_prefix
+    elif str(spec.get("openapi", "")).startswith("3"):
+        spec["servers"] = [{"url": api_prefix}]
+    else:
+        raise ConfigurationError("the document is neither Swagger 2.0 nor OpenAPI 3")
+    info = spec.setdefault("info", {})
+    if isinstance(info, dict):
+        info["description"] = str(info.get("description") or "") + PROXY_NOTE
+    return spec
+
+
+def upstream_base(scoring_uri: str | None, swagger_uri: str | None) -> str:
+    """The endpoint's base URL: the scoring URI without ``/score``, else the swagger URI's folder."""
+    source = scoring_uri or swagger_uri
+    if not source:
+        raise ConfigurationError("give a scoring URI or a swagger URI")
+    parts = urlsplit(source)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigurationError(f"expected an http(s) URL, got {source!r}")
+    return source.split("?", 1)[0].rsplit("/", 1)[0]
+
+
+@dataclass
+class DocsServer:
+    """Swagger UI plus a same-origin proxy for one endpoint. ``start()``/``stop()`` inside an event loop,
+    or :meth:`running` for a server on a background thread."""
+
+    swagger_uri: str | None = None
+    scoring_uri: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    token_provider: TokenProvider | None = field(default=None, repr=False)
+    host: str = "127.0.0.1"
+    port: int = 0
+    request_timeout: float = 60.0
+    _runner: web.AppRunner | None = field(default=None, init=False, repr=False)
+    _session: ClientSession | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.base = upstream_base(self.scoring_uri, self.swagger_uri)
+        if self.swagger_uri is None:
+            self.swagger_uri = self.base + "/swagger.json"
+        if self.host not in ("127.0.0.1", "localhost", "::1"):
+            raise ConfigurationError("the docs server holds a key: it only listens on loopback")
+        if self.api_key is not None and self.token_provider is not None:
+            raise ConfigurationError("give an API key or a token provider, not both")
+
+    @property
+    def url(self) -> str:
+        """The Swagger UI page."""
+        return f"http://{self.host}:{self.port}{DOCS_PREFIX}"
+
+    # --- lifecycle -------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        from aiohttp import ClientSession, ClientTimeout, web
+
+        app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[self._guard])
+        app.router.add_get("/", self._root)
+        app.router.add_get(DOCS_PREFIX, self._index)
+        app.router.add_get(DOCS_PREFIX + "initializer.js", self._initializer)
+        app.router.add_static(DOCS_PREFIX, swagger_ui_dir(), follow_symlinks=False)
+        app.router.add_get("/swagger.json", self._swagger)
+        app.router.add_route("*", API_PREFIX + "/{tail:.*}", self._proxy)
+        self._session = ClientSession(timeout=ClientTimeout(total=self.request_timeout), auto_decompress=True)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        self.port = int(self._runner.addresses[0][1])
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    @contextmanager
+    def running(self) -> Iterator[DocsServer]:
+        """Run the server on its own event loop in a daemon thread for the ``with`` block."""
+        loop = asyncio.new_event_loop()
+        started = threading.Event()
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(self.start())
+            except BaseException as exc:  # reported to the caller below
+                failure.append(exc)
+                started.set()
+                return
+            started.set()
+            loop.run_forever()
+
+        thread = threading.Thread(target=run, name="docs-server", daemon=True)
+        thread.start()
+        started.wait()
+        if failure:
+            loop.close()
+            raise failure[0]
+        try:
+            yield self
+        finally:
+            asyncio.run_coroutine_threadsafe(self.stop(), loop).result(timeout=10)
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(timeout=10)
+            loop.close()
+
+    # --- guard and pages ---------------------------------------------------------------------------------
+
+    def _allowed_hosts(self) -> set[str]:
+        return {f"{name}:{self.port}" for name in ("127.0.0.1", "localhost", "[::1]")}
+
+    def _refusal(self, request: web.Request) -> str | None:
+        if request.host not in self._allowed_hosts():
+            return "unexpected Host header"
+        origin = request.headers.get("Origin")
+        if origin is not None and origin not in {f"http://{h}" for h in self._allowed_hosts()}:
+            return "cross-origin request"
+        if request.headers.get("Sec-Fetch-Site") == "cross-site":
+            return "cross-site request"
+        return None
+
+    @property
+    def _guard(self) -> Any:
+        from aiohttp import web
+
+        @web.middleware
+        async def guard(request: web.Request, handler: Any) -> web.StreamResponse:
+            reason = self._refusal(request)
+            if reason is not None:
+                return web.json_response({"message": f"refused by the docs server: {reason}"}, status=403)
+            response: web.StreamResponse = await handler(request)
+            response.headers.setdefault("X-Content-Type-Options", "nosniff")
+            response.headers.setdefault("Referrer-Policy", "no-referrer")
+            return response
+
+        return guard
+
+    async def _root(self, request: web.Request) -> web.StreamResponse:
+        from aiohttp import web
+
+        raise web.HTTPFound(DOCS_PREFIX)
+
+    async def _index(self, request: web.Request) -> web.StreamResponse:
+        from aiohttp import web
+
+        return web.Response(text=INDEX_HTML.format(title="bank-marketing endpoint"), content_type="text/html")
+
+    async def _initializer(self, request: web.Request) -> web.StreamResponse:
+        from aiohttp import web
+
+        return web.Response(text=INITIALIZER_JS, content_type="application/javascript")
+
+    # --- upstream ----------------------------------------------------------------------------------------
+
+    async def _credential_header(self) -> dict[str, str]:
+        if self.api_key:
+            return {"Authorization": f"Bearer {self.api_key}"}
+        if self.token_provider is not None:
+            # The provider may make a (blocking) management call; keep it off the event loop.
+            token, _expires = await asyncio.get_running_loop().run_in_executor(None, self.token_provider)
+            return {"Authorization": f"Bearer {token}"}
+        return {}
+
+    async def _swagger(self, request: web.Request) -> web.StreamResponse:
+        from aiohttp import ClientError, web
+
+        assert self._session is not None
+        assert self.swagger_uri is not None
+        try:
+            async with self._session.get(
+                self.swagger_uri, params=dict(request.query), headers=await self._credential_header()
+            ) as upstream:
+                body = await upstream.read()
+                if upstream.status != 200:
+                    message = f"the endpoint answered HTTP {upstream.status} for its swagger: {excerpt(body)}"
+                    return web.json_response({"message": message}, status=502)
+        except (ClientError, TimeoutError) as exc:
+            return web.json_response({"message": f"cannot fetch the swagger: {type(exc).__name__}"}, status=502)
+        try:
+            spec = rewrite_swagger(json.loads(body))
+        except (ValueError, ConfigurationError) as exc:
+            return web.json_response({"message": f"the endpoint's swagger is unusable: {exc}"}, status=502)
+        return web.json_response(spec, headers={"Cache-Control": "no-store"})
+
+    async def _proxy(self, request: web.Request) -> web.StreamResponse:
+        from aiohttp import ClientError, web
+
+        assert self._session is not None
+        target = f"{self.base}/{request.match_info['tail']}"
+        headers = {k: v for k in FORWARDED_REQUEST_HEADERS if (v := request.headers.get(k)) is not None}
+        if "authorization" not in {k.lower() for k in headers}:
+            headers.update(await self._credential_header())
+        body = await request.read()
+        try:
+            async with self._session.request(
+                request.method,
+                target,
+                params=dict(request.query),
+                data=body or None,
+                headers=headers,
+                allow_redirects=False,
+            ) as upstream:
+                payload = await upstream.read()
+                passed = {k: v for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP}
+                return web.Response(status=upstream.status, body=payload, headers=passed)
+        except TimeoutError:
+            return web.json_response(
+                {"message": f"the endpoint did not answer within {self.request_timeout:g} s"}, status=504
+            )
+        except ClientError as exc:
+            return web.json_response({"message": f"cannot reach the endpoint: {type(exc).__name__}"}, status=502)
