@@ -1,0 +1,99 @@
+"""Helpers for the client tests: real records, the container's own answers, recording transports."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from bankmarketing_client.data import FLOAT_COLUMNS, INTEGER_COLUMNS
+from bankmarketing_client.local.endpoint import LocalEndpoint
+
+Record = dict[str, Any]
+
+
+def typed(row: Mapping[str, str]) -> Record:
+    """A CSV row (all strings) as a JSON record with the swagger's types; the target column dropped."""
+    out: Record = {}
+    for name, text in row.items():
+        if name == "y":
+            continue
+        out[name] = int(text) if name in INTEGER_COLUMNS else float(text) if name in FLOAT_COLUMNS else text
+    return out
+
+
+def container_results(endpoint: LocalEndpoint, records: list[Record], method: str = "predict") -> list[Any]:
+    """What the scoring container itself answers for ``records``: the truth the client must reproduce.
+
+    Decoded here by hand (not with the client's decoder), so a decoder bug cannot hide behind itself.
+    """
+    if endpoint.contract == "inputs":
+        body: dict[str, Any] = {"Inputs": {"data": records}, "GlobalParameters": {"method": method}}
+    else:
+        body = {"data": records}
+    response = httpx.post(endpoint.container_url + "/score", json=body, timeout=30)
+    assert response.status_code == 200, response.text
+    payload = response.json()
+    if endpoint.contract == "inputs":
+        results: list[Any] = payload["Results"]
+    else:
+        results = json.loads(payload)["result"]
+    return results
+
+
+def requests_seen(endpoint: LocalEndpoint) -> int:
+    """How many ``/score`` requests reached the front so far."""
+    return endpoint.stats().get("requests", 0)
+
+
+class RecordingTransport(httpx.BaseTransport):
+    """A real HTTP transport that also records what went out and how many requests were in flight at once.
+
+    Not a mock: every request still goes over the network to the real endpoint.
+    """
+
+    def __init__(self) -> None:
+        self._inner = httpx.HTTPTransport()
+        self._lock = threading.Lock()
+        self.sent: list[httpx.Request] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        with self._lock:
+            self.sent.append(request)
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return self._inner.handle_request(request)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class AsyncRecordingTransport(httpx.AsyncBaseTransport):
+    """The async twin of :class:`RecordingTransport` (real network, plus a count of requests in flight)."""
+
+    def __init__(self) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+        self.sent: list[httpx.Request] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.sent.append(request)
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return await self._inner.handle_async_request(request)
+        finally:
+            self.in_flight -= 1
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
