@@ -18,11 +18,15 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# Benchmarks and some tests use ab and wrk (Debian apache2-utils, wrk); install them when missing and we can.
+# Benchmarks and some tests use ab and wrk (Debian apache2-utils, wrk); the Swagger UI test uses Debian
+# chromium (driven headless over the DevTools protocol). Install them when missing and we can.
 system-deps:
 	@command -v ab >/dev/null && command -v wrk >/dev/null || \
 	  { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq apache2-utils wrk >/dev/null; } || \
 	  echo "note: ab/wrk missing and not installable here; tests that need them will say so"
+	@command -v chromium >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } || \
+	  echo "note: chromium missing and not installable here; the Swagger UI browser test will say so"
 
 demo: $(STAMP)
 	$(BIN)/python -m bankmarketing_client.demo
