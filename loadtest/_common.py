@@ -39,6 +39,7 @@ from locust import FastHttpUser, events
 from locust.argument_parser import LocustArgumentParser
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
+from locust.stats import CSV_STATS_INTERVAL_SEC
 
 from bankmarketing_client.errors import BankMarketingError
 
@@ -294,6 +295,17 @@ def _slo_gate(environment: Environment, **_: Any) -> None:
         environment.process_exit_code = verdict.exit_code
 
 
+def _settle_csv_reports(environment: Environment, **_: Any) -> None:
+    """Let Locust's CSV writer (which rewrites the files once a second) capture the final totals.
+
+    Without this pause a run that ends within a second of its last request (``--max-requests``, a shape,
+    ``-t``) leaves CSV files that lag behind the printed summary and the HTML report.
+    """
+    options = _options(environment)
+    if options is not None and getattr(options, "csv_prefix", None) and not _is_worker(environment):
+        gevent.sleep(CSV_STATS_INTERVAL_SEC + 0.25)
+
+
 # -- the user base class -------------------------------------------------------------------------------------
 
 
@@ -368,3 +380,4 @@ _listen(events.request, _on_request)
 _listen(events.worker_report, _on_worker_report)
 _listen(events.init, _remember_runner)
 _listen(events.quitting, _slo_gate)
+_listen(events.quitting, _settle_csv_reports)

@@ -1,0 +1,285 @@
+"""Short, bounded headless Locust runs against the real local endpoint (loopback only).
+
+Locust runs as a subprocess: importing it here would let gevent monkey-patch the pytest process. Each run is
+bounded twice, by ``--max-requests`` (or a tiny shape) and by ``-t``/a subprocess timeout. Results are read
+from Locust's own CSV report and cross-checked against the front's counters (``ep.stats()``), which see the
+traffic from the server side. No timed asserts: latency gates use thresholds no run can meet or miss.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from bankmarketing_client.local.endpoint import LocalEndpoint
+from bankmarketing_client.local.process import free_port
+from bankmarketing_client.local.pytest_plugin import EndpointFactory
+
+REPO = Path(__file__).resolve().parents[2]
+LOADTEST = REPO / "loadtest"
+RUN_TIMEOUT = 90  # seconds; a run that does not stop by itself fails the test instead of hanging it
+
+
+@dataclass
+class Run:
+    code: int
+    output: str
+    folder: Path
+
+    def aggregated(self) -> dict[str, str]:
+        with (self.folder / "run_stats.csv").open(newline="") as fh:
+            rows = [row for row in csv.DictReader(fh) if row["Name"] == "Aggregated"]
+        assert rows, f"no Aggregated row in the CSV report:\n{self.output[-3000:]}"
+        return rows[0]
+
+    @property
+    def requests(self) -> int:
+        return int(self.aggregated()["Request Count"])
+
+    @property
+    def failures(self) -> int:
+        return int(self.aggregated()["Failure Count"])
+
+    def names(self) -> set[str]:
+        with (self.folder / "run_stats.csv").open(newline="") as fh:
+            return {row["Name"] for row in csv.DictReader(fh)} - {"Aggregated"}
+
+    def failure_report(self) -> str:
+        return (self.folder / "run_failures.csv").read_text()
+
+
+def _env(train_path: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BANKMARKETING_", "LOCUST_"))}
+    env["BANKMARKETING_DATA"] = str(train_path)
+    env.update(extra or {})
+    return env
+
+
+def _locust_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "locust", "-f", str(LOADTEST), *args]
+
+
+def run_locust(tmp_path: Path, train_path: Path, *args: str, env: dict[str, str] | None = None, users: int = 2) -> Run:
+    folder = tmp_path / f"out-{len(list(tmp_path.iterdir()))}"
+    command = _locust_cmd(
+        "--headless", "-u", str(users), "-r", str(users), "-t", "60s",
+        "--csv", str(folder / "run"), "--html", str(folder / "report.html"), "--only-summary",
+        *args,
+    )  # fmt: skip
+    done = subprocess.run(
+        command, cwd=tmp_path, env=_env(train_path, env), capture_output=True, text=True, timeout=RUN_TIMEOUT
+    )
+    return Run(done.returncode, done.stdout + done.stderr, folder)
+
+
+def _front(ep: LocalEndpoint) -> dict[str, int]:
+    return ep.stats()
+
+
+def _delta(before: dict[str, int], after: dict[str, int], key: str) -> int:
+    return after.get(key, 0) - before.get(key, 0)
+
+
+def test_right_key_scores_without_failures_stops_at_max_requests_and_writes_reports(
+    tmp_path: Path, train_path: Path, endpoint_inputs: LocalEndpoint
+) -> None:
+    before = _front(endpoint_inputs)
+    run = run_locust(
+        tmp_path, train_path,
+        "--host", endpoint_inputs.scoring_uri, "--max-requests", "30", "--batch-size", "8",
+        "BatchScoringUser", "BenchmarkUser",
+        env={"BANKMARKETING_API_KEY": endpoint_inputs.primary_key},  # the key from the environment
+    )  # fmt: skip
+    after = _front(endpoint_inputs)
+    assert run.code == 0, run.output[-3000:]
+    assert "--max-requests 30 reached" in run.output
+    assert (run.requests, run.failures) == (30, 0)
+    assert _delta(before, after, "200") == 30  # the server saw exactly the budget, all answered 200
+    assert {"/score [batch]", "/score [benchmark]"} <= run.names()
+    html = (run.folder / "report.html").read_text()
+    assert "/score [batch]" in html
+    for text in (run.output, html, *(p.read_text() for p in run.folder.glob("*.csv"))):
+        assert endpoint_inputs.primary_key not in text
+
+
+def test_contract_detected_from_swagger_and_original_data_json_rewrapped(
+    tmp_path: Path, train_path: Path, shared_data: Path, endpoint_data: LocalEndpoint, endpoint_inputs: LocalEndpoint
+) -> None:
+    data_json = shared_data / "azure-samples" / "data-2020-08-udacity-starter.json"  # a data-family file
+    for endpoint, answer in ((endpoint_data, r"{\"result\": ["), (endpoint_inputs, '{"Results": [')):
+        before = _front(endpoint)
+        run = run_locust(
+            tmp_path, train_path,
+            "--scoring-uri", endpoint.scoring_uri, "--api-key", endpoint.primary_key, "--payload", str(data_json),
+            "--max-requests", "6", "--show-responses", "BenchmarkUser",
+            users=1,
+        )  # fmt: skip
+        assert run.code == 0, run.output[-3000:]
+        assert (run.requests, run.failures) == (6, 0)
+        assert answer in run.output  # each endpoint answered in its own family's shape
+        assert _delta(before, _front(endpoint), "200") == 6
+        assert endpoint.primary_key not in run.output
+
+
+def test_wrong_key_counts_401_as_failures_and_sets_the_exit_code(
+    tmp_path: Path, train_path: Path, endpoint_inputs: LocalEndpoint
+) -> None:
+    before = _front(endpoint_inputs)
+    run = run_locust(
+        tmp_path, train_path,
+        "--host", endpoint_inputs.base_url, "--api-key", "not-the-key", "--max-requests", "10", "BenchmarkUser",
+    )  # fmt: skip
+    assert run.code == 1, run.output[-3000:]
+    assert (run.requests, run.failures) == (10, 10)
+    assert "HTTP 401" in run.failure_report()
+    assert _delta(before, _front(endpoint_inputs), "401") == 10
+
+
+def test_an_error_inside_a_200_is_a_failure(tmp_path: Path, train_path: Path, load_sample: object, shared_data: Path,
+                                              endpoint_data: LocalEndpoint) -> None:  # fmt: skip
+    original = (shared_data / "azure-samples" / "data-2020-08-udacity-starter.json").read_text()
+    bad = tmp_path / "bad-data.json"
+    bad.write_text(original.replace('"age": 17', '"age": "seventeen"', 1))
+    before = _front(endpoint_data)
+    run = run_locust(
+        tmp_path, train_path,
+        "--host", endpoint_data.base_url, "--api-key", endpoint_data.primary_key, "--payload", str(bad),
+        "--max-requests", "5", "BenchmarkUser",
+        users=1,
+    )  # fmt: skip
+    assert _delta(before, _front(endpoint_data), "200") == 5  # the server said 200 every time...
+    assert run.code == 1, run.output[-3000:]
+    assert (run.requests, run.failures) == (5, 5)  # ...and every one counts as a failure
+    assert "reported an error" in run.failure_report()
+
+
+def test_probes_and_mix_pass(tmp_path: Path, train_path: Path, endpoint_inputs: LocalEndpoint) -> None:
+    run = run_locust(
+        tmp_path, train_path,
+        "--host", endpoint_inputs.base_url, "--api-key", endpoint_inputs.primary_key, "--max-requests", "12",
+        "HealthUser", "SwaggerUser", "RealisticMixUser",
+        users=3,
+    )  # fmt: skip
+    assert run.code == 0, run.output[-3000:]
+    assert (run.requests, run.failures) == (12, 0)
+    assert {"/ (health)", "/swagger.json"} <= run.names()
+
+
+@pytest.fixture(scope="module")
+def slow_endpoint(bankmarketing_endpoint_factory: EndpointFactory) -> LocalEndpoint:
+    """Every prediction takes 20 ms more, so latency is real; room for the users of these runs."""
+    return bankmarketing_endpoint_factory(contract="inputs", model_delay_ms=20, max_pending=32)
+
+
+@pytest.mark.parametrize(("threshold", "code"), [("0.001", 4), ("60000", 0)])
+def test_p95_gate_trips_and_passes(
+    tmp_path: Path, train_path: Path, slow_endpoint: LocalEndpoint, threshold: str, code: int
+) -> None:
+    run = run_locust(
+        tmp_path, train_path,
+        "--host", slow_endpoint.base_url, "--api-key", slow_endpoint.primary_key, "--max-requests", "8",
+        "--slo-p95-ms", threshold, "BenchmarkUser",
+    )  # fmt: skip
+    assert run.code == code, run.output[-3000:]
+    assert run.failures == 0
+    assert ("BREACHED" in run.output) is (code != 0)
+
+
+@pytest.mark.parametrize(
+    ("key_ok", "args", "code"),
+    [
+        (False, ("--slo-fail-ratio", "0.5"), 3),
+        (False, ("--slo-fail-ratio", "1"), 0),  # every request failed, but that was within the stated budget
+        (True, ("--slo-fail-ratio", "0"), 0),
+        (False, ("--slo-fail-ratio", "0.5", "--slo-p95-ms", "0.001"), 5),
+    ],
+)
+def test_fail_ratio_gate_trips_and_passes(
+    tmp_path: Path, train_path: Path, endpoint_inputs: LocalEndpoint, key_ok: bool, args: tuple[str, ...], code: int
+) -> None:
+    key = endpoint_inputs.primary_key if key_ok else "wrong-key"
+    run = run_locust(
+        tmp_path, train_path,
+        "--host", endpoint_inputs.base_url, "--api-key", key, "--max-requests", "6", *args, "BenchmarkUser",
+    )  # fmt: skip
+    assert run.code == code, run.output[-3000:]
+    assert run.failures == (0 if key_ok else 6)
+
+
+def test_setup_error_is_one_line_and_exit_code_2(tmp_path: Path, train_path: Path) -> None:
+    run = run_locust(
+        tmp_path, train_path,
+        "--host", "http://127.0.0.1:9", "--contract", "inputs", "--payload", str(tmp_path / "nope.json"),
+        "BenchmarkUser",
+    )  # fmt: skip
+    assert run.code == 2, run.output[-3000:]
+    assert "cannot read the payload file" in run.output
+    assert "Traceback" not in run.output
+
+
+def test_step_shape_applies_only_when_asked_and_ends_the_run(
+    tmp_path: Path, train_path: Path, endpoint_inputs: LocalEndpoint
+) -> None:
+    run = run_locust(
+        tmp_path, train_path,
+        "-f", f"{LOADTEST},{REPO / 'loadtest_shapes' / 'step.py'}",
+        "--host", endpoint_inputs.base_url, "--api-key", endpoint_inputs.primary_key,
+        "--step-users", "1", "--step-seconds", "1", "--steps", "2", "HealthUser",
+    )  # fmt: skip
+    assert run.code == 0, run.output[-3000:]
+    assert "Shape test completed" in run.output or "Shape test stopping" in run.output
+    assert run.requests > 0
+    assert run.failures == 0
+
+
+def test_distributed_run_shares_the_budget_and_gates_on_the_master(
+    tmp_path: Path, train_path: Path, endpoint_inputs: LocalEndpoint
+) -> None:
+    port = str(free_port())
+    folder = tmp_path / "distributed"
+    env = _env(train_path)
+    master = subprocess.Popen(
+        _locust_cmd(
+            "--headless", "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", port,
+            "--expect-workers", "2", "-u", "2", "-r", "2", "-t", "60s",
+            "--host", endpoint_inputs.scoring_uri, "--api-key", endpoint_inputs.primary_key,
+            "--max-requests", "40", "--batch-size", "4", "--slo-p95-ms", "0.001",
+            "--csv", str(folder / "run"), "--html", str(folder / "report.html"), "--only-summary",
+            "BatchScoringUser",
+        ),
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    workers = [
+        subprocess.Popen(
+            _locust_cmd("--worker", "--master-host", "127.0.0.1", "--master-port", port),
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    try:
+        output, _ = master.communicate(timeout=RUN_TIMEOUT)
+        worker_output = [w.communicate(timeout=30)[0] for w in workers]
+    finally:
+        for process in (master, *workers):
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    run = Run(master.returncode, output, folder)
+    # Workers see only their share, so a gate there would pass (p95 of nothing); the master's gate trips.
+    assert run.code == 4, output[-3000:]
+    assert "BREACHED" in output
+    assert not any("BREACHED" in text for text in worker_output)
+    assert (run.requests, run.failures) == (40, 0)  # 20 + 20: the budget was shared, not multiplied
+    assert (folder / "report.html").is_file()
+    for text in (output, *worker_output):
+        assert endpoint_inputs.primary_key not in text
