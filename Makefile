@@ -32,11 +32,11 @@ demo: $(STAMP)
 	$(BIN)/python -m bankmarketing_client.demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check bankmarketing_client tests bench codegen
-	$(BIN)/ruff format --check bankmarketing_client tests bench codegen
+	$(BIN)/ruff check bankmarketing_client tests bench codegen loadtest loadtest_shapes
+	$(BIN)/ruff format --check bankmarketing_client tests bench codegen loadtest loadtest_shapes
 
 typecheck: $(STAMP)
-	$(BIN)/mypy bankmarketing_client tests bench codegen
+	$(BIN)/mypy bankmarketing_client tests bench codegen loadtest loadtest_shapes
 
 pytest: $(STAMP) system-deps
 	$(BIN)/pytest
