@@ -10,6 +10,7 @@ import json
 import stat
 from pathlib import Path
 
+import httpx
 import pytest
 from azureml.core.authentication import AbstractAuthentication
 from azureml.core.webservice import webservice as webservice_module
@@ -24,7 +25,9 @@ from azureml_standin import (
 )
 
 from bankmarketing_client.cli import azure as azure_cli
-from bankmarketing_client.cli import main
+from bankmarketing_client.cli import build_parser, main
+from bankmarketing_client.cli.docs import docs_server_for
+from bankmarketing_client.local.endpoint import LocalEndpoint
 
 pytest_plugins = ["azureml_standin"]
 
@@ -131,3 +134,21 @@ def test_user_mistakes_are_one_line(argv: list[str], message: str, capsys: pytes
     assert message in err
     assert "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_docs_for_a_workspace_service_uses_the_discovered_key(
+    cli_env: Path, standin: ManagementStandin, endpoint_inputs: LocalEndpoint
+) -> None:
+    """``docs --service``: discovery feeds the Swagger UI proxy, which then scores with the discovered key."""
+    standin.state.services["bank"] = aci_payload(
+        "bank", endpoint_inputs.scoring_uri, auth_enabled=True, app_insights=False
+    )
+    standin.state.keys["bank"] = (endpoint_inputs.primary_key, endpoint_inputs.secondary_key)
+    args = build_parser().parse_args(["docs", "--service", "bank", *ws_args(cli_env)])
+    with docs_server_for(args) as server, server.running():
+        assert server.swagger_uri == endpoint_inputs.swagger_uri
+        response = httpx.get(f"http://127.0.0.1:{server.port}/api/")
+        spec = httpx.get(f"http://127.0.0.1:{server.port}/swagger.json").json()
+    assert response.status_code == 200
+    assert spec["basePath"] == "/api"
+    assert server.api_key == endpoint_inputs.primary_key
