@@ -15,6 +15,7 @@ attempts to their call. Errors report the server's ``x-ms-request-id``/``x-reque
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import os
@@ -52,6 +53,8 @@ from bankmarketing_client.errors import (
 from bankmarketing_client.retry import MODEL_STATUS_HEADER, RetryableError, RetryPolicy, parse_retry_after
 
 if TYPE_CHECKING:
+    from pydantic import TypeAdapter
+
     from bankmarketing_client.features import BankMarketingRecord
 
 logger = logging.getLogger("bankmarketing_client.client")
@@ -118,11 +121,25 @@ class _Operation:
     """One logical call: what to send, its correlation id and when it started (for the deadline)."""
 
     method: str
-    url: str
+    url: str | httpx.URL
     content: bytes | None = None
     params: dict[str, str] | None = None
     client_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     started: float = field(default_factory=time.monotonic)
+
+
+@functools.cache
+def _records_adapter() -> TypeAdapter[list[BankMarketingRecord]]:
+    from pydantic import TypeAdapter
+
+    from bankmarketing_client.features import BankMarketingRecord
+
+    return TypeAdapter(list[BankMarketingRecord])
+
+
+def _records_json(records: list[BankMarketingRecord]) -> bytes:
+    """Validated records as a JSON array with wire names, in swagger order (serialised by pydantic-core)."""
+    return _records_adapter().dump_json(records, by_alias=True)
 
 
 def _server_request_id(headers: httpx.Headers) -> str | None:
@@ -163,7 +180,8 @@ class _ClientCore:
                 secondary_key = os.environ.get(ENV_SECONDARY_KEY) or None
         if max_concurrency < 1:
             raise ConfigurationError("max_concurrency must be at least 1")
-        self.scoring_url = str(url.copy_with(query=None, fragment=None))
+        self._scoring_url = url.copy_with(query=None, fragment=None)  # parsed once, reused by every request
+        self.scoring_url = str(self._scoring_url)
         path = url.path.rstrip("/")
         root = path[: -len("/score")] if path.endswith("/score") else path
         self.base_url = str(url.copy_with(path=root + "/", query=None, fragment=None))
@@ -203,15 +221,15 @@ class _ClientCore:
         self, records: Records, *, contract: Contract, method: Method, start_row: int
     ) -> tuple[_Operation, int]:
         """Validate (nothing is sent if a row is bad), build and encode the body; also the row count."""
-        from bankmarketing_client.features import records_to_wire, validate_records
+        from bankmarketing_client.features import validate_records
 
         validated = validate_records(
             records, start_row=start_row, allow_unknown_categories=self.allow_unknown_categories
         )
         if not validated:
             raise ConfigurationError("no records to score")
-        body = contract.build_body(records_to_wire(validated), method=method)
-        return _Operation("POST", self.scoring_url, content=encode(body)), len(validated)
+        body = contract.body_bytes(_records_json(validated), method=method)
+        return _Operation("POST", self._scoring_url, content=body), len(validated)
 
     def build_request(self, op: _Operation) -> httpx.Request:
         """A fresh request for the next attempt of ``op``, its timeouts clipped to the time left."""

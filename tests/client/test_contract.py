@@ -162,3 +162,16 @@ def test_encode_is_compact_and_refuses_nan() -> None:
     assert encode({"a": [1, "é"]}) == '{"a":[1,"é"]}'.encode()
     with pytest.raises(ConfigurationError, match="not valid JSON"):
         encode({"a": float("nan")})
+
+
+@pytest.mark.parametrize("family", ["inputs", "data", "data-method"])
+def test_spliced_bodies_equal_built_bodies(load_sample: Any, family: str) -> None:
+    records = load_sample("data-2021-06-schema-order.json")["data"]
+    contract = Contract.of(family)
+    methods = ["predict", "predict_proba"] if contract.supports_proba else ["predict"]
+    for method in methods:
+        spliced = contract.body_bytes(encode(records), method=method)  # type: ignore[arg-type]
+        assert json.loads(spliced) == contract.build_body(records, method=method)  # type: ignore[arg-type]
+    if not contract.supports_proba:
+        with pytest.raises(ConfigurationError):
+            contract.body_bytes(b"[]", method="predict_proba")

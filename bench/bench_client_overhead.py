@@ -1,0 +1,154 @@
+"""Client overhead per request: ScoringClient / AsyncScoringClient against raw httpx posting the same bytes.
+
+Both sides talk to the same endpoint over keep-alive connections, one request at a time, in interleaved rounds
+(raw, client, raw, client, ...) so that drift on a shared machine hits both alike. The client does everything a
+user gets (record validation, body building, auth flow, request ids, retry wrapper, decoding into typed
+predictions); the raw side posts pre-encoded bytes and only checks the status. Prints per-request latency for
+each and the ratio client/raw (the aim is <= 1.10).
+
+    python bench/bench_client_overhead.py                 # starts a local endpoint (inputs contract)
+    python bench/bench_client_overhead.py --contract data --rounds 10 --per-round 40
+    BANKMARKETING_SCORING_URI=... BANKMARKETING_API_KEY=... python bench/bench_client_overhead.py --external
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bankmarketing_client import AsyncScoringClient, ScoringClient
+from bankmarketing_client.contract import Contract, encode
+
+SAMPLE = "data-2021-06-schema-order.json"
+
+
+def _records() -> list[dict[str, Any]]:
+    data_file = os.environ.get("BANKMARKETING_DATA", "../shared/data/bankmarketing_train.csv")
+    sample = Path(data_file).parent / "azure-samples" / SAMPLE
+    records: list[dict[str, Any]] = json.loads(sample.read_text())["data"]
+    return records
+
+
+@contextmanager
+def _endpoint(args: argparse.Namespace) -> Iterator[tuple[str, str]]:
+    if args.external:
+        yield os.environ["BANKMARKETING_SCORING_URI"], os.environ["BANKMARKETING_API_KEY"]
+        return
+    from bankmarketing_client.local.endpoint import LocalEndpoint
+
+    with LocalEndpoint(contract=args.contract, worker_count=args.workers) as endpoint:
+        yield endpoint.scoring_uri, endpoint.primary_key
+
+
+def _timed(call: Callable[[], object], count: int) -> list[float]:
+    samples = []
+    for _ in range(count):
+        start = time.perf_counter()
+        call()
+        samples.append(time.perf_counter() - start)
+    return samples
+
+
+async def _atimed(call: Callable[[], Awaitable[object]], count: int) -> list[float]:
+    samples = []
+    for _ in range(count):
+        start = time.perf_counter()
+        await call()
+        samples.append(time.perf_counter() - start)
+    return samples
+
+
+def _row(name: str, samples: list[float]) -> str:
+    ms = sorted(s * 1000 for s in samples)
+    p95 = ms[int(len(ms) * 0.95) - 1]
+    return f"  {name:<28} n={len(ms):<5} mean {statistics.fmean(ms):7.2f} ms  median {ms[len(ms) // 2]:7.2f} ms  p95 {p95:7.2f} ms"
+
+
+def _report(title: str, raw: list[float], client: list[float]) -> float:
+    ratio_mean = statistics.fmean(client) / statistics.fmean(raw)
+    ratio_median = statistics.median(client) / statistics.median(raw)
+    extra_us = (statistics.median(client) - statistics.median(raw)) * 1e6
+    print(title)
+    print(_row("raw httpx (same bytes)", raw))
+    print(_row("bankmarketing client", client))
+    print(f"  ratio client/raw: mean {ratio_mean:.3f}, median {ratio_median:.3f}; extra per request {extra_us:.0f} us")
+    return ratio_median
+
+
+def bench_sync(uri: str, key: str, records: list[dict[str, Any]], family: str, rounds: int, per_round: int) -> float:
+    body = encode(Contract.of(family).build_body(records))
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    raw_samples: list[float] = []
+    client_samples: list[float] = []
+    with httpx.Client() as raw_http, ScoringClient(uri, key, contract=family) as client:
+
+        def raw() -> None:
+            response = raw_http.post(uri, content=body, headers=headers)
+            if response.status_code != 200:
+                raise RuntimeError(f"raw request failed: {response.status_code}")
+
+        def typed() -> None:
+            client.predict(records)
+
+        _timed(raw, 20)  # warm-up: connections, imports, caches
+        _timed(typed, 20)
+        for _ in range(rounds):
+            raw_samples += _timed(raw, per_round)
+            client_samples += _timed(typed, per_round)
+    return _report(f"sync, {len(records)} records per request, contract {family}:", raw_samples, client_samples)
+
+
+async def bench_async(
+    uri: str, key: str, records: list[dict[str, Any]], family: str, rounds: int, per_round: int
+) -> float:
+    body = encode(Contract.of(family).build_body(records))
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    raw_samples: list[float] = []
+    client_samples: list[float] = []
+    async with httpx.AsyncClient() as raw_http, AsyncScoringClient(uri, key, contract=family) as client:
+
+        async def raw() -> None:
+            response = await raw_http.post(uri, content=body, headers=headers)
+            if response.status_code != 200:
+                raise RuntimeError(f"raw request failed: {response.status_code}")
+
+        async def typed() -> None:
+            await client.predict(records)
+
+        await _atimed(raw, 20)
+        await _atimed(typed, 20)
+        for _ in range(rounds):
+            raw_samples += await _atimed(raw, per_round)
+            client_samples += await _atimed(typed, per_round)
+    return _report(f"async, {len(records)} records per request, contract {family}:", raw_samples, client_samples)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--contract", choices=("inputs", "data"), default="inputs")
+    parser.add_argument("--rounds", type=int, default=6, help="interleaved rounds per side (default 6)")
+    parser.add_argument("--per-round", type=int, default=40, help="requests per round and side (default 40)")
+    parser.add_argument("--workers", type=int, default=1, help="container workers of the local endpoint")
+    parser.add_argument("--external", action="store_true", help="use $BANKMARKETING_SCORING_URI instead")
+    args = parser.parse_args()
+    records = _records()
+    with _endpoint(args) as (uri, key):
+        print(f"endpoint {uri}; {args.rounds} rounds x {args.per_round} requests per side, one at a time\n")
+        sync_ratio = bench_sync(uri, key, records, args.contract, args.rounds, args.per_round)
+        print()
+        async_ratio = asyncio.run(bench_async(uri, key, records, args.contract, args.rounds, args.per_round))
+    print(f"\nmedian ratio client/raw: sync {sync_ratio:.3f}, async {async_ratio:.3f} (aim <= 1.10)")
+
+
+if __name__ == "__main__":
+    main()
