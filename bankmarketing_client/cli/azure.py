@@ -36,8 +36,9 @@ def add_workspace_options(parser: argparse.ArgumentParser) -> None:
         "--auth",
         choices=("cli", "interactive", "service-principal"),
         default="cli",
-        help="'cli' reuses `az login` (default); 'service-principal' reads AZURE_TENANT_ID, AZURE_CLIENT_ID "
-        "and AZURE_CLIENT_SECRET from the environment",
+        help="'cli' reuses `az login` (default); 'interactive' logs in through the browser within "
+        "--management-timeout (raise it if you need more time); 'service-principal' reads AZURE_TENANT_ID, "
+        "AZURE_CLIENT_ID and AZURE_CLIENT_SECRET from the environment",
     )
     group.add_argument("--tenant-id", help="tenant for interactive or service-principal login")
     group.add_argument(
