@@ -13,6 +13,10 @@ from bankmarketing_client.local.endpoint import LocalEndpoint
 from bankmarketing_client.local.pytest_plugin import EndpointFactory
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+# `make test` exports these; a bare `pytest` in a checkout beside ../shared gets the same defaults.
+if (SHARED_DATA / "bankmarketing_train.csv").is_file():
+    os.environ.setdefault("BANKMARKETING_DATA", str(SHARED_DATA / "bankmarketing_train.csv"))
+    os.environ.setdefault("BANKMARKETING_HOLDOUT", str(SHARED_DATA / "bankmarketing_holdout_derived.csv"))
 
 
 @pytest.fixture(scope="session")

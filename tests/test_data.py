@@ -1,0 +1,140 @@
+"""Dataset loading: explicit path, environment, cache, download (from a loopback stand-in), and bad files."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bankmarketing_client import data
+from bankmarketing_client.errors import DatasetError
+
+
+@pytest.fixture
+def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No $BANKMARKETING_DATA and an empty cache, so each source is tried on purpose."""
+    monkeypatch.delenv(data.ENV_VAR, raising=False)
+    monkeypatch.setenv(data.CACHE_ENV_VAR, str(tmp_path / "cache"))
+    return tmp_path
+
+
+@pytest.fixture
+def csv_server(train_path: Path) -> Iterator[str]:
+    """A loopback HTTP server serving the real CSV: the download code runs for real, without internet."""
+    body = train_path.read_bytes()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path != "/bankmarketing_train.csv":
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_explicit_path_wins(isolated: Path, train_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(data.ENV_VAR, str(isolated / "elsewhere.csv"))
+    assert data.resolve_train_path(train_path) == train_path
+
+
+def test_environment_variable(isolated: Path, train_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(data.ENV_VAR, str(train_path))
+    assert data.resolve_train_path() == train_path
+
+
+def test_environment_variable_to_missing_file_names_it(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(data.ENV_VAR, str(isolated / "nope.csv"))
+    with pytest.raises(DatasetError, match=r"BANKMARKETING_DATA=.*nope\.csv does not exist"):
+        data.resolve_train_path()
+
+
+def test_nothing_available_says_variable_and_url(isolated: Path) -> None:
+    with pytest.raises(DatasetError) as info:
+        data.resolve_train_path(download=False)
+    assert data.ENV_VAR in str(info.value)
+    assert data.PUBLIC_URL in str(info.value)
+
+
+def test_download_into_cache_then_reuse(isolated: Path, csv_server: str, train_path: Path) -> None:
+    target = data.cache_dir() / data.TRAIN_FILE_NAME
+    got = data.download_dataset(target, f"{csv_server}/bankmarketing_train.csv")
+    assert got == target
+    assert target.read_bytes() == train_path.read_bytes()
+    assert data.resolve_train_path(download=False) == target  # the cached copy is found next time
+    assert not list(target.parent.glob(".download-*"))  # no partial file left
+
+
+def test_download_failure_leaves_no_file(isolated: Path, csv_server: str) -> None:
+    target = data.cache_dir() / data.TRAIN_FILE_NAME
+    with pytest.raises(DatasetError, match="HTTP 404"):
+        data.download_dataset(target, f"{csv_server}/missing.csv")
+    assert not target.exists()
+    assert not list(target.parent.glob(".download-*"))
+
+
+def test_unreachable_url_gives_one_clear_error(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bankmarketing_client.local.process import free_port
+
+    monkeypatch.setattr(data, "PUBLIC_URL", f"http://127.0.0.1:{free_port()}/bankmarketing_train.csv")
+    with pytest.raises(DatasetError) as info:
+        data.resolve_train_path()
+    message = str(info.value)
+    assert "not found" in message
+    assert data.ENV_VAR in message
+    assert "ConnectError" in message
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("", "the file is empty"),
+        ("age\tjob\tmarital\n1\t2\t3\n", "cannot split the header"),
+        ("age,job,marital,education,default,housing,loan,contact,month,day_of_week,duration,campaign,"
+         "pdays,previous,poutcome,emp.var.rate,cons.price.idx,cons.conf.idx,euribor3m,x,y\n", r"missing column\(s\) nr\.employed"),
+    ],
+)  # fmt: skip
+def test_malformed_files(tmp_path: Path, content: str, expected: str) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text(content)
+    with pytest.raises(DatasetError, match=expected):
+        data.read_frame(path)
+
+
+def test_uci_original_semicolon_file_reads_like_the_azure_sample(shared_data: Path, train_path: Path) -> None:
+    uci = data.read_frame(shared_data / "bank-additional-full.csv")
+    azure = data.read_frame(train_path)
+    assert list(uci.columns) == list(azure.columns)
+    assert len(uci) == 41188
+    assert len(azure) == 32950
+    assert dict(uci.dtypes) == dict(azure.dtypes)
+
+
+def test_non_numeric_column_is_named(tmp_path: Path, train_path: Path) -> None:
+    lines = train_path.read_text().splitlines()[:3]
+    lines[2] = "forty" + lines[2][2:]
+    path = tmp_path / "bad.csv"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DatasetError, match="'age' must hold whole numbers"):
+        data.read_frame(path)
+
+
+def test_iter_rows_streams_strings(train_path: Path) -> None:
+    first = next(data.iter_rows(train_path))
+    assert first["age"] == "57"
+    assert first["job"] == "technician"
+    assert first["y"] == "no"
