@@ -166,9 +166,21 @@ def test_type_and_bound_refusals(good: dict[str, Any], field: str, value: object
 
 
 def test_whole_floats_become_ints_and_ints_become_floats(good: dict[str, Any]) -> None:
-    record = validate_records([{**good, "age": 41.0, "nr.employed": 5099}])[0]
+    row = {**good, "age": 41.0, "nr.employed": 5099}
+    record = validate_records([good, MappingProxyType(row)])[1]
     assert (record.age, type(record.age)) == (41, int)
     assert (record.nr_employed, type(record.nr_employed)) == (5099.0, float)
+    assert type(row["age"]) is float  # the caller's row is not modified
+
+
+def test_whole_floats_do_not_hide_other_errors(good: dict[str, Any]) -> None:
+    rows = [{**good, "pdays": 999.0}, {**good, "age": 200.0, "campaign": 2.5}, {**good, "job": "astronaut"}]
+    errors = _errors(rows)
+    assert [str(e) for e in errors[:2]] == [
+        "row 2, age: 200 is above the maximum 139",
+        "row 2, campaign: 2.5 is not a whole number",
+    ]
+    assert [(e.row, e.field) for e in errors] == [(2, "age"), (2, "campaign"), (3, "job")]
 
 
 def test_a_row_that_is_not_a_mapping_is_refused(good: dict[str, Any]) -> None:

@@ -48,10 +48,12 @@ def test_rendered_module_validates_with_aliases_enums_and_bounds(tmp_path: Path)
     }
     ns = _namespace(schema, tmp_path)
     model = ns["BankMarketingRecord"]
-    record = model.model_validate({"a.b": 2.0, "kind": "x", "free": "z", "f": 1})
+    record = model.model_validate({"a.b": 2, "kind": "x", "free": "z", "f": 1})
     assert record.to_wire() == {"a.b": 2, "kind": "x", "free": "z", "f": 1.0}
     assert ns["FEATURE_NAMES"] == ("a.b", "kind", "free", "f")
     assert ns["CATEGORIES"] == {"kind": ("x", "y")}
+    with pytest.raises(ValueError, match="valid integer"):  # the model is strict; validate_records converts 2.0
+        model.model_validate({"a.b": 2.0, "kind": "x", "free": "z", "f": 1})
     with pytest.raises(ValueError, match="less than or equal"):
         model.model_validate({"a.b": 4, "kind": "x", "free": "z", "f": 1})
     assert ns["LenientBankMarketingRecord"].model_validate({"a.b": 1, "kind": "q", "free": "", "f": 0}).kind == "q"

@@ -7,20 +7,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, ConfigDict, Field, Strict
 
-
-def _refuse_text_and_bool(value: object) -> object:
-    """Integers may arrive as whole floats (JSON from pandas) but never as strings or booleans."""
-    if value.__class__ is int:
-        return value
-    if isinstance(value, str | bytes | bool):
-        raise PydanticCustomError("int_type", "Input should be a valid integer")
-    return value
-
-
-WholeNumber = Annotated[int, BeforeValidator(_refuse_text_and_bool)]
+#: Strict: no strings, booleans or floats (validate_records turns whole floats such as 5.0 into ints first).
+WholeNumber = Annotated[int, Strict()]
+#: Ints and floats; no strings, booleans, NaN or infinity.
 RealNumber = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 
 JobCategory = Literal[
