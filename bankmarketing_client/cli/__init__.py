@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from bankmarketing_client.errors import BankMarketingError
 
 #: Subcommand modules, in the order ``--help`` lists them.
-COMMAND_MODULES: tuple[str, ...] = ("scoring", "local", "azure", "docs")
+COMMAND_MODULES: tuple[str, ...] = ("scoring", "batch", "local", "azure", "docs")
 
 EXIT_USER_ERROR = 2
 

@@ -1,0 +1,55 @@
+"""Batch scoring: files, pandas frames and record streams, at the endpoint's capacity, every row exactly once.
+
+Needs the ``batch`` extra (pandas, pyarrow). Names are imported on first use, so that importing this package
+costs nothing until a scorer runs.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bankmarketing_client.batch.progress import BatchSummary, Progress
+    from bankmarketing_client.batch.scorer import (
+        Interrupted,
+        ScoredRow,
+        score_file,
+        score_file_async,
+        score_frame,
+        score_frame_async,
+        score_stream,
+    )
+    from bankmarketing_client.batch.tuner import TunerSettings
+
+_EXPORTS = {
+    "BatchSummary": "bankmarketing_client.batch.progress",
+    "Progress": "bankmarketing_client.batch.progress",
+    "Interrupted": "bankmarketing_client.batch.scorer",
+    "ScoredRow": "bankmarketing_client.batch.scorer",
+    "score_file": "bankmarketing_client.batch.scorer",
+    "score_file_async": "bankmarketing_client.batch.scorer",
+    "score_frame": "bankmarketing_client.batch.scorer",
+    "score_frame_async": "bankmarketing_client.batch.scorer",
+    "score_stream": "bankmarketing_client.batch.scorer",
+    "TunerSettings": "bankmarketing_client.batch.tuner",
+}
+__all__ = [
+    "BatchSummary",
+    "Interrupted",
+    "Progress",
+    "ScoredRow",
+    "TunerSettings",
+    "score_file",
+    "score_file_async",
+    "score_frame",
+    "score_frame_async",
+    "score_stream",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

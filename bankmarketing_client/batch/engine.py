@@ -1,0 +1,276 @@
+"""The scoring pipeline: validated chunks in, requests out at the tuned size and concurrency, results back in order.
+
+One request per chunk. Chunks are prepared (validated, JSON text built) only when a request slot is free, so
+memory holds at most ``concurrency`` requests in flight plus a bounded backlog of answered chunks waiting for an
+earlier, slower one: results always leave in input order.
+
+Retries live here rather than in the client's own policy because the batch needs what a retry means: a 429 or
+408 tells the tuner to send less, a 413 splits the chunk, and a model error on a chunk of many rows is bisected
+so that only the row(s) the model refuses fail. Waits follow ``Retry-After`` when given, else capped
+exponential backoff with full jitter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final
+
+from bankmarketing_client.batch.tuner import Tuner
+from bankmarketing_client.batch.validation import CheckedChunk
+from bankmarketing_client.contract import (
+    NEGATIVE_LABEL,
+    POSITIVE_LABEL,
+    Contract,
+    decode_results,
+    encode,
+    to_predictions,
+)
+from bankmarketing_client.errors import (
+    ModelError,
+    PayloadTooLargeError,
+    RateLimitedError,
+    RequestTimeoutError,
+    RowError,
+    ServiceUnavailableError,
+)
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
+    from numpy.typing import NDArray
+
+    from bankmarketing_client.client import AsyncScoringClient
+
+logger = logging.getLogger("bankmarketing_client.batch")
+
+MAX_ATTEMPTS: Final = 12
+BATCH_DEADLINE_SECONDS: Final = 300.0
+BACKOFF_BASE: Final = 0.2
+BACKOFF_MAX: Final = 5.0
+#: Answered chunks allowed to wait behind a slower earlier one, per request slot.
+BACKLOG_PER_SLOT: Final = 4
+ENDPOINT_FIELD: Final = "(endpoint)"
+
+
+class FailFast(Exception):
+    """Internal: validation found a bad row and the run was asked to stop at the first one."""
+
+    def __init__(self, errors: list[RowError]) -> None:
+        super().__init__(str(errors[0]) if errors else "invalid row")
+        self.errors = errors
+
+
+@dataclass
+class Prepared:
+    """A chunk ready to send: its validation result and the ids to carry to the output."""
+
+    checked: CheckedChunk
+    ids: pa.Array | None = None
+
+
+@dataclass
+class ScoredChunk:
+    """A chunk's results in row order: a label (None if rejected or failed) and P(yes) (NaN if none)."""
+
+    start_row: int
+    num_rows: int
+    ids: pa.Array | None
+    labels: list[str | None]
+    probabilities: NDArray[np.float64] | None
+    errors: list[RowError]
+    rejected: int
+    failed: int
+
+    @property
+    def scored(self) -> int:
+        return self.num_rows - self.rejected - self.failed
+
+
+@dataclass
+class _Answer:
+    labels: list[str | None]
+    probabilities: list[float]
+    failures: list[tuple[int, str]] = field(default_factory=list)
+
+
+class Sender:
+    """Posts JSON records to the endpoint in the contract's envelope, retrying the way a batch needs."""
+
+    def __init__(self, client: AsyncScoringClient, contract: Contract, *, proba: bool, tuner: Tuner) -> None:
+        self.client = client
+        self.contract = contract
+        self.proba = proba
+        self.tuner = tuner
+        self.retries = 0
+        template = encode(contract.build_body([], method="predict_proba" if proba else "predict"))
+        self._prefix, self._suffix = template.split(b"[]", 1)
+
+    def body(self, records_json: pa.Array) -> bytes:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        listed = pa.ListArray.from_arrays(pa.array([0, len(records_json)], pa.int32()), records_json)
+        joined: str = pc.binary_join(listed, ",")[0].as_py()
+        return self._prefix + b"[" + joined.encode() + b"]" + self._suffix
+
+    async def score(self, records_json: pa.Array) -> _Answer:
+        """Labels and probabilities for every record; rows the model refuses come back as failures."""
+        n = len(records_json)
+        try:
+            return await self._post(records_json)
+        except (ModelError, PayloadTooLargeError) as exc:
+            if isinstance(exc, PayloadTooLargeError):
+                self.tuner.on_too_large(n)
+            if n == 1:
+                return _Answer([None], [float("nan")], [(0, _reason(exc))])
+            half = n // 2
+            first = await self.score(records_json.slice(0, half))
+            second = await self.score(records_json.slice(half))
+            return _Answer(
+                first.labels + second.labels,
+                first.probabilities + second.probabilities,
+                first.failures + [(half + i, r) for i, r in second.failures],
+            )
+
+    async def _post(self, records_json: pa.Array) -> _Answer:
+        rows = len(records_json)
+        body = self.body(records_json)
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            sent = time.monotonic()
+            try:
+                raw = await self.client.request(body)
+            except (RateLimitedError, RequestTimeoutError, ServiceUnavailableError) as exc:
+                if exc.status in (408, 429):
+                    self.tuner.on_throttle(exc.status)
+                waited = time.monotonic() - started
+                if attempt >= MAX_ATTEMPTS or waited >= BATCH_DEADLINE_SECONDS:
+                    raise
+                hint = exc.retry_after if isinstance(exc, RateLimitedError) else None
+                delay = hint if hint is not None else random.uniform(0, min(BACKOFF_MAX, BACKOFF_BASE * 2**attempt))  # noqa: S311
+                self.retries += 1
+                logger.info("retrying a batch of %d rows after %s in %.2f s", rows, type(exc).__name__, delay)
+                await asyncio.sleep(delay)
+                continue
+            self.tuner.on_success(rows, time.monotonic() - sent)
+            return self._decode(raw.content, raw.status, raw.request_id, rows)
+
+    def _decode(self, content: bytes, status: int, request_id: str | None, rows: int) -> _Answer:
+        results = decode_results(content, status=status, request_id=request_id)
+        fast = _fast_decode(results, rows, proba=self.proba)
+        if fast is not None:
+            return fast
+        predictions = to_predictions(
+            results, rows, proba=self.proba, status=status, request_id=request_id, body=content
+        )
+        return _Answer(
+            [p.label for p in predictions],
+            [p.probability if p.probability is not None else float("nan") for p in predictions],
+        )
+
+
+def _fast_decode(results: list[Any], rows: int, *, proba: bool) -> _Answer | None:
+    """The common shapes, decoded without a Python object per row; None sends odd answers to the full decoder."""
+    import numpy as np
+
+    if len(results) != rows:
+        return None
+    if not proba:
+        labels: list[str | None] = [v for v in results if type(v) is str]
+        if len(labels) == rows:
+            return _Answer(labels, [float("nan")] * rows)
+        return None
+    try:
+        pairs = np.asarray(results, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    if pairs.shape != (rows, 2) or not np.all((pairs >= 0) & (pairs <= 1)):
+        return None
+    yes = pairs[:, 1]
+    labels = np.where(yes > 0.5, POSITIVE_LABEL, NEGATIVE_LABEL).tolist()
+    return _Answer(labels, yes.tolist())
+
+
+def _reason(exc: Exception) -> str:
+    return " ".join(str(exc).split())[:500]
+
+
+def assemble(prepared: Prepared, answer: _Answer | None) -> ScoredChunk:
+    """Spread the answers for the valid rows back over the whole chunk, in row order."""
+    import numpy as np
+
+    checked = prepared.checked
+    n = checked.num_rows
+    labels: list[str | None] = [None] * n
+    probabilities = np.full(n, np.nan)
+    errors = list(checked.errors)
+    failed = 0
+    if answer is not None:
+        positions = np.flatnonzero(checked.valid).tolist()
+        for position, label in zip(positions, answer.labels, strict=True):
+            labels[position] = label
+        probabilities[np.flatnonzero(checked.valid)] = np.asarray(answer.probabilities, dtype=np.float64)
+        for offset, reason in answer.failures:
+            errors.append(RowError(checked.start_row + positions[offset], ENDPOINT_FIELD, reason))
+            failed += 1
+        errors.sort(key=lambda e: e.row)
+    return ScoredChunk(checked.start_row, n, prepared.ids, labels, probabilities, errors, checked.rejected, failed)
+
+
+async def scored_chunks(
+    next_chunk: Callable[[int], Awaitable[Prepared | None]],
+    sender: Sender,
+    *,
+    fail_fast: bool = False,
+) -> AsyncIterator[ScoredChunk]:
+    """Drive the requests: ``next_chunk(max_rows)`` gives the next prepared chunk or None at the end."""
+    tuner = sender.tuner
+    queue: deque[tuple[Prepared, asyncio.Task[_Answer] | None]] = deque()
+    ready: Prepared | None = None  # prepared ahead, so validation overlaps the requests in flight
+    exhausted = False
+    try:
+        while True:
+            running = sum(1 for _, task in queue if task is not None and not task.done())
+            limit = tuner.concurrency * BACKLOG_PER_SLOT
+            while running < tuner.concurrency and len(queue) < limit:
+                if ready is None and not exhausted:
+                    ready = await next_chunk(tuner.batch_size)
+                    exhausted = ready is None
+                if ready is None:
+                    break
+                prepared, ready = ready, None
+                if fail_fast and prepared.checked.errors:
+                    raise FailFast(prepared.checked.errors)
+                task = None
+                if len(prepared.checked.records_json):
+                    task = asyncio.create_task(sender.score(prepared.checked.records_json))
+                    running += 1
+                queue.append((prepared, task))
+            if ready is None and not exhausted and queue:
+                await asyncio.sleep(0)  # let the new requests go out before preparing the next chunk
+                ready = await next_chunk(tuner.batch_size)
+                exhausted = ready is None
+            if not queue:
+                return
+            head, head_task = queue[0]
+            if head_task is not None and not head_task.done():
+                pending = {task for _, task in queue if task is not None and not task.done()}
+                await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                continue
+            queue.popleft()
+            yield assemble(head, head_task.result() if head_task is not None else None)
+    finally:
+        for _, task in queue:
+            if task is not None and not task.done():
+                task.cancel()
+        leftovers = [task for _, task in queue if task is not None]
+        if leftovers:
+            await asyncio.gather(*leftovers, return_exceptions=True)

@@ -1,0 +1,554 @@
+"""Batch scoring entry points: ``score_file`` (CSV/Parquet to CSV/Parquet), ``score_frame`` (pandas) and
+``score_stream`` (an async iterator of records in, results out in order).
+
+All three feed the same pipeline (:mod:`.engine`): chunks validated column-wise (:mod:`.validation`), sent at the
+batch size and concurrency the tuner finds (:mod:`.tuner`), answers put back in input order. ``score_file`` adds
+streaming input (:mod:`.readers`), spooled output renamed into place at the end (:mod:`.writers`) and
+checkpoints for ``resume`` (:mod:`.checkpoint`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bankmarketing_client.batch.checkpoint import Checkpoint, checkpoint_path, fingerprint
+from bankmarketing_client.batch.engine import FailFast, Prepared, ScoredChunk, Sender, scored_chunks
+from bankmarketing_client.batch.progress import BatchSummary, Progress
+from bankmarketing_client.batch.readers import Format, InputFile, open_input
+from bankmarketing_client.batch.tuner import Tuner, TunerSettings
+from bankmarketing_client.batch.validation import CheckedChunk, check_chunk
+from bankmarketing_client.batch.writers import (
+    ERROR_COLUMNS,
+    AppendFile,
+    csv_header,
+    errors_to_csv,
+    finish_output,
+    output_format,
+    replace_atomically,
+    spool_path,
+    table_to_csv,
+)
+from bankmarketing_client.data import FEATURE_COLUMNS
+from bankmarketing_client.errors import BankMarketingError, ConfigurationError, DatasetError, RowError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+    from bankmarketing_client.auth import Secret
+    from bankmarketing_client.client import AsyncScoringClient
+    from bankmarketing_client.contract import Contract
+
+logger = logging.getLogger("bankmarketing_client.batch")
+
+CHECKPOINT_SECONDS = 1.0
+ROW_COLUMN = "row"
+PREDICTION_COLUMN = "prediction"
+PROBABILITY_COLUMN = "probability"
+
+
+class Interrupted(BankMarketingError):
+    """The run stopped before the end (Ctrl-C, SIGTERM or a fatal endpoint error); progress is saved."""
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Where and how to send: built into an :class:`AsyncScoringClient` unless one is given."""
+
+    scoring_uri: str | None = None
+    api_key: str | Secret | None = None
+    contract: str | Contract | None = None
+    client: AsyncScoringClient | None = None
+    allow_unknown_categories: bool = False
+
+
+@dataclass(frozen=True)
+class ScoredRow:
+    """One row from :func:`score_stream`: its 1-based number, the label (None if refused) and why not."""
+
+    row: int
+    label: str | None
+    probability: float | None
+    errors: tuple[RowError, ...] = ()
+
+
+@contextlib.asynccontextmanager
+async def _connect(conn: Connection, proba: bool | None, tuner: Tuner) -> AsyncIterator[Sender]:
+    from bankmarketing_client.client import AsyncScoringClient, Timeouts
+    from bankmarketing_client.retry import RetryPolicy
+
+    owned = conn.client is None
+    client = conn.client or AsyncScoringClient(
+        conn.scoring_uri,
+        conn.api_key,
+        contract=conn.contract,
+        # One attempt per call: the batch engine retries itself, so that 429/408 reach the tuner.
+        retry=RetryPolicy(max_attempts=1, deadline=None),
+        timeouts=Timeouts(connect=10.0, read=120.0, total=None),
+        max_concurrency=tuner.settings.max_concurrency,
+    )
+    try:
+        contract = await client.detect_contract()
+        use_proba = contract.supports_proba if proba is None else proba
+        if use_proba and not contract.supports_proba:
+            raise ConfigurationError(
+                f"the endpoint's {contract.family!r} contract offers no probabilities; drop --proba"
+            )
+        yield Sender(client, contract, proba=use_proba, tuner=tuner)
+    finally:
+        if owned:
+            await client.aclose()
+
+
+# -- chunk sources ---------------------------------------------------------------------------------------------
+
+
+class TableChunks:
+    """Cuts a stream of Arrow tables into chunks of the size asked for, and validates each."""
+
+    def __init__(
+        self, tables: Iterator[pa.Table], *, start_row: int, id_column: str | None, allow_unknown: bool
+    ) -> None:
+        self._tables = tables
+        self._pending: list[pa.Table] = []
+        self._buffered = 0
+        self._row = start_row
+        self._id_column = id_column
+        self._allow_unknown = allow_unknown
+
+    def _take(self, n: int) -> pa.Table | None:
+        import pyarrow as pa
+
+        while self._buffered < n:
+            table = next(self._tables, None)
+            if table is None:
+                break
+            self._pending.append(table)
+            self._buffered += table.num_rows
+        if not self._buffered:
+            return None
+        whole = pa.concat_tables(self._pending) if len(self._pending) > 1 else self._pending[0]
+        taken = whole.slice(0, n)
+        rest = whole.slice(taken.num_rows)
+        self._pending = [rest] if rest.num_rows else []
+        self._buffered = rest.num_rows
+        return taken
+
+    async def __call__(self, max_rows: int) -> Prepared | None:
+        table = self._take(max_rows)
+        if table is None:
+            return None
+        checked = check_chunk(table, self._row, allow_unknown_categories=self._allow_unknown)
+        self._row += table.num_rows
+        ids = table.column(self._id_column).combine_chunks() if self._id_column else None
+        return Prepared(checked, ids)
+
+
+class RecordChunks:
+    """Chunks from records (mappings or :class:`BankMarketingRecord`), each validated by the pydantic model."""
+
+    def __init__(self, records: AsyncIterator[Any], *, allow_unknown: bool) -> None:
+        self._records = records
+        self._row = 1
+        self._allow_unknown = allow_unknown
+        self._done = False
+
+    async def __call__(self, max_rows: int) -> Prepared | None:
+        import numpy as np
+        import pyarrow as pa
+
+        from bankmarketing_client.features import validate_records
+
+        rows: list[Any] = []
+        while not self._done and len(rows) < max_rows:
+            try:
+                rows.append(await anext(self._records))
+            except StopAsyncIteration:
+                self._done = True
+        if not rows:
+            return None
+        valid = np.ones(len(rows), dtype=bool)
+        errors: list[RowError] = []
+        texts: list[str] = []
+        for offset, row in enumerate(rows):
+            try:
+                (record,) = validate_records(
+                    [row], start_row=self._row + offset, allow_unknown_categories=self._allow_unknown
+                )
+            except BankMarketingError as exc:
+                valid[offset] = False
+                errors.extend(getattr(exc, "errors", ()))
+                continue
+            texts.append(record.model_dump_json(by_alias=True))
+        checked = CheckedChunk(self._row, len(rows), valid, pa.array(texts, pa.string()), errors)
+        self._row += len(rows)
+        return Prepared(checked)
+
+
+async def _aiter(records: Iterable[Any] | AsyncIterable[Any]) -> AsyncIterator[Any]:
+    if isinstance(records, AsyncIterable):
+        async for record in records:
+            yield record
+    else:
+        for record in records:
+            yield record
+
+
+# -- score_stream ----------------------------------------------------------------------------------------------
+
+
+async def score_stream(
+    records: Iterable[Mapping[str, object]] | AsyncIterable[Mapping[str, object]],
+    *,
+    scoring_uri: str | None = None,
+    api_key: str | Secret | None = None,
+    contract: str | Contract | None = None,
+    client: AsyncScoringClient | None = None,
+    proba: bool | None = None,
+    batch_size: int | None = None,
+    concurrency: int | None = None,
+    allow_unknown_categories: bool = False,
+) -> AsyncIterator[ScoredRow]:
+    """Score records as they come, yielding one :class:`ScoredRow` per record in input order.
+
+    Records that fail validation are yielded with ``label=None`` and their errors, never sent.
+    """
+    tuner = Tuner(TunerSettings(batch_size=batch_size, concurrency=concurrency))
+    conn = Connection(scoring_uri, api_key, contract, client, allow_unknown_categories)
+    source = RecordChunks(_aiter(records), allow_unknown=allow_unknown_categories)
+    async with _connect(conn, proba, tuner) as sender:
+        async for chunk in scored_chunks(source, sender):
+            by_row: dict[int, list[RowError]] = {}
+            for error in chunk.errors:
+                by_row.setdefault(error.row, []).append(error)
+            for offset in range(chunk.num_rows):
+                row = chunk.start_row + offset
+                p = float(chunk.probabilities[offset]) if chunk.probabilities is not None else float("nan")
+                yield ScoredRow(row, chunk.labels[offset], None if p != p else p, tuple(by_row.get(row, ())))
+
+
+# -- score_frame -----------------------------------------------------------------------------------------------
+
+
+def _frame_table(frame: pd.DataFrame) -> pa.Table:
+    import pyarrow as pa
+
+    missing = [c for c in FEATURE_COLUMNS if c not in frame.columns]
+    if missing:
+        raise DatasetError(f"the frame is missing column(s) {', '.join(missing)}")
+    arrays = []
+    for name in FEATURE_COLUMNS:
+        column = frame[name]
+        try:
+            arrays.append(pa.array(column, from_pandas=True))
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed types: judge them as text, row by row
+            arrays.append(pa.array([None if v is None else str(v) for v in column.tolist()], pa.string()))
+    return pa.Table.from_arrays(arrays, names=list(FEATURE_COLUMNS))
+
+
+async def score_frame_async(
+    frame: pd.DataFrame,
+    *,
+    scoring_uri: str | None = None,
+    api_key: str | Secret | None = None,
+    contract: str | Contract | None = None,
+    client: AsyncScoringClient | None = None,
+    proba: bool | None = None,
+    batch_size: int | None = None,
+    concurrency: int | None = None,
+    allow_unknown_categories: bool = False,
+) -> pd.DataFrame:
+    """As :func:`score_frame`, inside a running event loop."""
+    import numpy as np
+
+    table = _frame_table(frame)
+    tuner = Tuner(TunerSettings(batch_size=batch_size, concurrency=concurrency))
+    conn = Connection(scoring_uri, api_key, contract, client, allow_unknown_categories)
+    labels: list[str | None] = []
+    probabilities: list[Any] = []
+    reasons: list[str | None] = [None] * len(frame)
+    source = TableChunks(iter([table]), start_row=1, id_column=None, allow_unknown=allow_unknown_categories)
+    async with _connect(conn, proba, tuner) as sender:
+        async for chunk in scored_chunks(source, sender):
+            labels += chunk.labels
+            if chunk.probabilities is not None:
+                probabilities.append(chunk.probabilities)
+            for error in chunk.errors:
+                previous = reasons[error.row - 1]
+                text = f"{error.field}: {error.reason}"
+                reasons[error.row - 1] = text if previous is None else previous + "; " + text
+        result = frame.copy()
+        result[PREDICTION_COLUMN] = labels
+        if sender.proba:
+            result[PROBABILITY_COLUMN] = np.concatenate(probabilities) if probabilities else []
+        result["error"] = reasons
+    return result
+
+
+def score_frame(frame: pd.DataFrame, **kwargs: Any) -> pd.DataFrame:
+    """A copy of ``frame`` with ``prediction`` (``probability`` on ``inputs`` endpoints) and ``error`` columns.
+
+    Rows that fail validation are not sent: their prediction is None and ``error`` says which field and why.
+    Keywords as :func:`score_frame_async`.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(score_frame_async(frame, **kwargs))
+    raise ConfigurationError("score_frame was called inside a running event loop; use await score_frame_async(...)")
+
+
+# -- score_file ------------------------------------------------------------------------------------------------
+
+
+def _check_distinct(input: Path, output: Path, errors: Path) -> None:
+    if input.resolve() in (output.resolve(), errors.resolve()) or output.resolve() == errors.resolve():
+        raise ConfigurationError("the input, output and errors files must be three different files")
+
+
+def default_errors_path(output: Path) -> Path:
+    return output.with_name(output.stem + ".errors.csv")
+
+
+def _output_schema(source: InputFile, proba: bool) -> pa.Schema:
+    import pyarrow as pa
+
+    fields = []
+    if source.id_column:
+        id_type = pa.string()
+        if source.format == "parquet":
+            import pyarrow.parquet as pq
+
+            id_type = pq.ParquetFile(source.path).schema_arrow.field(source.id_column).type
+            if pa.types.is_dictionary(id_type):
+                id_type = id_type.value_type
+        fields.append(pa.field(source.id_column, id_type))
+    fields += [pa.field(ROW_COLUMN, pa.int64()), pa.field(PREDICTION_COLUMN, pa.string())]
+    if proba:
+        fields.append(pa.field(PROBABILITY_COLUMN, pa.float64()))
+    return pa.schema(fields)
+
+
+def _chunk_table(chunk: ScoredChunk, schema: pa.Schema, id_column: str | None) -> pa.Table:
+    import numpy as np
+    import pyarrow as pa
+
+    arrays: list[pa.Array] = []
+    if id_column is not None and chunk.ids is not None:
+        arrays.append(chunk.ids.cast(schema.field(id_column).type))
+    arrays.append(pa.array(np.arange(chunk.start_row, chunk.start_row + chunk.num_rows, dtype=np.int64)))
+    arrays.append(pa.array(chunk.labels, pa.string()))
+    if PROBABILITY_COLUMN in schema.names and chunk.probabilities is not None:
+        arrays.append(pa.array(chunk.probabilities, pa.float64(), from_pandas=True))  # NaN -> null
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+class _FileRun:
+    """The state of one ``score_file`` run: spools, checkpoint and counters."""
+
+    def __init__(self, output: Path, errors: Path, ck: Checkpoint, ck_path: Path, schema: pa.Schema, resume: bool):
+        self.output = output
+        self.errors = errors
+        self.ck = ck
+        self.ck_path = ck_path
+        self.schema = schema
+        self.spool = AppendFile(
+            spool_path(output), length=ck.output_bytes if resume else None, header=csv_header(schema.names)
+        )
+        self.error_spool = AppendFile(
+            spool_path(errors), length=ck.errors_bytes if resume else None, header=csv_header(list(ERROR_COLUMNS))
+        )
+        self._last_save = time.monotonic()
+
+    def write(self, chunk: ScoredChunk, id_column: str | None) -> None:
+        self.spool.write(table_to_csv(_chunk_table(chunk, self.schema, id_column)))
+        if chunk.errors:
+            self.error_spool.write(errors_to_csv(chunk.errors))
+        ck = self.ck
+        ck.rows_done += chunk.num_rows
+        ck.scored += chunk.scored
+        ck.rejected += chunk.rejected
+        ck.failed += chunk.failed
+
+    def save(self, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_save < CHECKPOINT_SECONDS:
+            return
+        self._last_save = now
+        self.ck.output_bytes = self.spool.sync()
+        self.ck.errors_bytes = self.error_spool.sync()
+        self.ck.save(self.ck_path)
+
+    def close(self) -> None:
+        self.spool.close()
+        self.error_spool.close()
+
+
+async def score_file_async(
+    input: str | Path,
+    output: str | Path,
+    *,
+    errors: str | Path | None = None,
+    scoring_uri: str | None = None,
+    api_key: str | Secret | None = None,
+    contract: str | Contract | None = None,
+    client: AsyncScoringClient | None = None,
+    proba: bool | None = None,
+    batch_size: int | None = None,
+    concurrency: int | None = None,
+    fail_fast: bool = False,
+    resume: bool = False,
+    id_column: str | None = None,
+    input_format: Format | None = None,
+    delimiter: str | None = None,
+    allow_unknown_categories: bool = False,
+    progress: Progress | None = None,
+) -> BatchSummary:
+    """As :func:`score_file`, inside a running event loop."""
+    started = time.monotonic()
+    output = Path(output)
+    errors_path = Path(errors) if errors is not None else default_errors_path(output)
+    _check_distinct(Path(input), output, errors_path)
+    source = open_input(
+        input,
+        format=input_format,
+        delimiter=delimiter,
+        id_column=id_column,
+        count_rows=bool(progress and progress.enabled),
+    )
+    tuner = Tuner(TunerSettings(batch_size=batch_size, concurrency=concurrency))
+    conn = Connection(scoring_uri, api_key, contract, client, allow_unknown_categories)
+    ck_path = checkpoint_path(output)
+    async with _connect(conn, proba, tuner) as sender:
+        schema = _output_schema(source, sender.proba)
+        layout = {
+            "columns": schema.names,
+            "output_format": output_format(output),
+            "errors": str(errors_path.resolve()),
+            "contract": sender.contract.family,
+            "allow_unknown_categories": allow_unknown_categories,
+        }
+        input_print = fingerprint(source.path)
+        previous = Checkpoint.load(ck_path) if resume else None
+        if previous is not None:
+            why = previous.matches(input_print, layout)
+            if why is not None:
+                raise ConfigurationError(f"cannot resume from {ck_path}: {why}; run without --resume to start over")
+            if not spool_path(output).is_file() or not spool_path(errors_path).is_file():
+                raise ConfigurationError(
+                    f"cannot resume: the partial output beside {output} is gone; run without --resume"
+                )
+            ck = previous
+        else:
+            if resume:
+                logger.warning("nothing to resume for %s: starting from the first row", output)
+            ck_path.unlink(missing_ok=True)
+            ck = Checkpoint(input_print, layout)
+        run = _FileRun(output, errors_path, ck, ck_path, schema, resume=previous is not None)
+        resumed_rows = ck.rows_done
+        retries_before = ck.retries
+        elapsed_before = ck.elapsed
+        if progress is not None:
+            progress.total = source.total_rows
+            progress.start(ck.rows_done)
+        chunks = TableChunks(
+            source.iter_tables(skip_rows=ck.rows_done),
+            start_row=ck.rows_done + 1,
+            id_column=source.id_column,
+            allow_unknown=allow_unknown_categories,
+        )
+        if previous is None:
+            run.save(force=True)
+        stopped: FailFast | None = None
+        try:
+            async for chunk in scored_chunks(chunks, sender, fail_fast=fail_fast):
+                run.write(chunk, source.id_column)
+                ck.retries = retries_before + sender.retries
+                ck.elapsed = elapsed_before + time.monotonic() - started
+                run.save()
+                if progress is not None:
+                    progress.advance(chunk.num_rows)
+        except FailFast as exc:
+            stopped = exc
+        except (Exception, asyncio.CancelledError, KeyboardInterrupt) as exc:
+            ck.retries = retries_before + sender.retries
+            ck.elapsed = elapsed_before + time.monotonic() - started
+            run.save(force=True)
+            run.close()
+            if progress is not None:
+                progress.close()
+            if isinstance(exc, BankMarketingError):
+                raise Interrupted(
+                    f"{exc}. Stopped after {ck.rows_done:,} rows; the progress is saved: "
+                    "run the same command with --resume to continue"
+                ) from exc
+            raise
+        if progress is not None:
+            progress.close()
+        summary = BatchSummary(
+            retries=retries_before + sender.retries,
+            resumed_rows=resumed_rows,
+            batch_size=tuner.batch_size,
+            concurrency=tuner.tuned_concurrency,
+        )
+    summary.elapsed = elapsed_before + time.monotonic() - started
+    if stopped is not None:
+        run.close()
+        first = min(e.row for e in stopped.errors)
+        first_errors = [e for e in stopped.errors if e.row == first]
+        staging = spool_path(errors_path)
+        staging.write_bytes(csv_header(list(ERROR_COLUMNS)) + errors_to_csv(first_errors))
+        replace_atomically(staging, errors_path)
+        spool_path(output).unlink(missing_ok=True)
+        ck_path.unlink(missing_ok=True)
+        summary.rows = first - 1
+        summary.rejected = 1
+        summary.errors_path = errors_path
+        summary.stopped_early = True
+        return summary
+    run.save(force=True)
+    run.close()
+    finish_output(spool_path(output), output, schema)
+    if ck.rejected or ck.failed or errors is not None:
+        replace_atomically(spool_path(errors_path), errors_path)
+        summary.errors_path = errors_path
+    else:
+        spool_path(errors_path).unlink(missing_ok=True)
+    ck_path.unlink(missing_ok=True)
+    summary.rows, summary.scored, summary.rejected, summary.failed = ck.rows_done, ck.scored, ck.rejected, ck.failed
+    summary.output = output
+    return summary
+
+
+def score_file(input: str | Path, output: str | Path, **kwargs: Any) -> BatchSummary:
+    """Score a CSV or Parquet file into ``output`` (CSV or Parquet, by suffix); one output row per input row.
+
+    Output columns: the input's id column if it has one, ``row`` (1-based), ``prediction`` and, when the endpoint
+    offers ``predict_proba``, ``probability`` (of ``"yes"``). Rows that fail validation are not sent; their
+    prediction is empty and the errors file (``errors=``, default ``<output stem>.errors.csv``) says row, field
+    and reason. ``resume=True`` continues an interrupted run. Keywords as :func:`score_file_async`.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(score_file_async(input, output, **kwargs))
+    raise ConfigurationError("score_file was called inside a running event loop; use await score_file_async(...)")
+
+
+__all__ = [
+    "BatchSummary",
+    "Interrupted",
+    "ScoredRow",
+    "score_file",
+    "score_file_async",
+    "score_frame",
+    "score_frame_async",
+    "score_stream",
+]

@@ -1,0 +1,230 @@
+"""Row validation for whole chunks at once, with the pydantic model as the judge of every rejected row.
+
+The rules (categories, integer or real, bounds, finite) are read from :class:`BankMarketingRecord`'s own fields,
+then applied column-wise with Arrow compute, which costs well under a microsecond per row instead of the ~15 us
+pydantic needs in Python. Every row that fails this screen is then validated by the pydantic model itself, so the
+row number, field and reason in the errors file are the model's own words; a row the model accepts after all is
+sent (the screen can only be stricter, never more lenient). ``tests/batch/test_validation.py`` checks that the
+screen and the model agree row for row on corrupted data.
+
+The same pass produces the JSON text of each valid record (wire names, schema order), so building a request body
+is a string join. Text columns (CSV) are parsed as numbers where the model wants numbers, as pandas would.
+"""
+
+from __future__ import annotations
+
+import math
+import typing
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING, Any, Literal
+
+from bankmarketing_client.errors import RecordValidationError, RowError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
+    from numpy.typing import NDArray
+
+Kind = Literal["integer", "number", "category"]
+
+
+@dataclass(frozen=True)
+class FieldRule:
+    """What the model demands of one wire field."""
+
+    name: str
+    kind: Kind
+    categories: tuple[str, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+
+
+@cache
+def field_rules() -> tuple[FieldRule, ...]:
+    """The model's rules per field, in wire (schema) order, read from the pydantic field definitions."""
+    from bankmarketing_client.features import BankMarketingRecord
+
+    rules: list[FieldRule] = []
+    for attribute, info in BankMarketingRecord.model_fields.items():
+        name = info.alias or attribute
+        annotation = info.annotation
+        minimum = maximum = None
+        for meta in info.metadata:
+            if getattr(meta, "ge", None) is not None:
+                minimum = float(meta.ge)
+            if getattr(meta, "le", None) is not None:
+                maximum = float(meta.le)
+        if typing.get_origin(annotation) is Literal:
+            rules.append(FieldRule(name, "category", tuple(str(v) for v in typing.get_args(annotation))))
+        elif annotation is int:
+            rules.append(FieldRule(name, "integer", minimum=minimum, maximum=maximum))
+        elif annotation is float:
+            rules.append(FieldRule(name, "number", minimum=minimum, maximum=maximum))
+        else:  # a field type this screen does not know: let the model judge every row
+            raise TypeError(f"no column rule for field {name!r} of type {annotation!r}")
+    return tuple(rules)
+
+
+@dataclass
+class CheckedChunk:
+    """One chunk after validation: which rows are valid, their JSON text, and the errors of the others."""
+
+    start_row: int
+    num_rows: int
+    valid: NDArray[np.bool_]
+    #: JSON object text of each valid row, in row order (length ``valid.sum()``).
+    records_json: pa.Array
+    errors: list[RowError]
+
+    @property
+    def rejected(self) -> int:
+        return self.num_rows - int(self.valid.sum())
+
+
+def parse_text_number(text: str) -> object:
+    """How a CSV cell becomes a number: ``"57"`` -> 57, ``"5.0"`` -> 5.0, ``""`` -> None, else the text."""
+    stripped = text.strip()
+    if not stripped:
+        return None
+    try:
+        return int(stripped)
+    except ValueError:
+        pass
+    try:
+        return float(stripped)
+    except ValueError:
+        return text
+
+
+def _as_float(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, bool]:
+    """The column as float64 (NaN where not a number) and whether it came from text."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if pa.types.is_dictionary(array.type):
+        array = array.dictionary_decode()
+    if pa.types.is_integer(array.type) or pa.types.is_floating(array.type):
+        return pc.fill_null(array.cast(pa.float64()), math.nan), False
+    if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
+        try:
+            return pc.fill_null(array.cast(pa.float64()), math.nan), True
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            values = []
+            for text in array.to_pylist():
+                number = parse_text_number(text) if text is not None else None
+                ok = isinstance(number, int | float) and not isinstance(number, bool)
+                values.append(float(number) if ok else math.nan)  # type: ignore[arg-type]
+            return pa.array(values, pa.float64()), True
+    return pa.nulls(len(array), pa.float64()).fill_null(math.nan), False
+
+
+def _as_text(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    import pyarrow as pa
+
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if pa.types.is_dictionary(array.type):
+        array = array.dictionary_decode()
+    if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
+        return array.cast(pa.string())
+    return pa.nulls(len(array), pa.string())
+
+
+def screen(table: pa.Table) -> tuple[NDArray[np.bool_], pa.Array]:
+    """Column-wise check of every row against the model's rules; also each row's JSON object text."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = table.num_rows
+    valid = np.ones(n, dtype=bool)
+    pieces: list[pa.Array | pa.Scalar] = []
+    for index, rule in enumerate(field_rules()):
+        key = ("{" if index == 0 else ",") + f'"{rule.name}":'
+        if rule.kind == "category":
+            text = _as_text(table.column(rule.name))
+            ok = pc.fill_null(pc.is_in(text, value_set=pa.array(rule.categories, pa.string())), False)
+            valid &= ok.to_numpy(zero_copy_only=False)
+            pieces += [pa.scalar(key + '"'), pc.fill_null(text, ""), pa.scalar('"')]
+            continue
+        numbers, _ = _as_float(table.column(rule.name))
+        values = numbers.to_numpy(zero_copy_only=False)
+        with np.errstate(invalid="ignore"):
+            ok_values = np.isfinite(values)
+            if rule.kind == "integer":
+                ok_values &= np.floor(values) == values
+            if rule.minimum is not None:
+                ok_values &= values >= rule.minimum
+            if rule.maximum is not None:
+                ok_values &= values <= rule.maximum
+        valid &= ok_values
+        safe = np.where(ok_values, values, 0.0)
+        if rule.kind == "integer":
+            rendered = pa.array(safe.astype(np.int64)).cast(pa.string())
+        else:
+            rendered = pa.array(safe).cast(pa.string())
+        pieces += [pa.scalar(key), rendered]
+    pieces.append(pa.scalar("}"))
+    records = pc.binary_join_element_wise(*pieces, "") if n else pa.array([], pa.string())
+    return valid, records
+
+
+def python_row(table: pa.Table, index: int) -> dict[str, object]:
+    """One row as the model would receive it from this file: text parsed as numbers where numbers are due."""
+    row: dict[str, object] = {}
+    for rule in field_rules():
+        value = table.column(rule.name)[index].as_py()
+        if rule.kind != "category" and isinstance(value, str):
+            value = parse_text_number(value)
+        row[rule.name] = value
+    return row
+
+
+def check_chunk(
+    table: pa.Table, start_row: int, *, allow_unknown_categories: bool = False, model_only: bool = False
+) -> CheckedChunk:
+    """Validate one chunk: the column screen, then the pydantic model for every row the screen refused.
+
+    ``model_only`` validates every row with the model (slow; for checking the screen). With
+    ``allow_unknown_categories`` categories are not screened and rows go through the model.
+    """
+    import numpy as np
+    import pyarrow as pa
+
+    valid, records = screen(table)
+    suspects = np.flatnonzero(~valid)
+    if model_only or allow_unknown_categories:
+        suspects = np.arange(table.num_rows)
+    errors: list[RowError] = []
+    rescued: dict[int, str] = {}
+    for index in suspects.tolist():
+        row = python_row(table, index)
+        try:
+            (record,) = _validate([row], start_row + index, allow_unknown_categories)
+        except RecordValidationError as exc:
+            valid[index] = False
+            errors.extend(exc.errors)
+            continue
+        if not valid[index] or allow_unknown_categories:
+            rescued[index] = record.model_dump_json(by_alias=True)
+            valid[index] = True
+    records_json = records.filter(pa.array(valid)) if rescued == {} else _merge(records, valid, rescued)
+    return CheckedChunk(start_row, table.num_rows, valid, records_json, errors)
+
+
+def _merge(records: pa.Array, valid: NDArray[np.bool_], rescued: Mapping[int, str]) -> pa.Array:
+    import numpy as np
+    import pyarrow as pa
+
+    texts = records.to_pylist()
+    for index, text in rescued.items():
+        texts[index] = text
+    return pa.array([texts[i] for i in np.flatnonzero(valid).tolist()], pa.string())
+
+
+def _validate(rows: Iterable[Mapping[str, object]], start_row: int, allow_unknown: bool) -> list[Any]:
+    from bankmarketing_client.features import validate_records
+
+    return validate_records(rows, start_row=start_row, allow_unknown_categories=allow_unknown)

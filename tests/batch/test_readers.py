@@ -1,0 +1,77 @@
+"""Input files: shape checks with clear messages, chunked reading, skipping rows for resume, Parquet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+from batch_support import WriteSubset
+
+from bankmarketing_client.batch.readers import open_input
+from bankmarketing_client.data import FEATURE_COLUMNS
+from bankmarketing_client.errors import DatasetError
+
+
+def test_empty_file_is_refused_with_a_clear_message(tmp_path: Path) -> None:
+    path = tmp_path / "empty.csv"
+    path.write_bytes(b"")
+    with pytest.raises(DatasetError, match=r"empty\.csv: the file is empty"):
+        open_input(path)
+
+
+def test_header_only_file_is_refused(write_subset: WriteSubset) -> None:
+    path = write_subset("header.csv", rows=0)
+    with pytest.raises(DatasetError, match="header but no data rows"):
+        open_input(path)
+
+
+def test_missing_column_is_named(write_subset: WriteSubset, tmp_path: Path) -> None:
+    source = write_subset(rows=3)
+    table = pacsv.read_csv(source).drop_columns(["duration", "euribor3m"])
+    path = tmp_path / "missing.csv"
+    pacsv.write_csv(table, path)
+    with pytest.raises(DatasetError, match=r"missing column\(s\) duration, euribor3m"):
+        open_input(path)
+
+
+def test_wrong_delimiter_says_what_it_saw(tmp_path: Path, write_subset: WriteSubset) -> None:
+    tabbed = tmp_path / "tabs.csv"
+    tabbed.write_text(write_subset(rows=2).read_text().replace(",", "\t"))
+    with pytest.raises(DatasetError, match=r"cannot split the header.*separated by '\\t'"):
+        open_input(tabbed)
+
+
+def test_semicolons_are_detected_and_rows_read_in_order(write_subset: WriteSubset) -> None:
+    source = open_input(write_subset(rows=50, delimiter=";"), count_rows=True)
+    assert source.delimiter == ";"
+    assert source.total_rows == 50
+    tables = list(source.iter_tables())
+    assert sum(t.num_rows for t in tables) == 50
+    assert set(FEATURE_COLUMNS) <= set(tables[0].column_names)
+
+
+def test_id_column_is_found_and_skip_rows_resumes_after_them(write_subset: WriteSubset) -> None:
+    source = open_input(write_subset(rows=40, with_id=True))
+    assert source.id_column == "id"
+    rest = pa.concat_tables(list(source.iter_tables(skip_rows=25)))
+    assert rest.column("id").to_pylist() == [f"C{i:06d}" for i in range(26, 41)]
+
+
+def test_parquet_is_read_in_batches_and_skipped(write_subset: WriteSubset, tmp_path: Path) -> None:
+    table = pacsv.read_csv(write_subset(rows=120, with_id=True))
+    path = tmp_path / "in.parquet"
+    pq.write_table(table, path, row_group_size=50)
+    source = open_input(path)
+    assert (source.format, source.total_rows, source.id_column) == ("parquet", 120, "id")
+    ids = pa.concat_tables(list(source.iter_tables(skip_rows=70))).column("id").to_pylist()
+    assert ids == [f"C{i:06d}" for i in range(71, 121)]
+
+
+def test_not_a_parquet_file(tmp_path: Path) -> None:
+    path = tmp_path / "bad.parquet"
+    path.write_text("hello")
+    with pytest.raises(DatasetError, match="not a readable Parquet file"):
+        open_input(path)

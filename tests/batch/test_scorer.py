@@ -1,0 +1,150 @@
+"""score_file / score_frame / score_stream against the real local endpoint over real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from batch_support import WriteSubset, read_csv_rows
+
+from bankmarketing_client.batch import score_file, score_frame, score_stream
+from bankmarketing_client.batch.scorer import ScoredRow
+from bankmarketing_client.client import ScoringClient
+from bankmarketing_client.data import FEATURE_COLUMNS, INTEGER_COLUMNS, read_frame
+from bankmarketing_client.local.endpoint import LocalEndpoint
+
+
+def _reference(endpoint: LocalEndpoint, path: Path) -> list[tuple[str, float]]:
+    """What the typed client says for the same rows, in one request (the ground truth for order)."""
+    frame = read_frame(path, require_target=False)
+    records: list[dict[str, Any]] = [
+        {str(k): v for k, v in r.items()} for r in frame[list(FEATURE_COLUMNS)].to_dict(orient="records")
+    ]
+    with ScoringClient(endpoint.scoring_uri, endpoint.primary_key, contract="inputs") as client:
+        predictions = client.predict_proba(records)
+    return [(p.label, p.probability or 0.0) for p in predictions]
+
+
+def _corrupt(path: Path, changes: dict[tuple[int, str], str]) -> None:
+    with path.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    for (row, field), value in changes.items():
+        rows[row - 1][field] = value
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def test_order_and_count_survive_small_batches(
+    scoring_env: LocalEndpoint, write_subset: WriteSubset, tmp_path: Path
+) -> None:
+    source = write_subset(rows=300, with_id=True)
+    output = tmp_path / "out.csv"
+    summary = score_file(source, output, batch_size=7, concurrency=3)
+    assert (summary.rows, summary.scored, summary.rejected, summary.ok) == (300, 300, 0, True)
+    rows = read_csv_rows(output)
+    assert list(rows[0]) == ["id", "row", "prediction", "probability"]
+    assert [r["id"] for r in rows] == [f"C{i:06d}" for i in range(1, 301)]
+    assert [int(r["row"]) for r in rows] == list(range(1, 301))
+    expected = _reference(scoring_env, source)
+    assert [r["prediction"] for r in rows] == [label for label, _ in expected]
+    assert [float(r["probability"]) for r in rows] == pytest.approx([p for _, p in expected], abs=1e-12)
+    assert not list(tmp_path.glob(".*")), "spool or checkpoint left behind"
+
+
+def test_invalid_rows_are_not_sent_and_listed_with_row_field_reason(
+    scoring_env: LocalEndpoint, write_subset: WriteSubset, tmp_path: Path
+) -> None:
+    source = write_subset(rows=60)
+    _corrupt(source, {(5, "age"): "abc", (17, "job"): "astronaut", (18, "month"): "May", (18, "duration"): "-3"})
+    errors = tmp_path / "bad.csv"
+    summary = score_file(source, tmp_path / "out.csv", errors=errors, batch_size=16)
+    assert (summary.rows, summary.scored, summary.rejected, summary.ok) == (60, 57, 3, False)
+    listed = [(int(r["row"]), r["field"]) for r in read_csv_rows(errors)]
+    assert listed == [(5, "age"), (17, "job"), (18, "month"), (18, "duration")]
+    assert "astronaut" in read_csv_rows(errors)[1]["reason"]
+    out = read_csv_rows(tmp_path / "out.csv")
+    assert len(out) == 60
+    assert [int(r["row"]) for r in out if not r["prediction"]] == [5, 17, 18]
+    assert all(r["prediction"] in ("yes", "no") for i, r in enumerate(out, 1) if i not in (5, 17, 18))
+
+
+def test_fail_fast_stops_at_the_first_bad_row(
+    scoring_env: LocalEndpoint, write_subset: WriteSubset, tmp_path: Path
+) -> None:
+    source = write_subset(rows=200)
+    _corrupt(source, {(150, "age"): "x", (170, "job"): "y"})
+    output = tmp_path / "out.csv"
+    summary = score_file(source, output, fail_fast=True, batch_size=20)
+    assert summary.stopped_early
+    assert not summary.ok
+    assert not output.exists()
+    assert [(r["row"], r["field"]) for r in read_csv_rows(tmp_path / "out.errors.csv")] == [("150", "age")]
+
+
+def test_csv_and_parquet_round_trip_to_the_same_answers(
+    scoring_env: LocalEndpoint, write_subset: WriteSubset, tmp_path: Path
+) -> None:
+    source = write_subset(rows=120, with_id=True)
+    as_parquet = tmp_path / "out.parquet"
+    score_file(source, as_parquet, batch_size=50)
+    table = pq.read_table(as_parquet)
+    assert table.column_names == ["id", "row", "prediction", "probability"]
+    parquet_in = tmp_path / "in.parquet"
+    pq.write_table(
+        pd.read_csv(source, dtype={"id": str}).pipe(lambda f: __import__("pyarrow").Table.from_pandas(f)), parquet_in
+    )
+    back = tmp_path / "back.csv"
+    score_file(parquet_in, back, batch_size=33)
+    rows = read_csv_rows(back)
+    assert [r["id"] for r in rows] == table.column("id").to_pylist()
+    assert [r["prediction"] for r in rows] == table.column("prediction").to_pylist()
+    assert [float(r["probability"]) for r in rows] == pytest.approx(table.column("probability").to_pylist())
+
+
+def test_score_frame_adds_prediction_probability_and_error(scoring_env: LocalEndpoint, train_path: Path) -> None:
+    frame = read_frame(train_path).head(80).copy()
+    frame.loc[3, "marital"] = "Married"
+    scored = score_frame(frame, batch_size=25)
+    assert list(scored.index) == list(frame.index)
+    assert scored["prediction"].isna().tolist() == [i == 3 for i in range(80)]
+    assert "marital" in str(scored.loc[3, "error"])
+    assert scored["probability"].drop(index=3).between(0, 1).all()
+    assert (frame.columns == scored.columns[: len(frame.columns)]).all()
+
+
+def test_score_stream_yields_one_result_per_record_in_order(scoring_env: LocalEndpoint, train_path: Path) -> None:
+    frame = read_frame(train_path).head(45)
+    records: list[dict[str, Any]] = [
+        {str(k): v for k, v in r.items()} for r in frame[list(FEATURE_COLUMNS)].to_dict(orient="records")
+    ]
+    for record in records:
+        for column in INTEGER_COLUMNS:
+            record[column] = int(record[column])
+    records[10] = {**records[10], "age": "forty"}
+
+    async def collect() -> list[ScoredRow]:
+        return [row async for row in score_stream(records, batch_size=8)]
+
+    results = asyncio.run(collect())
+    assert [r.row for r in results] == list(range(1, 46))
+    assert results[10].label is None
+    assert results[10].errors[0].field == "age"
+    assert all(r.label in ("yes", "no") and r.probability is not None for i, r in enumerate(results) if i != 10)
+
+
+def test_data_contract_gives_labels_without_probability(
+    endpoint_data: LocalEndpoint, write_subset: WriteSubset, tmp_path: Path
+) -> None:
+    output = tmp_path / "out.csv"
+    score_file(write_subset(rows=40), output, scoring_uri=endpoint_data.scoring_uri, api_key=endpoint_data.primary_key)
+    rows = read_csv_rows(output)
+    assert list(rows[0]) == ["row", "prediction"]
+    assert len(rows) == 40
+    assert {r["prediction"] for r in rows} <= {"yes", "no"}
