@@ -209,6 +209,7 @@ def _on_init(environment: Environment, **_: Any) -> None:
     options = _options(environment)
     if options is None:
         return
+    _keep_tagged_user_classes(environment)
     if options.scoring_uri or environment.host:
         try:
             target = resolve_target(environment.host, options.scoring_uri)
@@ -221,6 +222,27 @@ def _on_init(environment: Environment, **_: Any) -> None:
             sys.exit(EXIT_SETUP_ERROR)
     if runner is not None and options.max_requests > 0 and not isinstance(runner, MasterRunner):
         STATE.budget = Budget(limit=options.max_requests)
+
+
+def _task_tags(user_class: Any) -> list[set[str]]:
+    return [set(getattr(task, "locust_tag_set", ())) for task in getattr(user_class, "tasks", ())]
+
+
+def _keep_tagged_user_classes(environment: Environment) -> None:
+    """With ``-T``/``-E``, run only the user classes that keep a task: Locust would start the others too,
+    and each would die with "No tasks defined". Done on the master (or the only process), which dispatches."""
+    options = _options(environment)
+    include = set(getattr(options, "tags", None) or ())
+    exclude = set(getattr(options, "exclude_tags", None) or ())
+    if not include and not exclude:
+        return
+
+    def keeps_a_task(user_class: Any) -> bool:
+        return any((not include or tags & include) and not tags & exclude for tags in _task_tags(user_class))
+
+    kept = [user_class for user_class in environment.user_classes if keeps_a_task(user_class)]
+    if kept and len(kept) < len(environment.user_classes):
+        environment.user_classes = kept
 
 
 def _on_budget_message(environment: Environment, msg: Any, **_: Any) -> None:

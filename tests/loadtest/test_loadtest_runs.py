@@ -171,6 +171,20 @@ def test_probes_and_mix_pass(tmp_path: Path, train_path: Path, endpoint_inputs: 
     assert {"/ (health)", "/swagger.json"} <= run.names()
 
 
+def test_tags_select_only_the_user_classes_that_keep_a_task(
+    tmp_path: Path, train_path: Path, endpoint_inputs: LocalEndpoint
+) -> None:
+    run = run_locust(
+        tmp_path, train_path,
+        "--host", endpoint_inputs.base_url, "--max-requests", "10", "-T", "health", "swagger",
+        users=4,
+    )  # fmt: skip
+    assert run.code == 0, run.output[-3000:]
+    assert "No tasks defined" not in run.output  # Locust alone would start every class, taskless ones too
+    assert run.names() == {"/ (health)", "/swagger.json"}
+    assert (run.requests, run.failures) == (10, 0)
+
+
 @pytest.fixture(scope="module")
 def slow_endpoint(bankmarketing_endpoint_factory: EndpointFactory) -> LocalEndpoint:
     """Every prediction takes 20 ms more, so latency is real; room for the users of these runs."""
