@@ -268,20 +268,22 @@ class _ClientCore:
 
     # -- reading answers -------------------------------------------------------------------------------------
 
-    def transport_error(self, request: httpx.Request, exc: httpx.TransportError) -> Exception:
-        """A failure with no HTTP answer: timeouts and connection errors are retryable, bad URLs are not."""
+    def transport_error(self, request: httpx.Request, exc: httpx.RequestError) -> Exception:
+        """A failure with no usable HTTP answer: timeouts and connection errors are retryable, the rest not."""
         request_id = request.headers.get("x-request-id")
+        where = f"{request.url.host}:{request.url.port}" if request.url.port else request.url.host
         if isinstance(exc, httpx.UnsupportedProtocol):
             return ConfigurationError(f"cannot send to {self.scoring_url}: {exc}")
         if isinstance(exc, httpx.TimeoutException):
             kind = type(exc).__name__.replace("Timeout", " timeout").lower().strip()
-            error: APIError = RequestTimeoutError(
-                f"no answer from {request.url.host}:{request.url.port} ({kind})", request_id=request_id
-            )
-        else:
+            error: APIError = RequestTimeoutError(f"no answer from {where} ({kind})", request_id=request_id)
+        elif isinstance(exc, httpx.TransportError):
             error = ServiceUnavailableError(
-                f"could not reach {request.url.host}:{request.url.port} ({type(exc).__name__}: {exc})",
-                request_id=request_id,
+                f"could not reach {where} ({type(exc).__name__}: {exc})", request_id=request_id
+            )
+        else:  # e.g. a body that cannot be decoded: sending it again would not help
+            return UnexpectedResponseError(
+                f"unreadable answer from {where} ({type(exc).__name__}: {exc})", request_id=request_id
             )
         return RetryableError(error)
 
@@ -323,6 +325,10 @@ class _ClientCore:
             return ModelError("the scoring container failed", **common)
         if status in (502, 503, 504):
             return ServiceUnavailableError("the endpoint is not available now", **common)
+        if 300 <= status < 400 and "location" in headers:
+            return UnexpectedResponseError(
+                f"the endpoint redirects to {headers['location']}; use that URI as the scoring URI", **common
+            )
         return UnexpectedResponseError("unexpected answer from the endpoint", **common)
 
     def score_result(
@@ -457,7 +463,7 @@ class AsyncScoringClient:
                     async with self._semaphore:
                         try:
                             response = await self._http.send(request, auth=self._core.auth)
-                        except httpx.TransportError as exc:
+                        except httpx.RequestError as exc:
                             raise self._core.transport_error(request, exc) from exc
                     self._core.check(request, response)
                     return response
@@ -578,7 +584,7 @@ class ScoringClient:
                     with self._semaphore:
                         try:
                             response = self._http.send(request, auth=self._core.auth)
-                        except httpx.TransportError as exc:
+                        except httpx.RequestError as exc:
                             raise self._core.transport_error(request, exc) from exc
                     self._core.check(request, response)
                     return response

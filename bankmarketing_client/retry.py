@@ -169,8 +169,14 @@ class RetryPolicy:
             "reraise": True,
         }
 
-    def retrying(self, *, sleep: Callable[[float], None] = time.sleep) -> tenacity.Retrying:
-        """A fresh tenacity ``Retrying`` for one blocking call (gevent patches ``time.sleep`` in Locust)."""
+    def retrying(self, *, sleep: Callable[[float], None] | None = None) -> tenacity.Retrying:
+        """A fresh tenacity ``Retrying`` for one blocking call.
+
+        Without ``sleep``, tenacity looks ``time.sleep`` up at each wait, so a gevent monkey-patch applied after
+        this module was imported (Locust) still makes waits cooperative.
+        """
+        if sleep is None:
+            return tenacity.Retrying(**self._kwargs())  # type: ignore[arg-type]
         return tenacity.Retrying(sleep=sleep, **self._kwargs())  # type: ignore[arg-type]
 
     def async_retrying(self) -> tenacity.AsyncRetrying:

@@ -38,6 +38,7 @@ from bankmarketing_client.errors import (
     RecordValidationError,
     RequestTimeoutError,
     ServiceUnavailableError,
+    UnexpectedResponseError,
 )
 from bankmarketing_client.local.endpoint import LocalEndpoint
 from bankmarketing_client.retry import RetryPolicy
@@ -383,7 +384,6 @@ print(json.dumps([p.label for job in jobs for p in job.value]))
 
 def test_sync_face_under_gevent_like_locust(faulty_inputs: LocalEndpoint, holdout_records: Records) -> None:
     """Locust monkey-patches with gevent: the sync face must work in greenlets with no event loop."""
-    pytest.importorskip("gevent", reason="gevent comes with the loadtest extra")
     records = holdout_records[:30]
     env = {
         **os.environ,
@@ -488,3 +488,38 @@ def test_424_wrapping_a_transient_container_status_is_retried(sample_records: Re
         "http://mock/score", "k", contract="inputs", retry=FAST, http_client=httpx.Client(transport=transport)
     ) as client:
         assert [p.label for p in client.predict(sample_records)] == ["yes", "no"]
+
+
+def test_a_redirect_names_the_new_uri(sample_records: Records) -> None:
+    """Mock: the local front never redirects; a moved Azure endpoint (http -> https) does."""
+    transport = httpx.MockTransport(lambda _r: httpx.Response(301, headers={"location": "https://moved/score"}))
+    with (
+        ScoringClient(
+            "http://mock/score", "k", contract="inputs", retry=FAST, http_client=httpx.Client(transport=transport)
+        ) as client,
+        pytest.raises(UnexpectedResponseError, match="redirects to https://moved/score") as caught,
+    ):
+        client.predict(sample_records)
+    assert caught.value.status == 301
+
+
+def test_an_undecodable_body_is_not_retried(sample_records: Records) -> None:
+    """Mock: the local server always sends well-formed bodies; a broken proxy may send a corrupt gzip stream."""
+    calls: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(200, headers={"content-encoding": "gzip"}, content=b"not gzip at all")
+
+    with (
+        ScoringClient(
+            "http://mock/score",
+            "k",
+            contract="inputs",
+            retry=FAST,
+            http_client=httpx.Client(transport=httpx.MockTransport(answer)),
+        ) as client,
+        pytest.raises(UnexpectedResponseError, match="unreadable answer"),
+    ):
+        client.predict(sample_records)
+    assert len(calls) == 1

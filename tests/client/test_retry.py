@@ -205,3 +205,8 @@ def test_tenacity_retry_error_never_escapes() -> None:
     with pytest.raises(RetryableError):  # tenacity's RetryError would not match: reraise=True is in force
         _drive(RetryPolicy(max_attempts=2, backoff_base=0.0), fail, [], [])
     assert not issubclass(RetryableError, tenacity.RetryError)
+
+
+def test_blocking_waits_look_up_time_sleep_late() -> None:
+    """tenacity's own ``nap.sleep`` resolves ``time.sleep`` per call, so gevent patching after import still works."""
+    assert RetryPolicy().retrying().sleep is tenacity.nap.sleep
