@@ -1,0 +1,34 @@
+"""The public surface at the package root: every advertised name resolves, and importing it stays light."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import bankmarketing_client
+
+
+@pytest.mark.parametrize("name", sorted(bankmarketing_client.__all__))
+def test_every_public_name_resolves(name: str) -> None:
+    assert getattr(bankmarketing_client, name) is not None
+
+
+def test_unknown_names_raise_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        bankmarketing_client.Nope  # noqa: B018
+
+
+def test_importing_the_package_loads_no_http_or_validation_stack() -> None:
+    code = (
+        "import sys, bankmarketing_client\n"
+        "heavy = [m for m in ('httpx', 'pydantic', 'tenacity', 'pandas', 'sklearn') if m in sys.modules]\n"
+        "print(','.join(heavy))\n"
+        "bankmarketing_client.ScoringClient\n"
+        "print('httpx' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    first, second = done.stdout.splitlines()
+    assert first == ""
+    assert second == "True"  # the client is loaded when first asked for
