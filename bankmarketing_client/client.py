@@ -231,16 +231,24 @@ class _ClientCore:
         body = contract.body_bytes(_records_json(validated), method=method)
         return _Operation("POST", self._scoring_url, content=body), len(validated)
 
+    def slot_budget(self, op: _Operation) -> float | None:
+        """How long ``op`` may wait for a free concurrency slot: what is left of its deadline (``None``: no limit)."""
+        remaining = self.retry.remaining(op.started)
+        return None if remaining is None else max(0.0, remaining)
+
+    def deadline_error(self, op: _Operation) -> RequestTimeoutError:
+        return RequestTimeoutError(
+            f"deadline of {self.retry.deadline:g} s exceeded before the request could be sent",
+            request_id=op.client_request_id,
+        )
+
     def build_request(self, op: _Operation) -> httpx.Request:
         """A fresh request for the next attempt of ``op``, its timeouts clipped to the time left."""
         cap = self.timeouts.total
         remaining = self.retry.remaining(op.started)
         if remaining is not None:
             if remaining <= 0:
-                raise RequestTimeoutError(
-                    f"deadline of {self.retry.deadline:g} s exceeded before the request could be sent",
-                    request_id=op.client_request_id,
-                )
+                raise self.deadline_error(op)
             cap = remaining if cap is None else min(cap, remaining)
         t = self.timeouts
         timeout = httpx.Timeout(
@@ -459,12 +467,19 @@ class AsyncScoringClient:
         try:
             async for attempt in self._core.retry.async_retrying():
                 with attempt:
-                    request = self._core.build_request(op)
-                    async with self._semaphore:
+                    try:
+                        async with asyncio.timeout(self._core.slot_budget(op)):
+                            await self._semaphore.acquire()
+                    except TimeoutError:
+                        raise self._core.deadline_error(op) from None
+                    try:
+                        request = self._core.build_request(op)  # after the wait: timeouts fit what is left
                         try:
                             response = await self._http.send(request, auth=self._core.auth)
                         except httpx.RequestError as exc:
                             raise self._core.transport_error(request, exc) from exc
+                    finally:
+                        self._semaphore.release()
                     self._core.check(request, response)
                     return response
         except RetryableError as exc:
@@ -580,12 +595,16 @@ class ScoringClient:
         try:
             for attempt in self._core.retry.retrying():
                 with attempt:
-                    request = self._core.build_request(op)
-                    with self._semaphore:
+                    if not self._semaphore.acquire(timeout=self._core.slot_budget(op)):
+                        raise self._core.deadline_error(op)
+                    try:
+                        request = self._core.build_request(op)  # after the wait: timeouts fit what is left
                         try:
                             response = self._http.send(request, auth=self._core.auth)
                         except httpx.RequestError as exc:
                             raise self._core.transport_error(request, exc) from exc
+                    finally:
+                        self._semaphore.release()
                     self._core.check(request, response)
                     return response
         except RetryableError as exc:

@@ -523,3 +523,41 @@ def test_an_undecodable_body_is_not_retried(sample_records: Records) -> None:
     ):
         client.predict(sample_records)
     assert len(calls) == 1
+
+
+def test_waiting_for_a_concurrency_slot_counts_against_the_deadline(
+    endpoint_inputs: LocalEndpoint, sample_records: Records, recording: RecordingTransport
+) -> None:
+    policy = RetryPolicy(max_attempts=3, deadline=0.3)
+    with ScoringClient(
+        endpoint_inputs.scoring_uri,
+        endpoint_inputs.primary_key,
+        contract="inputs",
+        max_concurrency=1,
+        retry=policy,
+        http_client=httpx.Client(transport=recording),
+    ) as client:
+        assert client._semaphore.acquire()  # another caller holds the only slot
+        with pytest.raises(RequestTimeoutError, match=r"deadline of 0\.3 s exceeded"):
+            client.predict(sample_records)
+        client._semaphore.release()
+        assert [p.label for p in client.predict(sample_records)] == ["yes", "no"]
+    assert len(recording.sent) == 1  # only the second call went out
+
+
+def test_async_slot_wait_counts_against_the_deadline(endpoint_inputs: LocalEndpoint, sample_records: Records) -> None:
+    async def run() -> None:
+        async with AsyncScoringClient(
+            endpoint_inputs.scoring_uri,
+            endpoint_inputs.primary_key,
+            contract="inputs",
+            max_concurrency=1,
+            retry=RetryPolicy(deadline=0.3),
+        ) as client:
+            await client._semaphore.acquire()
+            with pytest.raises(RequestTimeoutError, match="deadline"):
+                await client.predict(sample_records)
+            client._semaphore.release()
+            assert [p.label for p in await client.predict(sample_records)] == ["yes", "no"]
+
+    asyncio.run(run())
