@@ -51,10 +51,10 @@ logger = logging.getLogger("bankmarketing_client.batch")
 
 MAX_ATTEMPTS: Final = 12
 BATCH_DEADLINE_SECONDS: Final = 300.0
-BACKOFF_BASE: Final = 0.2
+BACKOFF_BASE: Final = 0.1
 BACKOFF_MAX: Final = 5.0
 #: Answered chunks allowed to wait behind a slower earlier one, per request slot.
-BACKLOG_PER_SLOT: Final = 4
+BACKLOG_PER_SLOT: Final = 8
 ENDPOINT_FIELD: Final = "(endpoint)"
 
 
@@ -108,6 +108,9 @@ class Sender:
         self.proba = proba
         self.tuner = tuner
         self.retries = 0
+        #: Requests sleeping before a retry: they hold no connection, so they do not count against concurrency.
+        self.waiting = 0
+        self.slot_freed = asyncio.Event()
         template = encode(contract.build_body([], method="predict_proba" if proba else "predict"))
         self._prefix, self._suffix = template.split(b"[]", 1)
 
@@ -158,7 +161,12 @@ class Sender:
                 delay = hint if hint is not None else random.uniform(0, min(BACKOFF_MAX, BACKOFF_BASE * 2**attempt))  # noqa: S311
                 self.retries += 1
                 logger.info("retrying a batch of %d rows after %s in %.2f s", rows, type(exc).__name__, delay)
-                await asyncio.sleep(delay)
+                self.waiting += 1
+                self.slot_freed.set()
+                try:
+                    await asyncio.sleep(delay)
+                finally:
+                    self.waiting -= 1
                 continue
             self.tuner.on_success(rows, time.monotonic() - sent)
             return self._decode(raw.content, raw.status, raw.request_id, rows)
@@ -238,7 +246,7 @@ async def scored_chunks(
     exhausted = False
     try:
         while True:
-            running = sum(1 for _, task in queue if task is not None and not task.done())
+            running = sum(1 for _, task in queue if task is not None and not task.done()) - sender.waiting
             limit = tuner.concurrency * BACKLOG_PER_SLOT
             while running < tuner.concurrency and len(queue) < limit:
                 if ready is None and not exhausted:
@@ -262,8 +270,11 @@ async def scored_chunks(
                 return
             head, head_task = queue[0]
             if head_task is not None and not head_task.done():
-                pending = {task for _, task in queue if task is not None and not task.done()}
-                await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                sender.slot_freed.clear()
+                wake = asyncio.ensure_future(sender.slot_freed.wait())
+                pending: set[asyncio.Future[Any]] = {t for _, t in queue if t is not None and not t.done()}
+                await asyncio.wait(pending | {wake}, return_when=asyncio.FIRST_COMPLETED)
+                wake.cancel()
                 continue
             queue.popleft()
             yield assemble(head, head_task.result() if head_task is not None else None)

@@ -26,7 +26,7 @@ from typing import Final, Literal
 logger = logging.getLogger("bankmarketing_client.batch.tuner")
 
 Phase = Literal["batch", "concurrency", "steady"]
-RECOVERY_STREAK: Final = 40
+RECOVERY_STREAK: Final = 10
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,69 @@
+"""``bankmarketing-client score``: exit codes, the summary, and clean one-line messages for bad files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from batch_support import WriteSubset, read_csv_rows
+
+from bankmarketing_client.cli import main
+from bankmarketing_client.local.endpoint import LocalEndpoint
+
+
+def test_clean_file_exits_0_and_prints_the_summary(
+    scoring_env: LocalEndpoint, write_subset: WriteSubset, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    output = tmp_path / "scored.parquet"
+    assert main(["score", str(write_subset(rows=90)), "-o", str(output), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "90 scored, 0 rejected, 0 failed" in out
+    assert "rows/s" in out
+    assert "retries:" in out
+    assert output.is_file()
+    assert scoring_env.primary_key not in out
+
+
+def test_rejected_rows_exit_1_with_an_errors_file(
+    scoring_env: LocalEndpoint, write_subset: WriteSubset, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = write_subset(rows=30)
+    lines = source.read_text().splitlines()
+    lines[4] = lines[4].replace("married", "wed", 1)
+    source.write_text("\n".join(lines) + "\n")
+    errors = tmp_path / "errors.csv"
+    assert main(["score", str(source), "-o", str(tmp_path / "o.csv"), "--errors", str(errors)]) == 1
+    assert [(r["row"], r["field"]) for r in read_csv_rows(errors)] == [("4", "marital")]
+    assert "1 rejected" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("", "the file is empty"),
+        ("HEADER", "header but no data rows"),
+        ("DROP duration", "missing column(s) duration"),
+        ("TABS", "cannot split the header"),
+    ],
+)
+def test_bad_files_give_one_clear_line(
+    write_subset: WriteSubset, tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, message: str
+) -> None:
+    lines = write_subset(rows=3).read_text().splitlines()
+    if content == "HEADER":
+        text = lines[0] + "\n"
+    elif content == "TABS":
+        text = "\n".join(line.replace(",", "\t") for line in lines) + "\n"
+    elif content.startswith("DROP"):
+        index = lines[0].split(",").index("duration")
+        text = "\n".join(",".join(c for i, c in enumerate(line.split(",")) if i != index) for line in lines) + "\n"
+    else:
+        text = content
+    bad = tmp_path / "bad.csv"
+    bad.write_text(text)
+    code = main(["score", str(bad), "-o", str(tmp_path / "o.csv"), "--scoring-uri", "http://127.0.0.1:9/score"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
