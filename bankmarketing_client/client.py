@@ -467,11 +467,14 @@ class AsyncScoringClient:
         try:
             async for attempt in self._core.retry.async_retrying():
                 with attempt:
-                    try:
-                        async with asyncio.timeout(self._core.slot_budget(op)):
-                            await self._semaphore.acquire()
-                    except TimeoutError:
-                        raise self._core.deadline_error(op) from None
+                    if self._semaphore.locked():  # only a wait for a slot needs a timer
+                        try:
+                            async with asyncio.timeout(self._core.slot_budget(op)):
+                                await self._semaphore.acquire()
+                        except TimeoutError:
+                            raise self._core.deadline_error(op) from None
+                    else:
+                        await self._semaphore.acquire()
                     try:
                         request = self._core.build_request(op)  # after the wait: timeouts fit what is left
                         try:

@@ -22,12 +22,13 @@ replaces the computed wait. Attempts stop at ``max_attempts`` or when the next w
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import logging
 import math
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -179,9 +180,14 @@ class RetryPolicy:
             return tenacity.Retrying(**self._kwargs())  # type: ignore[arg-type]
         return tenacity.Retrying(sleep=sleep, **self._kwargs())  # type: ignore[arg-type]
 
-    def async_retrying(self) -> tenacity.AsyncRetrying:
-        """A fresh tenacity ``AsyncRetrying`` for one asynchronous call."""
-        return tenacity.AsyncRetrying(**self._kwargs())  # type: ignore[arg-type]
+    def async_retrying(self) -> AsyncIterator[tenacity.AttemptManager]:
+        """The attempts of one asynchronous call: the same tenacity controller and rules, waits on asyncio.
+
+        Used as ``async for attempt in policy.async_retrying(): with attempt: ...``, like tenacity's
+        ``AsyncRetrying``, which is not used because it re-inspects every callback on every attempt to support
+        coroutine callbacks this policy does not have (about 50 us per call, measured).
+        """
+        return _AsyncAttempts(tenacity.Retrying(**self._kwargs()))  # type: ignore[arg-type]
 
     def remaining(self, started: float, *, now: float | None = None) -> float | None:
         """Seconds left before the deadline of a call that started at ``started`` (``time.monotonic()``)."""
@@ -189,6 +195,29 @@ class RetryPolicy:
             return None
         current = time.monotonic() if now is None else now
         return self.deadline - (current - started)
+
+
+class _AsyncAttempts:
+    """Drives a tenacity ``Retrying`` controller from async code: attempts are yielded, waits are awaited."""
+
+    def __init__(self, controller: tenacity.Retrying) -> None:
+        controller.begin()
+        self._controller = controller
+        self._state = tenacity.RetryCallState(retry_object=controller, fn=None, args=(), kwargs={})
+
+    def __aiter__(self) -> _AsyncAttempts:
+        return self
+
+    async def __anext__(self) -> tenacity.AttemptManager:
+        while True:
+            action = self._controller.iter(retry_state=self._state)  # raises the last error when it gives up
+            if isinstance(action, tenacity.DoAttempt):
+                return tenacity.AttemptManager(retry_state=self._state)
+            if isinstance(action, tenacity.DoSleep):
+                self._state.prepare_for_next_attempt()
+                await asyncio.sleep(action)
+                continue
+            raise StopAsyncIteration
 
 
 def _error(state: tenacity.RetryCallState) -> APIError | None:
