@@ -63,21 +63,24 @@ def _raw_headers(key: str) -> dict[str, str]:
     }
 
 
-def _timed(call: Callable[[], object], count: int) -> list[float]:
+Sample = tuple[float, float]  # (wall seconds, CPU seconds of this process) for one request
+
+
+def _timed(call: Callable[[], object], count: int) -> list[Sample]:
     samples = []
     for _ in range(count):
-        start = time.perf_counter()
+        wall, cpu = time.perf_counter(), time.process_time()
         call()
-        samples.append(time.perf_counter() - start)
+        samples.append((time.perf_counter() - wall, time.process_time() - cpu))
     return samples
 
 
-async def _atimed(call: Callable[[], Awaitable[object]], count: int) -> list[float]:
+async def _atimed(call: Callable[[], Awaitable[object]], count: int) -> list[Sample]:
     samples = []
     for _ in range(count):
-        start = time.perf_counter()
+        wall, cpu = time.perf_counter(), time.process_time()
         await call()
-        samples.append(time.perf_counter() - start)
+        samples.append((time.perf_counter() - wall, time.process_time() - cpu))
     return samples
 
 
@@ -87,7 +90,11 @@ def _row(name: str, samples: list[float]) -> str:
     return f"  {name:<28} n={len(ms):<5} mean {statistics.fmean(ms):7.2f} ms  median {ms[len(ms) // 2]:7.2f} ms  p95 {p95:7.2f} ms"
 
 
-def _report(title: str, raw: list[float], client: list[float]) -> float:
+def _report(title: str, raw_samples: list[Sample], client_samples: list[Sample]) -> float:
+    raw = [wall for wall, _ in raw_samples]
+    client = [wall for wall, _ in client_samples]
+    raw_cpu = statistics.fmean(cpu for _, cpu in raw_samples) * 1e6
+    client_cpu = statistics.fmean(cpu for _, cpu in client_samples) * 1e6
     ratio_mean = statistics.fmean(client) / statistics.fmean(raw)
     ratio_median = statistics.median(client) / statistics.median(raw)
     extra_us = statistics.median(c - r for c, r in zip(client, raw, strict=True)) * 1e6  # paired
@@ -97,13 +104,17 @@ def _report(title: str, raw: list[float], client: list[float]) -> float:
     print(
         f"  ratio client/raw: mean {ratio_mean:.3f}, median {ratio_median:.3f}; paired median extra {extra_us:.0f} us"
     )
+    print(
+        f"  client-process CPU per request: raw {raw_cpu:.0f} us, client {client_cpu:.0f} us "
+        f"(+{client_cpu - raw_cpu:.0f} us; less sensitive to a busy machine than wall time)"
+    )
     return ratio_median
 
 
 def bench_sync(uri: str, key: str, records: list[dict[str, Any]], family: str, rounds: int, per_round: int) -> float:
     body = encode(Contract.of(family).build_body(records))
-    raw_samples: list[float] = []
-    client_samples: list[float] = []
+    raw_samples: list[Sample] = []
+    client_samples: list[Sample] = []
     with httpx.Client() as raw_http, ScoringClient(uri, key, contract=family) as client:
 
         def raw() -> None:
@@ -128,8 +139,8 @@ async def bench_async(
     uri: str, key: str, records: list[dict[str, Any]], family: str, rounds: int, per_round: int
 ) -> float:
     body = encode(Contract.of(family).build_body(records))
-    raw_samples: list[float] = []
-    client_samples: list[float] = []
+    raw_samples: list[Sample] = []
+    client_samples: list[Sample] = []
     async with httpx.AsyncClient() as raw_http, AsyncScoringClient(uri, key, contract=family) as client:
 
         async def raw() -> None:
