@@ -27,8 +27,9 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Final
+from urllib.parse import urlsplit
 
-from aiohttp import ClientSession, ClientTimeout, TCPConnector, client_exceptions, web
+from aiohttp import web
 
 from bankmarketing_client.local.faults import Fault, FaultInjector, FaultSpec
 
@@ -83,6 +84,10 @@ class FrontConfig:
         return cls(**data)
 
 
+class UpstreamError(Exception):
+    """The container dropped the connection or did not answer HTTP."""
+
+
 def _json_response(status: int, message: str, request_id: str, **headers: str) -> web.Response:
     return web.json_response(
         {"message": message},
@@ -101,7 +106,9 @@ class Front:
         self._dispatch = asyncio.Semaphore(config.max_concurrent_requests_per_instance * config.instance_count)
         self._pending = 0
         self.stats: Counter[str] = Counter()
-        self._session: ClientSession | None = None
+        upstream = urlsplit(config.upstream)
+        self._upstream_host = upstream.hostname or "127.0.0.1"
+        self._upstream_port = upstream.port or 80
 
     # -- set-up ---------------------------------------------------------------------------------------------------
     def app(self) -> web.Application:
@@ -109,20 +116,7 @@ class Front:
         app.router.add_post("/score", self.score)
         app.router.add_get(STATS_PATH, self.stats_view)
         app.router.add_route("*", "/{tail:.*}", self.passthrough)
-        app.on_startup.append(self._start_session)
-        app.on_cleanup.append(self._close_session)
         return app
-
-    async def _start_session(self, _: web.Application) -> None:
-        # The container closes every connection, so pooling upstream buys nothing; no total timeout here,
-        # the request timeout is enforced per request.
-        self._session = ClientSession(
-            connector=TCPConnector(force_close=True, limit=0), timeout=ClientTimeout(total=None)
-        )
-
-    async def _close_session(self, _: web.Application) -> None:
-        if self._session is not None:
-            await self._session.close()
 
     # -- helpers --------------------------------------------------------------------------------------------------
     def _authorized(self, header: str | None) -> bool:
@@ -136,17 +130,45 @@ class Front:
         return matched
 
     async def _forward(self, request: web.Request, body: bytes, request_id: str) -> tuple[int, dict[str, str], bytes]:
-        assert self._session is not None
-        headers = {"x-request-id": request_id}
-        if "content-type" in request.headers:
-            headers["content-type"] = request.headers["content-type"]
-        if "x-ms-client-request-id" in request.headers:
-            headers["x-ms-client-request-id"] = request.headers["x-ms-client-request-id"]
-        url = self.config.upstream.rstrip("/") + request.rel_url.path_qs
-        async with self._session.request(request.method, url, data=body, headers=headers) as upstream:
-            payload = await upstream.read()
-            kept = {k: v for k, v in upstream.headers.items() if k.lower() in PASSTHROUGH_HEADERS}
-            return upstream.status, kept, payload
+        """One HTTP/1.1 exchange with the container over a fresh connection (it closes every connection anyway).
+
+        A plain stream exchange instead of an HTTP client library: it is the hop the front adds to every request,
+        so it is kept as short as possible. Raises ``ConnectionRefusedError`` when the container is down and
+        :class:`UpstreamError` when it drops the connection or answers something that is not HTTP.
+        """
+        lines = [
+            f"{request.method} {request.rel_url.path_qs} HTTP/1.1",
+            f"Host: {self._upstream_host}:{self._upstream_port}",
+            "Connection: close",
+            f"Content-Length: {len(body)}",
+            f"x-request-id: {request_id}",
+        ]
+        for name in ("Content-Type", "x-ms-client-request-id"):
+            value = request.headers.get(name)
+            if value is not None:
+                lines.append(f"{name}: {value}")
+        reader, writer = await asyncio.open_connection(self._upstream_host, self._upstream_port)
+        try:
+            writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+            status_line = await reader.readline()
+            parts = status_line.split(b" ", 2)
+            if len(parts) < 2 or not parts[0].startswith(b"HTTP/") or not parts[1].isdigit():
+                raise UpstreamError(f"unexpected status line {status_line[:80]!r}")
+            headers: dict[str, str] = {}
+            length: int | None = None
+            while (line := await reader.readline()) not in (b"\r\n", b"\n", b""):
+                name, _, value = line.decode("latin-1").partition(":")
+                key = name.strip().lower()
+                if key == "content-length":
+                    length = int(value.strip())
+                elif key in PASSTHROUGH_HEADERS:
+                    headers[name.strip()] = value.strip()
+            payload = await (reader.readexactly(length) if length is not None else reader.read())
+            return int(parts[1]), headers, payload
+        except (ConnectionError, asyncio.IncompleteReadError, ValueError) as exc:
+            raise UpstreamError(str(exc)) from exc
+        finally:
+            writer.close()
 
     @staticmethod
     def _request_id(request: web.Request) -> str:
@@ -163,9 +185,9 @@ class Front:
         request_id = self._request_id(request)
         try:
             status, headers, payload = await self._forward(request, await request.read(), request_id)
-        except (client_exceptions.ClientConnectorError, ConnectionRefusedError):
+        except ConnectionRefusedError:
             return _json_response(503, "The scoring container is not available.", request_id)
-        except client_exceptions.ClientError:
+        except UpstreamError:
             return _json_response(502, "The scoring container dropped the connection.", request_id)
         return web.Response(
             status=status,
@@ -231,10 +253,10 @@ class Front:
         except TimeoutError:
             self.stats["408"] += 1
             return _json_response(408, f"Request timed out after {config.request_timeout_ms} ms.", request_id)
-        except (client_exceptions.ClientConnectorError, ConnectionRefusedError):
+        except ConnectionRefusedError:
             self.stats["503"] += 1
             return _json_response(503, "The scoring container is not available.", request_id)
-        except client_exceptions.ClientError:
+        except UpstreamError:
             self.stats["502"] += 1
             return _json_response(502, "The scoring container dropped the connection.", request_id)
         ids = {"x-request-id": request_id, "x-ms-request-id": request_id}
@@ -305,7 +327,13 @@ def main() -> None:
         print(f"{CONFIG_ENV} is not set", file=sys.stderr)
         raise SystemExit(2)
     logging.basicConfig(level=logging.WARNING)
-    asyncio.run(serve(FrontConfig.from_json(text)))
+    config = FrontConfig.from_json(text)
+    try:  # uvloop's event loop makes the extra hop cheaper; the front works without it
+        import uvloop
+    except ImportError:
+        asyncio.run(serve(config))
+    else:
+        uvloop.run(serve(config))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,63 @@
+"""A built wheel installs into a clean virtual environment and works there, as downstream apps will use it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import venv
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("dist")
+    subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out), str(ROOT)],
+        check=True, capture_output=True, timeout=300,
+    )  # fmt: skip
+    (built,) = out.glob("bankmarketing_client-*.whl")
+    return built
+
+
+def test_wheel_carries_the_typed_package_and_no_data(wheel: Path) -> None:
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "bankmarketing_client/py.typed" in names
+    assert "bankmarketing_client/local/score.py" in names
+    assert any(n.startswith("bankmarketing_client/_generated/inputs/") for n in names)
+    assert any(n.startswith("bankmarketing_client/_generated/data/") for n in names)
+    assert not [n for n in names if n.endswith(".csv")]
+    assert not [n for n in names if n.startswith(("tests/", "codegen/", "loadtest/"))]
+    entry_points = next(n for n in names if n.endswith("entry_points.txt"))
+    text = zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "bankmarketing-client = bankmarketing_client.cli:main" in text
+    assert "bankmarketing_local = bankmarketing_client.local.pytest_plugin" in text
+
+
+def test_wheel_installs_and_imports_in_a_clean_venv(wheel: Path, tmp_path: Path) -> None:
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, with_pip=True)
+    python = env_dir / "bin" / "python"
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", str(wheel)],
+        check=True, capture_output=True, timeout=600,
+    )  # fmt: skip
+    probe = (
+        "import sys, bankmarketing_client as b\n"
+        "from bankmarketing_client import ScoringClient, AsyncScoringClient, BankMarketingRecord, APIError\n"
+        "heavy = [m for m in ('pandas', 'sklearn', 'azureml', 'locust', 'aiohttp') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+        "print(b.__version__, ScoringClient.__name__)\n"
+    )
+    result = subprocess.run([str(python), "-c", probe], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["0.1.0", "ScoringClient"]
+    cli = subprocess.run(
+        [str(env_dir / "bin" / "bankmarketing-client"), "--help"], capture_output=True, text=True, timeout=120
+    )
+    assert cli.returncode == 0, cli.stderr
+    assert "local" in cli.stdout
