@@ -11,8 +11,8 @@ The swagger Azure generates carries only types, so the domain rules come from th
   that unit mistakes and swapped columns are caught while plausible new values still pass.
 * **Types**: integers accept ints and whole floats (``5.0`` -> ``5``, as JSON from pandas often gives), never
   strings or booleans; floats accept ints and floats, never strings, booleans, NaN or infinity. The model itself
-  takes integers strictly (no Python callback per field, ~35% faster); :func:`validate_records` converts whole
-  floats in a second pass only when a batch has any.
+  takes numbers strictly (no Python callback per field, ~35% faster); :func:`validate_records` converts whole
+  floats and numpy scalars (``numpy.int64``, ``numpy.float32``) in a second pass, only when a batch has any.
 * ``pdays = 999`` means "never contacted before"; it is the only value above the real day counts.
 * Unknown keys are refused (a misspelt column must not be dropped silently); missing keys are refused.
 
@@ -22,6 +22,7 @@ validating records one by one.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterable, Mapping
 from typing import Any, Final, cast
 
@@ -120,26 +121,32 @@ def validate_records(
     return [BankMarketingRecord.model_construct(**record.__dict__) for record in lenient]
 
 
+def _convertible(kind: str, value: object) -> bool:
+    """Numbers of another Python type that mean exactly one value of the field's type (never bools or text)."""
+    if isinstance(value, bool):
+        return False
+    if kind == "int_type":
+        return isinstance(value, numbers.Integral) or (isinstance(value, float) and value.is_integer())
+    return kind == "float_type" and isinstance(value, numbers.Real)
+
+
 def _validate(adapter: TypeAdapter[list[Any]], batch: list[Any]) -> list[Any]:
-    """Validate; if integers came as whole floats (``5.0``), convert just those cells and validate once more."""
+    """Validate; if numbers came as whole floats (``5.0``) or numpy scalars, convert those cells and retry once."""
     try:
         return adapter.validate_python(batch)
     except ValidationError as exc:
         cells = [
-            (error["loc"][0], error["loc"][1])
+            (error["loc"][0], error["loc"][1], int if error["type"] == "int_type" else float)
             for error in exc.errors(include_url=False)
-            if error["type"] == "int_type"
-            and len(error["loc"]) == 2
-            and isinstance(error["input"], float)
-            and error["input"].is_integer()
+            if len(error["loc"]) == 2 and _convertible(error["type"], error["input"])
         ]
         if not cells:
             raise
     fixed = list(batch)
-    for index, key in cells:
+    for index, key, kind in cells:
         assert isinstance(index, int)
         row = fixed[index] = dict(fixed[index])
-        row[key] = int(row[key])
+        row[key] = kind(row[key])
     return adapter.validate_python(fixed)
 
 

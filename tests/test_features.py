@@ -173,6 +173,17 @@ def test_whole_floats_become_ints_and_ints_become_floats(good: dict[str, Any]) -
     assert type(row["age"]) is float  # the caller's row is not modified
 
 
+def test_numpy_scalars_are_taken_as_the_numbers_they_hold(good: dict[str, Any]) -> None:
+    import numpy as np
+
+    row = {**good, "age": np.int64(41), "campaign": np.float64(3.0), "euribor3m": np.float32(1.25)}
+    record = validate_records([row])[0]
+    assert (record.age, type(record.age)) == (41, int)
+    assert (record.campaign, type(record.campaign)) == (3, int)
+    assert (record.euribor3m, type(record.euribor3m)) == (1.25, float)
+    assert _errors([{**good, "loan": "no", "age": np.bool_(True)}])[0].field == "age"
+
+
 def test_whole_floats_do_not_hide_other_errors(good: dict[str, Any]) -> None:
     rows = [{**good, "pdays": 999.0}, {**good, "age": 200.0, "campaign": 2.5}, {**good, "job": "astronaut"}]
     errors = _errors(rows)
