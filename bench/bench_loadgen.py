@@ -172,6 +172,12 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=5, help="seconds per tool and round")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the median is reported")
     parser.add_argument("--ceiling-users", type=int, default=32, help="Locust users against the trivial server")
+    parser.add_argument(
+        "--model-delay-ms",
+        type=float,
+        default=0,
+        help="make each prediction sleep this long: an endpoint that waits instead of burning the shared cores",
+    )
     parser.add_argument("--skip-ceiling", action="store_true")
     parser.add_argument("--sink", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -200,7 +206,10 @@ def main() -> int:
         body_file = work / "data.json"
         body_file.write_bytes(body)
         key = ep.primary_key
-        print(f"endpoint: local, inputs contract, {ep.worker_count} container workers, max_pending {4 * c}")
+        print(
+            f"endpoint: local, inputs contract, {ep.worker_count} container workers, max_pending {4 * c}, "
+            f"model delay {args.model_delay_ms:g} ms"
+        )
         print(
             f"load: {len(records)}-record body ({len(body)} bytes), concurrency {c}, {seconds} s per tool and round\n"
         )
