@@ -169,7 +169,10 @@ class _ClientCore:
             scoring_uri = os.environ.get(ENV_SCORING_URI) or None
         if not scoring_uri:
             raise ConfigurationError(f"no scoring URI: pass scoring_uri or set {ENV_SCORING_URI}")
-        url = httpx.URL(scoring_uri.strip())
+        try:
+            url = httpx.URL(scoring_uri.strip())
+        except httpx.InvalidURL as exc:
+            raise ConfigurationError(f"the scoring URI is not a valid http(s) URL: {exc}") from None
         if url.scheme not in ("http", "https") or not url.host:
             raise ConfigurationError(f"the scoring URI must be an http(s) URL, got {scoring_uri!r}")
         if auth is not None and (api_key is not None or secondary_key is not None or token_provider is not None):
@@ -186,9 +189,10 @@ class _ClientCore:
         root = path[: -len("/score")] if path.endswith("/score") else path
         self.base_url = str(url.copy_with(path=root + "/", query=None, fragment=None))
         self.auth = auth or build_auth(api_key, secondary_key, token_provider)
-        self.contract: Contract | None = Contract.of(contract) if isinstance(contract, str) else contract
-        if isinstance(contract, str) and contract.strip().lower() == "auto":
-            self.contract = None
+        if isinstance(contract, str):
+            self.contract: Contract | None = None if contract.strip().lower() == "auto" else Contract.of(contract)
+        else:
+            self.contract = contract
         self.timeouts = timeouts or Timeouts()
         self.retry = retry or RetryPolicy()
         self.max_concurrency = max_concurrency
@@ -196,7 +200,8 @@ class _ClientCore:
 
     def __repr__(self) -> str:
         family = self.contract.family if self.contract else "auto"
-        return f"scoring_uri={self.scoring_url!r}, auth={self.auth!r}, contract={family!r}"
+        shown = str(self._scoring_url.copy_with(userinfo=b"")) if self._scoring_url.userinfo else self.scoring_url
+        return f"scoring_uri={shown!r}, auth={self.auth!r}, contract={family!r}"
 
     # -- connection settings ---------------------------------------------------------------------------------
 

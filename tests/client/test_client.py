@@ -561,3 +561,15 @@ def test_async_slot_wait_counts_against_the_deadline(endpoint_inputs: LocalEndpo
             assert [p.label for p in await client.predict(sample_records)] == ["yes", "no"]
 
     asyncio.run(run())
+
+
+def test_contract_setting_and_credentials_in_the_uri_stay_out_of_reprs() -> None:
+    with ScoringClient("http://user:pa55word@example.invalid/score", "k", contract="auto") as client:
+        assert client.contract is None
+        assert "pa55word" not in repr(client)
+    with ScoringClient("http://example.invalid/score", "k", contract="data-method") as client:
+        assert client.contract == Contract("data-method")
+    with pytest.raises(ConfigurationError, match="unknown contract"):
+        ScoringClient("http://example.invalid/score", "k", contract="xml")
+    with pytest.raises(ConfigurationError, match="not a valid http"):
+        ScoringClient("http://[::1/score", "k")
