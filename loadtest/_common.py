@@ -264,6 +264,11 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
     try:
         if STATE.prepared is None or _is_worker(environment):
             STATE.prepared = prepare(environment)
+        if not _is_worker(environment):
+            # A host typed into the web UI may be a full scoring URI: Locust must get the bare origin.
+            environment.host = STATE.prepared.target.base_url
+            for user_class in environment.user_classes:
+                user_class.host = environment.host
     except BankMarketingError as exc:
         _fail_setup(environment, exc)
 
