@@ -295,5 +295,5 @@ def test_distributed_run_shares_the_budget_and_gates_on_the_master(
     assert not any("BREACHED" in text for text in worker_output)
     assert (run.requests, run.failures) == (40, 0)  # 20 + 20: the budget was shared, not multiplied
     assert (folder / "report.html").is_file()
-    for text in (output, *worker_output):
+    for text in (output, *worker_output, (folder / "report.html").read_text()):
         assert endpoint_inputs.primary_key not in text
