@@ -262,8 +262,9 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
     if not _is_worker(environment) and options.max_requests > 0:
         STATE.budget = Budget(limit=options.max_requests)  # a fresh budget for each run started from the UI
     try:
-        if STATE.prepared is None or _is_worker(environment):
-            STATE.prepared = prepare(environment)
+        stale = STATE.prepared is not None and environment.host not in (None, STATE.prepared.target.base_url)
+        if STATE.prepared is None or stale or _is_worker(environment):
+            STATE.prepared = prepare(environment)  # workers build their own; a new host from the UI re-prepares
         if not _is_worker(environment):
             # A host typed into the web UI may be a full scoring URI: Locust must get the bare origin.
             environment.host = STATE.prepared.target.base_url
