@@ -30,6 +30,15 @@ from bankmarketing_client.errors import (
 
 if TYPE_CHECKING:
     from bankmarketing_client.auth import AccessToken, Secret
+    from bankmarketing_client.batch import (
+        BatchSummary,
+        ScoredRow,
+        score_file,
+        score_file_async,
+        score_frame,
+        score_frame_async,
+        score_stream,
+    )
     from bankmarketing_client.client import (
         AsyncScoringClient,
         RawResponse,
@@ -57,6 +66,14 @@ _EXPORTS: dict[str, str] = {
     "Secret": "bankmarketing_client.auth",
     "BankMarketingRecord": "bankmarketing_client.features",
     "validate_records": "bankmarketing_client.features",
+    # Batch scoring (needs the 'batch' extra: pyarrow; score_frame also pandas), imported on first use.
+    "score_file": "bankmarketing_client.batch",
+    "score_file_async": "bankmarketing_client.batch",
+    "score_frame": "bankmarketing_client.batch",
+    "score_frame_async": "bankmarketing_client.batch",
+    "score_stream": "bankmarketing_client.batch",
+    "BatchSummary": "bankmarketing_client.batch",
+    "ScoredRow": "bankmarketing_client.batch",
 }
 
 __all__ = [
@@ -66,6 +83,7 @@ __all__ = [
     "AuthenticationError",
     "BankMarketingError",
     "BankMarketingRecord",
+    "BatchSummary",
     "ConfigurationError",
     "Contract",
     "DatasetError",
@@ -79,11 +97,17 @@ __all__ = [
     "RetryPolicy",
     "RowError",
     "ScoreResult",
+    "ScoredRow",
     "ScoringClient",
     "Secret",
     "ServiceUnavailableError",
     "Timeouts",
     "UnexpectedResponseError",
+    "score_file",
+    "score_file_async",
+    "score_frame",
+    "score_frame_async",
+    "score_stream",
     "validate_records",
 ]
 

@@ -67,3 +67,21 @@ def test_bad_files_give_one_clear_line(
     assert message in err
     assert "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_a_refused_key_stops_cleanly_and_keeps_the_progress(
+    endpoint_inputs: LocalEndpoint,
+    write_subset: WriteSubset,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BANKMARKETING_SCORING_URI", endpoint_inputs.scoring_uri)
+    monkeypatch.setenv("BANKMARKETING_API_KEY", "not-the-key")
+    output = tmp_path / "o.csv"
+    assert main(["score", str(write_subset(rows=20)), "-o", str(output)]) == 2
+    err = capsys.readouterr().err
+    assert "refused the key" in err
+    assert "--resume" in err
+    assert "not-the-key" not in err
+    assert not output.exists()
