@@ -64,6 +64,8 @@ def _add_options(parser: LocustArgumentParser) -> None:
         default="",
         env_var="BANKMARKETING_API_KEY",
         is_secret=True,
+        # Kept out of the web UI: a secret field is masked, but Locust still embeds its value in the page.
+        include_in_web_ui=False,
         help="Endpoint key, sent as 'Authorization: Bearer KEY' (also $BANKMARKETING_API_KEY; never printed)",
     )
     group.add_argument(

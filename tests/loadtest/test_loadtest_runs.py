@@ -12,6 +12,9 @@ import csv
 import os
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -297,3 +300,35 @@ def test_distributed_run_shares_the_budget_and_gates_on_the_master(
     assert (folder / "report.html").is_file()
     for text in (output, *worker_output, (folder / "report.html").read_text()):
         assert endpoint_inputs.primary_key not in text
+
+
+def test_the_key_stays_out_of_the_web_ui(tmp_path: Path, train_path: Path, endpoint_inputs: LocalEndpoint) -> None:
+    """A secret option is masked in the UI form, but Locust embeds its value in the page; ours is left out."""
+    web_port = free_port()
+    process = subprocess.Popen(
+        _locust_cmd(
+            "--web-host", "127.0.0.1", "--web-port", str(web_port), "--autostart", "--autoquit", "0",
+            "-u", "1", "-r", "1", "-t", "3s", "--host", endpoint_inputs.scoring_uri, "BenchmarkUser",
+        ),
+        cwd=tmp_path, env=_env(train_path, {"BANKMARKETING_API_KEY": endpoint_inputs.primary_key}),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    page = ""
+    try:
+        for _ in range(100):  # wait (bounded) for the web UI to answer
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/", timeout=2) as response:
+                    page = response.read().decode()
+                break
+            except (urllib.error.URLError, ConnectionError):
+                if process.poll() is not None:
+                    break
+                time.sleep(0.2)
+        output, _ = process.communicate(timeout=RUN_TIMEOUT)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert "batch_size" in page, output[-3000:]  # the page holds our other options...
+    assert endpoint_inputs.primary_key not in page  # ...but not the key
+    assert process.returncode == 0, output[-3000:]  # and the run, started with the key, had no failures
