@@ -13,10 +13,14 @@ from typing import Any
 
 import pytest
 
-LOADTEST_DIR = Path(__file__).resolve().parents[2] / "loadtest"
-sys.path.insert(0, str(LOADTEST_DIR))
-
-import _payloads  # noqa: E402
+# loadtest/ holds top-level modules (Locust loads it that way). Put it on the path only while importing the
+# Locust-free one, so no other test can import a scenario file (and Locust's gevent patching) by accident.
+LOADTEST_DIR = str(Path(__file__).resolve().parents[2] / "loadtest")
+sys.path.insert(0, LOADTEST_DIR)
+try:
+    import _payloads
+finally:
+    sys.path.remove(LOADTEST_DIR)
 
 from bankmarketing_client.data import FEATURE_COLUMNS, FLOAT_COLUMNS, INTEGER_COLUMNS  # noqa: E402
 from bankmarketing_client.errors import ConfigurationError, DatasetError  # noqa: E402
