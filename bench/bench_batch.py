@@ -8,7 +8,8 @@ Prints records/s of:
 3. the endpoint's best: ``wrk`` POSTing pre-built payloads, at the best batch size and connection count found by
    a grid search, measured again right before and right after (2) so that drift on a shared machine hits both;
 
-then the ratios, and the scorer's peak memory (max RSS of the CLI process) on the 1M-row file.
+then the ratios (each scorer run against the mean of the wrk runs just before and after it; medians over the
+rounds), and the scorer's peak memory (max RSS of the CLI process) on the 1M-row file.
 
 The scorer talks to an endpoint with Azure's default pending limit (429 past 4 pending requests); wrk talks to a
 twin endpoint (same model, same workers) whose pending limit is raised, because wrk cannot back off and would
@@ -104,7 +105,8 @@ def scorer_run(endpoint: LocalEndpoint, source: Path, output: Path) -> tuple[flo
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows in the generated CSV")
-    parser.add_argument("--seconds", type=float, default=3.0, help="seconds per wrk measurement")
+    parser.add_argument("--seconds", type=float, default=2.0, help="seconds per wrk grid point (brackets: twice)")
+    parser.add_argument("--rounds", type=int, default=2, help="extra scorer rounds on a 200,000-row file")
     args = parser.parse_args()
     require("wrk")
     train = resolve_train_path()
@@ -136,21 +138,39 @@ def main() -> int:
         best_batch, best_connections = max(grid, key=lambda k: grid[k])
         print(f"wrk best setting: batch {best_batch}, {best_connections} connections")
 
-        before = wrk_rate(open_twin, bodies, best_batch, best_connections, args.seconds * 2)
-        ours, peak_mb, summary = scorer_run(azure_like, big, Path(tmp) / "scored.csv")
-        after = wrk_rate(open_twin, bodies, best_batch, best_connections, args.seconds * 2)
-        best = statistics.mean([before, after])
-        stats = azure_like.stats()
-        print(f"wrk best (before / after the scorer): {before:,.0f} / {after:,.0f} records/s")
-        print("scorer summary:\n  " + summary.strip().replace("\n", "\n  "))
+        # Interleaved: wrk, scorer, wrk, scorer, ... so that each scorer run is judged against wrk measured just
+        # before and just after it. The first scorer run is the 1M-row file (also the memory figure).
+        mid = Path(tmp) / "mid.csv"
+        repeat_rows(train, mid, min(args.rows, 200_000))
+        wrk_runs = [wrk_rate(open_twin, bodies, best_batch, best_connections, args.seconds * 2)]
+        runs: list[tuple[str, float, float, str]] = []
+        for label, source in [(f"{args.rows:,} rows", big)] + [("200,000 rows", mid)] * args.rounds:
+            rate, peak_mb, summary = scorer_run(azure_like, source, Path(tmp) / "scored.csv")
+            wrk_runs.append(wrk_rate(open_twin, bodies, best_batch, best_connections, args.seconds * 2))
+            runs.append((label, rate, peak_mb, summary))
         print()
-        print(f"{'pattern':<46}{'records/s':>12}{'vs wrk best':>14}")
+        print(f"{'round':<8}{'input':>16}{'wrk before':>13}{'scorer':>11}{'wrk after':>12}{'scorer/wrk':>12}")
+        ratios = []
+        for index, (label, rate, _, _) in enumerate(runs):
+            bracket = statistics.mean(wrk_runs[index : index + 2])
+            ratios.append(rate / bracket)
+            print(
+                f"{index + 1:<8}{label:>16}{wrk_runs[index]:>13,.0f}{rate:>11,.0f}{wrk_runs[index + 1]:>12,.0f}"
+                f"{ratios[-1]:>12.1%}"
+            )
+        best = statistics.median(wrk_runs)
+        ours = statistics.median(rate for _, rate, _, _ in runs)
+        ratio = statistics.median(ratios)
+        label, big_rate, peak_mb, summary = runs[0]
+        print(f"\nscorer summary on {label}:\n  " + summary.strip().replace("\n", "\n  "))
+        print()
+        print(f"{'pattern (medians over the rounds)':<46}{'records/s':>12}{'vs wrk best':>14}")
         print(f"{'original (2 per request, sequential)':<46}{original:>12,.0f}{original / best:>14.1%}")
-        print(f"{'our scorer, defaults':<46}{ours:>12,.0f}{ours / best:>14.1%}")
+        print(f"{'our scorer, defaults':<46}{ours:>12,.0f}{ratio:>14.1%}")
         print(f"{'wrk best (pre-built payloads)':<46}{best:>12,.0f}{1:>14.1%}")
         print(f"speed-up over the original pattern: {ours / original:,.0f}x")
-        print(f"peak memory of the scorer on {args.rows:,} rows: {peak_mb:.0f} MB (max RSS)")
-        print("front counters (scorer's endpoint): " + json.dumps(stats))
+        print(f"peak memory of the scorer on {args.rows:,} rows: {peak_mb:.0f} MB (max RSS), {big_rate:,.0f} rows/s")
+        print("front counters (scorer's endpoint): " + json.dumps(azure_like.stats()))
     return 0
 
 

@@ -211,7 +211,10 @@ def _fast_pairs(content: bytes, rows: int) -> _Answer | None:
     tail = _PAIRS_TAIL.search(content)
     if head is None or tail is None or tail.start() <= head.end():
         return None
-    lines = _PAIRS_SEPARATOR.sub(b"\n", content[head.end() : tail.start()])
+    inner = content[head.end() : tail.start()]
+    lines = inner.replace(b"], [", b"\n")
+    if b"[" in lines:  # other spacing than json.dumps' default
+        lines = _PAIRS_SEPARATOR.sub(b"\n", inner)
     try:
         table = pacsv.read_csv(
             io.BytesIO(lines),
