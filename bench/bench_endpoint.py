@@ -94,25 +94,29 @@ def main() -> None:
         )
         print("\n## 1. Throughput: straight to the container vs through the front (same payload, same concurrency)")
         print(f"{'records':>7} {'conc':>4} | {'direct req/s':>12} {'p50 ms':>7} {'p99 ms':>7} | "
-              f"{'front req/s':>11} {'p50 ms':>7} {'p99 ms':>7} | {'front/direct':>12} {'errors':>6}")  # fmt: skip
+              f"{'front req/s':>11} {'p50 ms':>7} {'p99 ms':>7} | {'front/direct':>12} {'front CPU ms/req':>16} "
+              f"{'errors':>6}")  # fmt: skip
         ratios = []
         for n, payload in payloads.items():
             body = json.dumps(payload).encode()
             for conc in concurrencies:
                 # Alternate short runs and keep the median of each side: the machine is shared and noisy.
-                directs, fronts = [], []
+                directs, fronts, front_cpu = [], [], []
                 for _ in range(args.rounds):
                     directs.append(run_wrk(ep.container_url + "/score", body, connections=conc, seconds=args.seconds))
+                    before = cpu_seconds(ep.pids()[:1])
                     fronts.append(
                         run_wrk(ep.scoring_uri, body, connections=conc, seconds=args.seconds, key=ep.primary_key)
                     )
+                    front_cpu.append((cpu_seconds(ep.pids()[:1]) - before) / fronts[-1].requests * 1000)
                 direct = sorted(directs, key=lambda r: r.requests_per_second)[len(directs) // 2]
                 front = sorted(fronts, key=lambda r: r.requests_per_second)[len(fronts) // 2]
                 ratio = front.requests_per_second / direct.requests_per_second
                 ratios.append(ratio)
                 print(f"{n:>7} {conc:>4} | {direct.requests_per_second:>12.1f} {direct.p50_ms:>7.1f} {direct.p99_ms:>7.1f} | "
                       f"{front.requests_per_second:>11.1f} {front.p50_ms:>7.1f} {front.p99_ms:>7.1f} | "
-                      f"{ratio:>12.3f} {direct.errors + front.errors:>6}")  # fmt: skip
+                      f"{ratio:>12.3f} {sorted(front_cpu)[len(front_cpu) // 2]:>16.2f} "
+                      f"{direct.errors + front.errors:>6}")  # fmt: skip
         print(f"front/direct req/s: median {sorted(ratios)[len(ratios) // 2]:.3f}, min {min(ratios):.3f}")
 
         print("\n## 2. CPU per request (ms), server side")
@@ -122,7 +126,7 @@ def main() -> None:
 
         for n, payload in payloads.items():
             body = json.dumps(payload).encode()
-            pids = ep.pids()[1:]  # the container's process tree (gunicorn master + workers)
+            pids = ep.pids()[1:]  # the container's process tree (gunicorn master + workers); [0] is the front
             before = cpu_seconds(pids)
             result = run_wrk(ep.container_url + "/score", body, connections=2, seconds=args.seconds)
             total = (cpu_seconds(pids) - before) / result.requests * 1000
