@@ -55,7 +55,7 @@ BATCH_DEADLINE_SECONDS: Final = 300.0
 BACKOFF_BASE: Final = 0.1
 BACKOFF_MAX: Final = 5.0
 #: Answered chunks allowed to wait behind a slower earlier one, per request slot.
-BACKLOG_PER_SLOT: Final = 8
+BACKLOG_PER_SLOT: Final = 4
 ENDPOINT_FIELD: Final = "(endpoint)"
 
 

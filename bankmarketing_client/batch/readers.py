@@ -190,6 +190,7 @@ def _csv_reader(source: InputFile, wanted: list[str], skip_rows: int, *, typed: 
     convert = pacsv.ConvertOptions(
         column_types={name: pa.float64() if typed and name in numeric else pa.string() for name in wanted},
         include_columns=wanted,
+        null_values=[""],  # only an empty cell is missing; "NA", "n/a", "null" are bad values to report
         strings_can_be_null=False,
         quoted_strings_can_be_null=False,
     )

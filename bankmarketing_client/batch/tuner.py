@@ -36,7 +36,7 @@ class TunerSettings:
     batch_size: int | None = None
     concurrency: int | None = None
     initial_batch: int = 1000
-    max_batch: int = 8000
+    max_batch: int = 4000
     initial_concurrency: int = 2
     max_concurrency: int = 16
     target_latency: float = 1.0

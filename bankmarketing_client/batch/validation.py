@@ -189,6 +189,8 @@ def python_row(table: pa.Table, index: int) -> dict[str, object]:
         value = table.column(rule.name)[index].as_py()
         if rule.kind != "category" and isinstance(value, str):
             value = parse_text_number(value)
+        if rule.kind == "integer" and isinstance(value, float) and value.is_integer():
+            value = int(value)  # a whole number read as 57.0 is reported as 57, whichever way it was read
         row[rule.name] = value
     return row
 

@@ -75,3 +75,22 @@ def test_not_a_parquet_file(tmp_path: Path) -> None:
     path.write_text("hello")
     with pytest.raises(DatasetError, match="not a readable Parquet file"):
         open_input(path)
+
+
+def test_a_bad_number_late_in_the_file_switches_to_text_without_losing_rows(
+    write_subset: WriteSubset, tmp_path: Path
+) -> None:
+    path = write_subset(rows=3000, with_id=True)
+    lines = path.read_text().splitlines()
+    header = lines[0].split(",")
+    cells = lines[2500].split(",")
+    cells[header.index("duration")] = "n/a"
+    lines[2500] = ",".join(cells)
+    path.write_text("\n".join(lines) + "\n")
+    tables = list(open_input(path).iter_tables())
+    assert pa.types.is_floating(tables[0].schema.field("age").type)  # parsed by the reader while it could
+    assert pa.types.is_string(tables[-1].schema.field("age").type)  # text from the bad block on
+    ids = [i for t in tables for i in t.column("id").to_pylist()]
+    assert ids == [f"C{i:06d}" for i in range(1, 3001)]
+    durations = [d for t in tables for d in t.column("duration").to_pylist()]
+    assert durations[2499] == "n/a"

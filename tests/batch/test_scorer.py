@@ -148,3 +148,22 @@ def test_data_contract_gives_labels_without_probability(
     assert list(rows[0]) == ["row", "prediction"]
     assert len(rows) == 40
     assert {r["prediction"] for r in rows} <= {"yes", "no"}
+
+
+def test_bad_cells_before_and_after_the_switch_to_text_are_reported_alike(
+    scoring_env: LocalEndpoint, write_subset: WriteSubset, tmp_path: Path
+) -> None:
+    source = write_subset(rows=1500)
+    _corrupt(source, {(5, "age"): "-1", (9, "age"): "41.5", (1200, "age"): "-1", (1300, "duration"): "n/a"})
+    errors = tmp_path / "errors.csv"
+    summary = score_file(source, tmp_path / "out.csv", errors=errors)
+    assert (summary.rows, summary.rejected, summary.scored) == (1500, 4, 1496)
+    listed = read_csv_rows(errors)
+    assert [(r["row"], r["field"]) for r in listed] == [
+        ("5", "age"),
+        ("9", "age"),
+        ("1200", "age"),
+        ("1300", "duration"),
+    ]
+    assert listed[0]["reason"] == listed[2]["reason"]  # same words whether the reader parsed the number or not
+    assert "'n/a'" in listed[3]["reason"]
