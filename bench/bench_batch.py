@@ -38,6 +38,7 @@ from _wrk import require, run_wrk
 from bankmarketing_client.client import ScoringClient
 from bankmarketing_client.contract import Contract, encode
 from bankmarketing_client.data import FEATURE_COLUMNS, read_frame, resolve_train_path
+from bankmarketing_client.errors import BankMarketingError
 from bankmarketing_client.features import records_to_wire, validate_records
 from bankmarketing_client.local import LocalEndpoint
 
@@ -175,4 +176,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except BankMarketingError as exc:
+        raise SystemExit(f"bench_batch: {exc}") from None
