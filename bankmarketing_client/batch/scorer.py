@@ -449,6 +449,8 @@ async def score_file_async(
         else:
             if resume:
                 logger.warning("nothing to resume for %s: starting from the first row", output)
+            elif ck_path.is_file():
+                logger.warning("an interrupted run of %s is discarded: starting over (--resume continues one)", output)
             ck_path.unlink(missing_ok=True)
             ck = Checkpoint(input_print, layout)
         run = _FileRun(output, errors_path, ck, ck_path, schema, resume=previous is not None)

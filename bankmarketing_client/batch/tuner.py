@@ -35,14 +35,14 @@ class TunerSettings:
 
     batch_size: int | None = None
     concurrency: int | None = None
-    initial_batch: int = 1000
+    initial_batch: int = 2000
     max_batch: int = 4000
     initial_concurrency: int = 2
     max_concurrency: int = 16
     target_latency: float = 1.0
     min_gain: float = 0.05
-    window_seconds: float = 0.8
-    window_requests: int = 8
+    window_seconds: float = 0.5
+    window_requests: int = 6
 
 
 class Tuner:
