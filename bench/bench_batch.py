@@ -9,7 +9,10 @@ Prints records/s of:
    a grid search, measured again right before and right after (2) so that drift on a shared machine hits both;
 
 then the ratios (each scorer run against the mean of the wrk runs just before and after it; medians over the
-rounds), and the scorer's peak memory (max RSS of the CLI process) on the 1M-row file.
+rounds), the scorer's peak memory (max RSS of the CLI process) on the 1M-row file and its CPU time per row.
+
+On this 2-core machine the scorer's own CPU is taken from the endpoint's workers (wrk needs almost none), so the
+ratio here is a lower bound for a real deployment, where the endpoint runs on other machines.
 
 The scorer talks to an endpoint with Azure's default pending limit (429 past 4 pending requests); wrk talks to a
 twin endpoint (same model, same workers) whose pending limit is raised, because wrk cannot back off and would
@@ -100,7 +103,9 @@ def scorer_run(endpoint: LocalEndpoint, source: Path, output: Path) -> tuple[flo
         float(line.split("(")[1].split()[0].replace(",", "")) for line in stdout.splitlines() if "rows/s" in line
     )
     peak = usage.ru_maxrss / 1024  # KiB on Linux
-    return rate, peak, stdout
+    rows = int(next(line.split()[1].replace(",", "") for line in stdout.splitlines() if line.startswith("rows:")))
+    cpu_us = (usage.ru_utime + usage.ru_stime) / max(rows, 1) * 1e6
+    return rate, peak, stdout + f"cpu:       {cpu_us:.1f} us per row (user + system, start-up included)\n"
 
 
 def main() -> int:
