@@ -6,10 +6,10 @@ import csv
 from pathlib import Path
 
 import pytest
-from batch_support import FAULTS, WriteSubset, read_training_rows
 
 from bankmarketing_client.local.endpoint import LocalEndpoint
 from bankmarketing_client.local.pytest_plugin import EndpointFactory
+from batch.batch_support import FAULTS, WriteSubset, read_training_rows
 
 
 @pytest.fixture

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from batch_support import WriteSubset, read_csv_rows
 
 from bankmarketing_client.cli import main
 from bankmarketing_client.local.endpoint import LocalEndpoint
+from batch.batch_support import WriteSubset, read_csv_rows
 
 
 def test_clean_file_exits_0_and_prints_the_summary(

@@ -10,10 +10,10 @@ import json
 from pathlib import Path
 
 import httpx
-from batch_support import WriteSubset, read_csv_rows
 
 from bankmarketing_client.batch import score_file
 from bankmarketing_client.client import AsyncScoringClient
+from batch.batch_support import WriteSubset, read_csv_rows
 
 POISON_AGE = 77
 

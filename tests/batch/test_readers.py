@@ -8,11 +8,11 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
-from batch_support import WriteSubset
 
 from bankmarketing_client.batch.readers import open_input
 from bankmarketing_client.data import FEATURE_COLUMNS
 from bankmarketing_client.errors import DatasetError
+from batch.batch_support import WriteSubset
 
 
 def test_empty_file_is_refused_with_a_clear_message(tmp_path: Path) -> None:

@@ -14,11 +14,11 @@ import time
 from pathlib import Path
 
 import pytest
-from batch_support import WriteSubset, cli_env, read_csv_rows
 
 from bankmarketing_client.batch import score_file
 from bankmarketing_client.batch.checkpoint import checkpoint_path
 from bankmarketing_client.local.endpoint import LocalEndpoint
+from batch.batch_support import WriteSubset, cli_env, read_csv_rows
 
 ROWS = 1500
 STOP_AFTER_ROWS = 200

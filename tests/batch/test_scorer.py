@@ -10,13 +10,13 @@ from typing import Any
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from batch_support import WriteSubset, read_csv_rows
 
 from bankmarketing_client.batch import score_file, score_frame, score_stream
 from bankmarketing_client.batch.scorer import ScoredRow
 from bankmarketing_client.client import ScoringClient
 from bankmarketing_client.data import FEATURE_COLUMNS, INTEGER_COLUMNS, read_frame
 from bankmarketing_client.local.endpoint import LocalEndpoint
+from batch.batch_support import WriteSubset, read_csv_rows
 
 
 def _reference(endpoint: LocalEndpoint, path: Path) -> list[tuple[str, float]]:

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from batch_support import read_training_rows
 
 from bankmarketing_client.batch.validation import check_chunk, field_rules
 from bankmarketing_client.data import FEATURE_COLUMNS
 from bankmarketing_client.features import BankMarketingRecord, validate_records
+from batch.batch_support import read_training_rows
 
 BAD_VALUES = ["abc", "", "57.5", "-1", "1e9", "nan", "inf", "Married", " married", "5.0", "1_000", "0x10", "999", "-0"]
 
