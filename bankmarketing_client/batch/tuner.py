@@ -12,7 +12,10 @@ are let through before a new window starts, so a window sees only the setting it
 3. **Steady state**: a 429 or 408 lowers concurrency by one at once (a 408 also halves the batch); after a run
    of clean requests it climbs back towards the tuned value. A 413 caps the batch size for good.
 
-Manual ``batch_size`` / ``concurrency`` skip their search; concurrency still backs off on 429/408.
+Concurrency starts at 3: Azure's default deployment serves 2 requests at once and queues up to 4, so a third
+request waiting at the front keeps both workers busy while the client handles an answer; the search and the
+429 rule move it from there. Manual ``batch_size`` / ``concurrency`` skip their search; concurrency still backs
+off on 429/408.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ class TunerSettings:
     concurrency: int | None = None
     initial_batch: int = 2000
     max_batch: int = 4000
-    initial_concurrency: int = 2
+    initial_concurrency: int = 3
     max_concurrency: int = 16
     target_latency: float = 1.0
     min_gain: float = 0.05
