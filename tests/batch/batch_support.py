@@ -14,7 +14,9 @@ from bankmarketing_client.local.faults import FaultSpec
 WriteSubset = Callable[..., Path]
 
 #: The faults the issue names: 20% 503, 5% connection resets, 429 bursts with Retry-After.
-FAULTS = FaultSpec(unavailable_ratio=0.2, reset_ratio=0.05, throttled_ratio=0.05, retry_after_seconds=0.2, seed=7)
+FAULTS = FaultSpec(
+    unavailable_ratio=0.2, reset_ratio=0.05, throttled_ratio=0.05, retry_after_seconds=0.2, latency_ms=25, seed=7
+)
 
 
 def read_training_rows(train_path: Path, limit: int | None = None) -> tuple[list[str], list[list[str]]]:

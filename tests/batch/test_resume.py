@@ -1,7 +1,8 @@
 """Exactly once: a CLI run killed (SIGKILL) or interrupted (SIGINT) mid-way, then resumed, equals a clean run.
 
-The interrupted runs go to the fault-injecting endpoint with small batches, so that they last long enough to be
-stopped part-way; the clean reference goes to the fault-free endpoint. Same model, so identical bytes expected.
+The interrupted runs go to the fault-injecting endpoint (which also adds 25 ms to every request) with batches of
+10 rows, so that they last several seconds and are surely stopped part-way (checkpoints come once a second); the
+clean reference goes to the fault-free endpoint. Same model, so identical bytes are expected.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from bankmarketing_client.batch.checkpoint import checkpoint_path
 from bankmarketing_client.local.endpoint import LocalEndpoint
 from batch.batch_support import WriteSubset, cli_env, read_csv_rows
 
-ROWS = 1500
+ROWS = 2000
 STOP_AFTER_ROWS = 200
 CLI = [sys.executable, "-m", "bankmarketing_client.cli", "score"]
 
@@ -33,7 +34,7 @@ def _rows_done(checkpoint: Path) -> int:
 
 
 def _start(source: Path, output: Path, endpoint: LocalEndpoint, *extra: str) -> subprocess.Popen[str]:
-    argv = [*CLI, str(source), "-o", str(output), "--batch-size", "20", "--concurrency", "2", "--quiet", *extra]
+    argv = [*CLI, str(source), "-o", str(output), "--batch-size", "10", "--concurrency", "2", "--quiet", *extra]
     return subprocess.Popen(argv, env=cli_env(endpoint), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
