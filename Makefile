@@ -21,12 +21,18 @@ venv: $(STAMP)
 # Benchmarks and some tests use ab and wrk (Debian apache2-utils, wrk); the Swagger UI test uses Debian
 # chromium (driven headless over the DevTools protocol). Install them when missing and we can.
 system-deps:
-	@command -v ab >/dev/null && command -v wrk >/dev/null || \
-	  { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq apache2-utils wrk >/dev/null; } || \
-	  echo "note: ab/wrk missing and not installable here; tests that need them will say so"
-	@command -v chromium >/dev/null || \
-	  { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } || \
-	  echo "note: chromium missing and not installable here; the Swagger UI browser test will say so"
+	@missing=""; \
+	command -v ab >/dev/null || missing="$$missing apache2-utils"; \
+	command -v wrk >/dev/null || missing="$$missing wrk"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "note: missing$$missing (Debian); install them as root, or the tests that need them fail"; \
+	  fi; \
+	fi
 
 demo: $(STAMP)
 	$(BIN)/python -m bankmarketing_client.demo

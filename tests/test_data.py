@@ -138,3 +138,10 @@ def test_iter_rows_streams_strings(train_path: Path) -> None:
     assert first["age"] == "57"
     assert first["job"] == "technician"
     assert first["y"] == "no"
+
+
+def test_server_side_feature_order_is_the_generated_one() -> None:
+    """The server side keeps its own column list (it must not import client code); it must match codegen's."""
+    from bankmarketing_client.features import FEATURE_NAMES
+
+    assert tuple(FEATURE_NAMES) == data.FEATURE_COLUMNS

@@ -20,6 +20,19 @@ COMMAND_MODULES: tuple[str, ...] = ("scoring", "batch", "local", "azure", "docs"
 
 EXIT_USER_ERROR = 2
 
+#: Top-level module -> the extra that installs it, for a one-line hint instead of a ModuleNotFoundError.
+OPTIONAL_MODULES: dict[str, str] = {
+    "azureml": "azureml",
+    "azureml_inference_server_http": "local",
+    "inference_schema": "local",
+    "sklearn": "local",
+    "aiohttp": "local",
+    "pandas": "batch",
+    "pyarrow": "batch",
+    "locust": "loadtest",
+    "swagger_ui_bundle": "docs",
+}
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -45,6 +58,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.handler(args)
     except BankMarketingError as exc:
         print(f"bankmarketing-client: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except ModuleNotFoundError as exc:
+        top = (exc.name or "").split(".")[0]
+        if top not in OPTIONAL_MODULES:
+            raise
+        print(
+            f"bankmarketing-client: error: this command needs {top!r}; "
+            f"install it with: pip install 'bankmarketing-client[{OPTIONAL_MODULES[top]}]'",
+            file=sys.stderr,
+        )
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("bankmarketing-client: interrupted", file=sys.stderr)

@@ -9,14 +9,23 @@ import sys
 import threading
 from typing import Any
 
+from bankmarketing_client.errors import ConfigurationError
+
+
+def _port(text: str) -> int:
+    port = int(text)
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port (0..65535; 0 picks a free one)")
+    return port
+
 
 def register(subparsers: Any) -> None:
     local = subparsers.add_parser("local", help="the local endpoint (needs the 'local' extra)")
     commands = local.add_subparsers(dest="local_command", metavar="SUBCOMMAND", required=True)
 
     serve = commands.add_parser("serve", help="run the local endpoint until Ctrl-C or SIGTERM")
-    serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: loopback)")
-    serve.add_argument("--port", type=int, default=0, help="port of the front (default: a free one)")
+    serve.add_argument("--host", default="127.0.0.1", help="loopback address to listen on (default: 127.0.0.1)")
+    serve.add_argument("--port", type=_port, default=0, help="port of the front (default: a free one)")
     serve.add_argument("--contract", choices=("inputs", "data"), default="inputs")
     serve.add_argument("--primary-key", help="default: generated, shown once on stdout")
     serve.add_argument("--secondary-key", help="default: generated")
@@ -33,6 +42,7 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--fault-latency-ms", type=float, default=0.0, help="latency added to each /score")
     serve.add_argument("--fault-seed", type=int, default=0)
     serve.add_argument("--model-delay-ms", type=float, default=0.0, help="make the model slow (timeout tests)")
+    serve.add_argument("--log-dir", help="keep the container's and the front's logs here (default: removed on stop)")
     serve.set_defaults(handler=_serve)
 
     model = commands.add_parser("model", help="retrain from scratch and print holdout accuracy and AUC")
@@ -44,14 +54,17 @@ def register(subparsers: Any) -> None:
 def _serve(args: argparse.Namespace) -> int:
     from bankmarketing_client.local import FaultSpec, LocalEndpoint
 
-    faults = FaultSpec(
-        unavailable_ratio=args.fault_503,
-        throttled_ratio=args.fault_429,
-        retry_after_seconds=args.fault_retry_after,
-        reset_ratio=args.fault_reset,
-        latency_ms=args.fault_latency_ms,
-        seed=args.fault_seed,
-    )
+    try:
+        faults = FaultSpec(
+            unavailable_ratio=args.fault_503,
+            throttled_ratio=args.fault_429,
+            retry_after_seconds=args.fault_retry_after,
+            reset_ratio=args.fault_reset,
+            latency_ms=args.fault_latency_ms,
+            seed=args.fault_seed,
+        )
+    except ValueError as exc:
+        raise ConfigurationError(f"fault options: {exc}") from None
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -69,6 +82,7 @@ def _serve(args: argparse.Namespace) -> int:
         model_delay_ms=args.model_delay_ms,
         worker_count=args.workers,
         data_path=args.data,
+        log_dir=args.log_dir,
     )
     with endpoint:
         print(f"scoring URI: {endpoint.scoring_uri}")

@@ -6,10 +6,12 @@ port, and the front (:mod:`.front`) that clients talk to. Both die with this pro
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import secrets
 import select
+import shutil
 import sys
 import tempfile
 import time
@@ -61,6 +63,13 @@ class LocalEndpoint:
     ) -> None:
         if contract not in CONTRACTS:
             raise LocalEndpointError(f"contract must be one of {', '.join(CONTRACTS)}, not {contract!r}")
+        if not is_loopback(host):
+            raise LocalEndpointError(
+                f"the local endpoint listens on loopback only (127.0.0.0/8, ::1 or localhost), not {host!r}: "
+                "it serves a model for tests and development, not for a network"
+            )
+        if not 0 <= port <= 65535:
+            raise LocalEndpointError(f"port must be within 0..65535 (0 picks a free one), not {port}")
         self.contract: Contract = contract
         self.host = host
         self.port = port
@@ -74,7 +83,10 @@ class LocalEndpoint:
         self.model_delay_ms = model_delay_ms
         self.worker_count = worker_count
         self.data_path = data_path
-        self.log_dir = Path(log_dir) if log_dir else Path(tempfile.mkdtemp(prefix="bankmarketing-local-"))
+        # A folder we make is removed on stop; one the caller names is theirs to keep.
+        self._log_dir_given = Path(log_dir) if log_dir else None
+        self._log_dir_made: Path | None = None
+        self.log_dir = self._log_dir_given or Path(tempfile.gettempdir())
         self.startup_timeout = startup_timeout
         self.container: ChildProcess | None = None
         self.front: ChildProcess | None = None
@@ -95,7 +107,8 @@ class LocalEndpoint:
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
 
     @property
     def scoring_uri(self) -> str:
@@ -134,6 +147,10 @@ class LocalEndpoint:
         from bankmarketing_client.local.model import ensure_model_dir
 
         model_dir = ensure_model_dir(self.data_path)  # DatasetError, with its own clear message, if no data
+        if self._log_dir_given is None:
+            self.log_dir = self._log_dir_made = Path(tempfile.mkdtemp(prefix="bankmarketing-local-"))
+        else:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
         try:
             self._start_container(model_dir)
             self._start_front()
@@ -168,7 +185,7 @@ class LocalEndpoint:
             if not self.container.alive():
                 raise LocalEndpointError(
                     f"the scoring container exited during start-up (code {self.container.proc.returncode}); "
-                    f"last lines of {self.container.log_path}:\n{self.container.log_tail()}"
+                    f"the last lines of its log:\n{self.container.log_tail()}"
                 )
             if _healthy(self.container_url):
                 return
@@ -203,6 +220,9 @@ class LocalEndpoint:
         for child in (self.front, self.container):
             if child is not None:
                 child.stop()
+        if self._log_dir_made is not None:
+            shutil.rmtree(self._log_dir_made, ignore_errors=True)
+            self._log_dir_made = None
         self.front = None
         self.container = None
 
@@ -213,6 +233,15 @@ class LocalEndpoint:
 
     def pids(self) -> list[int]:
         return [c.pid for c in (self.front, self.container) if c is not None]
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _healthy(base_url: str) -> bool:

@@ -114,16 +114,23 @@ class Front:
     def app(self) -> web.Application:
         app = web.Application(client_max_size=self.config.max_body_bytes + 1)
         app.router.add_post("/score", self.score)
+        # Only the health check and the swagger are open, as in Azure; nothing else reaches the container.
+        app.router.add_get("/", self.passthrough)
+        app.router.add_get("/swagger.json", self.passthrough)
         app.router.add_get(STATS_PATH, self.stats_view)
-        app.router.add_route("*", "/{tail:.*}", self.passthrough)
+        app.router.add_route("*", "/{tail:.*}", self.not_found)
         return app
 
     # -- helpers --------------------------------------------------------------------------------------------------
     def _authorized(self, header: str | None) -> bool:
-        """Constant-time check of ``Bearer <key>`` against both keys (both are always compared)."""
-        if not header or not header.startswith("Bearer "):
+        """Constant-time check of ``Bearer <key>`` against both keys (both are always compared).
+
+        The scheme is case-insensitive, as HTTP says; the key is not.
+        """
+        scheme, _, token = (header or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
             return False
-        given = header[len("Bearer ") :].strip().encode()
+        given = token.strip().encode()
         matched = False
         for key in self._keys:
             matched |= hmac.compare_digest(given, key)
@@ -180,8 +187,12 @@ class Front:
         """Counters for tests and benchmarks (not part of Azure's surface): what reached the front."""
         return web.json_response({**self.stats, "pending": self._pending})
 
+    async def not_found(self, request: web.Request) -> web.StreamResponse:
+        """Any other path or method (``//score``, ``GET /score``, ...): 404, never forwarded."""
+        return _json_response(404, f"No route for {request.method} {request.path}.", self._request_id(request))
+
     async def passthrough(self, request: web.Request) -> web.StreamResponse:
-        """Health, swagger and anything else: open, as Azure leaves them."""
+        """The health check and the swagger: open, as Azure leaves them."""
         request_id = self._request_id(request)
         try:
             status, headers, payload = await self._forward(request, await request.read(), request_id)

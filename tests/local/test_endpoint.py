@@ -81,9 +81,27 @@ def test_container_that_fails_to_boot_says_why() -> None:
     endpoint = LocalEndpoint(worker_count=0)  # gunicorn refuses to run without workers
     with pytest.raises(LocalEndpointError, match="scoring container exited during start-up") as info:
         endpoint.start()
-    assert "last lines of" in str(info.value)
+    assert "the last lines of its log" in str(info.value)
     assert endpoint.front is None
     assert endpoint.container is None
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "10.1.2.3", "example.org"])
+def test_only_loopback_is_served(host: str) -> None:
+    with pytest.raises(LocalEndpointError, match="loopback only"):
+        LocalEndpoint(host=host)
+
+
+def test_logs_are_removed_on_stop_unless_a_folder_was_named(tmp_path: Path) -> None:
+    with LocalEndpoint() as endpoint:
+        made = endpoint.log_dir
+        assert (made / "container.log").is_file()
+    assert not made.exists()
+    kept = tmp_path / "logs"
+    with LocalEndpoint(log_dir=kept):
+        pass
+    assert (kept / "front.log").is_file()
+    assert (kept / "container.log").is_file()
 
 
 def test_unknown_contract_is_refused() -> None:

@@ -60,6 +60,31 @@ def test_bad_keys_are_401(endpoint_inputs: LocalEndpoint, body: dict[str, Any], 
     assert endpoint_inputs.primary_key not in response.text
 
 
+def test_scheme_is_case_insensitive_but_the_key_is_not(endpoint_inputs: LocalEndpoint, body: dict[str, Any]) -> None:
+    key = endpoint_inputs.primary_key
+    ok = httpx.post(endpoint_inputs.scoring_uri, json=body, headers={"Authorization": f"bearer {key}"}, timeout=30)
+    assert ok.status_code == 200
+    wrong_case = key.swapcase() if key.swapcase() != key else key + "A"
+    refused = httpx.post(
+        endpoint_inputs.scoring_uri, json=body, headers={"Authorization": f"Bearer {wrong_case}"}, timeout=30
+    )
+    assert refused.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("POST", "//score"), ("GET", "/score"), ("POST", "/score/"), ("POST", "/"), ("PUT", "/swagger.json")],
+)
+def test_no_other_route_reaches_the_container_without_a_key(
+    endpoint_inputs: LocalEndpoint, body: dict[str, Any], method: str, path: str
+) -> None:
+    before = endpoint_inputs.stats().get("requests", 0)
+    response = httpx.request(method, endpoint_inputs.base_url + path, json=body, timeout=30)
+    assert response.status_code == 404
+    assert "Results" not in response.text
+    assert endpoint_inputs.stats().get("requests", 0) == before
+
+
 def test_health_and_swagger_stay_open(endpoint_inputs: LocalEndpoint) -> None:
     assert httpx.get(endpoint_inputs.base_url + "/", timeout=10).text == "Healthy"
     swagger = httpx.get(endpoint_inputs.swagger_uri, timeout=10)
@@ -270,8 +295,9 @@ def test_dead_container_answers_503_at_once(body: dict[str, Any]) -> None:
 
 
 # -- the original benchmark ------------------------------------------------------------------------------------------
-@pytest.mark.skipif(shutil.which("ab") is None, reason="needs ab (Debian apache2-utils; `make test` installs it)")
 def test_original_ab_line_reports_no_failures(endpoint_data: LocalEndpoint, shared_data: Path) -> None:
+    if shutil.which("ab") is None:
+        pytest.fail("ab is missing: `make test` installs Debian apache2-utils (run it as root, or install it)")
     data_json = shared_data / "azure-samples" / "data-2020-08-udacity-starter.json"
     result = subprocess.run(
         [
