@@ -73,8 +73,9 @@ Records = Iterable["Mapping[str, object] | BankMarketingRecord"]
 class Timeouts:
     """Seconds allowed to connect, to wait for each read, and for one whole attempt (``total``).
 
-    The retry policy's ``deadline`` bounds the call across attempts; every attempt's timeouts are clipped to
-    what is left of it, so no attempt can run past the deadline.
+    ``total`` bounds an attempt from sending to the last byte of the answer, so a server that trickles its
+    answer cannot stretch it; the retry policy's ``deadline`` bounds the call across attempts, and every
+    attempt is cut to what is left of it, so no attempt runs past the deadline either.
     """
 
     connect: float = 5.0
@@ -247,14 +248,29 @@ class _ClientCore:
             request_id=op.client_request_id,
         )
 
-    def build_request(self, op: _Operation) -> httpx.Request:
-        """A fresh request for the next attempt of ``op``, its timeouts clipped to the time left."""
+    def attempt_budget(self, op: _Operation) -> float | None:
+        """Seconds the next attempt of ``op`` may take in all: ``Timeouts.total`` cut to what is left of the
+        deadline (``None``: no bound but the per-phase timeouts)."""
         cap = self.timeouts.total
         remaining = self.retry.remaining(op.started)
         if remaining is not None:
             if remaining <= 0:
                 raise self.deadline_error(op)
             cap = remaining if cap is None else min(cap, remaining)
+        return cap
+
+    def overrun_error(self, request: httpx.Request, budget: float) -> RetryableError:
+        """The attempt took its whole budget (e.g. an answer trickling in): retryable while time is left."""
+        where = f"{request.url.host}:{request.url.port}" if request.url.port else request.url.host
+        return RetryableError(
+            RequestTimeoutError(
+                f"no complete answer from {where} within {budget:g} s",
+                request_id=request.headers.get("x-request-id"),
+            )
+        )
+
+    def build_request(self, op: _Operation, cap: float | None) -> httpx.Request:
+        """A fresh request for the next attempt of ``op``, each phase's timeout clipped to ``cap``."""
         t = self.timeouts
         timeout = httpx.Timeout(
             connect=min(t.connect, cap) if cap else t.connect,
@@ -481,11 +497,16 @@ class AsyncScoringClient:
                     else:
                         await self._semaphore.acquire()
                     try:
-                        request = self._core.build_request(op)  # after the wait: timeouts fit what is left
+                        budget = self._core.attempt_budget(op)  # after the wait: what is left of the deadline
+                        request = self._core.build_request(op, budget)
                         try:
-                            response = await self._http.send(request, auth=self._core.auth)
+                            async with asyncio.timeout(budget):  # sending and reading the whole answer
+                                response = await self._http.send(request, auth=self._core.auth)
                         except httpx.RequestError as exc:
                             raise self._core.transport_error(request, exc) from exc
+                        except TimeoutError:
+                            assert budget is not None  # asyncio.timeout(None) never expires
+                            raise self._core.overrun_error(request, budget) from None
                     finally:
                         self._semaphore.release()
                     self._core.check(request, response)
@@ -606,9 +627,10 @@ class ScoringClient:
                     if not self._semaphore.acquire(timeout=self._core.slot_budget(op)):
                         raise self._core.deadline_error(op)
                     try:
-                        request = self._core.build_request(op)  # after the wait: timeouts fit what is left
+                        budget = self._core.attempt_budget(op)  # after the wait: what is left of the deadline
+                        request = self._core.build_request(op, budget)
                         try:
-                            response = self._http.send(request, auth=self._core.auth)
+                            response = self._send_within(request, budget)
                         except httpx.RequestError as exc:
                             raise self._core.transport_error(request, exc) from exc
                     finally:
@@ -618,6 +640,38 @@ class ScoringClient:
         except RetryableError as exc:
             raise _unwrap(exc) from exc.__cause__
         raise AssertionError("unreachable: tenacity either returns or raises")
+
+    def _send_within(self, request: httpx.Request, budget: float | None) -> httpx.Response:
+        """Send and read the answer chunk by chunk, giving up once ``budget`` seconds have passed.
+
+        A blocking socket read cannot be interrupted, so the clock is checked between chunks: each read is
+        itself bounded by the read timeout (already clipped to ``budget``), so an attempt ends at the latest
+        one read timeout after its budget, instead of never while bytes keep trickling in.
+        """
+        if budget is None:
+            return self._http.send(request, auth=self._core.auth)
+        until = time.monotonic() + budget
+        streamed = self._http.send(request, auth=self._core.auth, stream=True)
+        if streamed.is_stream_consumed:  # read already (a transport that builds whole responses)
+            return streamed
+        try:
+            chunks = []
+            for chunk in streamed.iter_raw():
+                if time.monotonic() > until:
+                    raise self._core.overrun_error(request, budget)
+                chunks.append(chunk)
+            if time.monotonic() > until:
+                raise self._core.overrun_error(request, budget)
+        finally:
+            streamed.close()
+        # Raw (still encoded) bytes: the new response decodes them as ``send`` would have.
+        return httpx.Response(
+            streamed.status_code,
+            headers=streamed.headers,
+            content=b"".join(chunks),
+            request=request,
+            extensions=streamed.extensions,
+        )
 
     def health(self) -> str:
         """The endpoint's liveness answer (``"Healthy"``); raises if it is down or refuses the key."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -97,3 +98,56 @@ class AsyncRecordingTransport(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         await self._inner.aclose()
+
+
+class TrickleServer:
+    """A loopback HTTP server that answers every request with a valid 200 sent one byte every ``interval`` s.
+
+    The real front cannot produce this (it answers at once or not at all); it is how a slow proxy or a
+    congested link looks, and what a client deadline must still cut short. Each answer is bounded
+    (``len(body) * interval`` seconds) and stops as soon as the client hangs up.
+    """
+
+    def __init__(self, body: bytes, *, interval: float = 0.3) -> None:
+        self.body = body
+        self.interval = interval
+        self.connections = 0
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._closed = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def scoring_uri(self) -> str:
+        return f"http://127.0.0.1:{self.port}/score"
+
+    def _accept(self) -> None:
+        while not self._closed.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: socket.socket) -> None:
+        with conn:
+            received = b""
+            while b"\r\n\r\n" not in received:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                received += chunk
+            head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(self.body)}\r\n\r\n"
+            try:
+                conn.sendall(head.encode())
+                for byte in self.body:
+                    if self._closed.wait(self.interval):
+                        return
+                    conn.sendall(bytes([byte]))
+            except OSError:  # the client gave up: what the deadline is for
+                return
+
+    def close(self) -> None:
+        self._closed.set()
+        self._listener.close()

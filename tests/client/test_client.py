@@ -24,6 +24,7 @@ import pytest
 from scoring_helpers import (
     AsyncRecordingTransport,
     RecordingTransport,
+    TrickleServer,
     container_results,
     requests_seen,
 )
@@ -574,3 +575,62 @@ def test_contract_setting_and_credentials_in_the_uri_stay_out_of_reprs() -> None
         ScoringClient("http://example.invalid/score", "k", contract="xml")
     with pytest.raises(ConfigurationError, match="not a valid http"):
         ScoringClient("http://[::1/score", "k")
+
+
+# -- an answer that trickles in (a loopback stand-in: the real front answers at once or not at all) ------------
+
+TRICKLED_ANSWER = b'{"Results": ["yes", "no"]}'  # 26 bytes: 7.8 s at one byte every 0.3 s
+
+
+def test_the_deadline_holds_while_an_answer_trickles_in(sample_records: Records) -> None:
+    """Every read gets a byte within its read timeout, so only a bound on the whole attempt can stop it."""
+    server = TrickleServer(TRICKLED_ANSWER)
+    try:
+        policy = RetryPolicy(max_attempts=3, deadline=1.5)
+        with (
+            ScoringClient(
+                server.scoring_uri, "k", contract="inputs", timeouts=Timeouts(total=1.5), retry=policy
+            ) as client,
+            pytest.raises(RequestTimeoutError, match="within"),
+        ):
+            client.predict(sample_records)
+        assert server.connections == 1  # the deadline was spent: no second attempt
+
+        async def run() -> None:
+            async with AsyncScoringClient(
+                server.scoring_uri, "k", contract="inputs", timeouts=Timeouts(total=1.5), retry=policy
+            ) as client:
+                with pytest.raises(RequestTimeoutError, match="within"):
+                    await client.predict(sample_records)
+
+        asyncio.run(run())
+        assert server.connections == 2
+    finally:
+        server.close()
+
+
+def test_timeouts_total_bounds_each_attempt_while_an_answer_trickles_in(sample_records: Records) -> None:
+    """No overall deadline: ``Timeouts.total`` alone must end each attempt, and the attempt is retried."""
+    server = TrickleServer(TRICKLED_ANSWER)
+    try:
+        policy = RetryPolicy(max_attempts=2, deadline=None, backoff_base=0.05, backoff_max=0.05)
+        with (
+            ScoringClient(
+                server.scoring_uri, "k", contract="inputs", timeouts=Timeouts(total=0.8), retry=policy
+            ) as client,
+            pytest.raises(RequestTimeoutError, match=r"within 0\.8 s"),
+        ):
+            client.predict(sample_records)
+        assert server.connections == 2
+
+        async def run() -> None:
+            async with AsyncScoringClient(
+                server.scoring_uri, "k", contract="inputs", timeouts=Timeouts(total=0.8), retry=policy
+            ) as client:
+                with pytest.raises(RequestTimeoutError, match=r"within 0\.8 s"):
+                    await client.predict(sample_records)
+
+        asyncio.run(run())
+        assert server.connections == 4
+    finally:
+        server.close()
