@@ -16,7 +16,7 @@ import time
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from bankmarketing_client.batch.checkpoint import Checkpoint, checkpoint_path, fingerprint
 from bankmarketing_client.batch.engine import FailFast, Prepared, ScoredChunk, Sender, scored_chunks
@@ -350,6 +350,17 @@ def _chunk_table(chunk: ScoredChunk, schema: pa.Schema, id_column: str | None) -
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
+class _Written(NamedTuple):
+    """What is completely written: replaced as one object, so a signal never sees half of an update."""
+
+    rows: int
+    scored: int
+    rejected: int
+    failed: int
+    output_bytes: int
+    errors_bytes: int
+
+
 class _FileRun:
     """The state of one ``score_file`` run: spools, checkpoint and counters."""
 
@@ -365,26 +376,40 @@ class _FileRun:
         self.error_spool = AppendFile(
             spool_path(errors), length=ck.errors_bytes if resume else None, header=csv_header(list(ERROR_COLUMNS))
         )
+        self.written = _Written(
+            ck.rows_done, ck.scored, ck.rejected, ck.failed, self.spool.tell(), self.error_spool.tell()
+        )
         self._last_save = time.monotonic()
 
     def write(self, chunk: ScoredChunk, id_column: str | None) -> None:
+        """Append one chunk's results. Only the last statement makes them count: a second Ctrl-C raising
+        KeyboardInterrupt half-way leaves ``written`` as it was, and the extra bytes are cut on resume."""
         self.spool.write(table_to_csv(_chunk_table(chunk, self.schema, id_column)))
         if chunk.errors:
             self.error_spool.write(errors_to_csv(chunk.errors))
-        ck = self.ck
-        ck.rows_done += chunk.num_rows
-        ck.scored += chunk.scored
-        ck.rejected += chunk.rejected
-        ck.failed += chunk.failed
+        w = self.written
+        self.written = _Written(
+            w.rows + chunk.num_rows,
+            w.scored + chunk.scored,
+            w.rejected + chunk.rejected,
+            w.failed + chunk.failed,
+            self.spool.tell(),
+            self.error_spool.tell(),
+        )
 
     def save(self, *, force: bool = False) -> None:
+        """fsync the spools, then record what they hold for certain (bytes past it are cut on resume)."""
         now = time.monotonic()
         if not force and now - self._last_save < CHECKPOINT_SECONDS:
             return
         self._last_save = now
-        self.ck.output_bytes = self.spool.sync()
-        self.ck.errors_bytes = self.error_spool.sync()
-        self.ck.save(self.ck_path)
+        w = self.written
+        self.spool.sync()
+        self.error_spool.sync()
+        ck = self.ck
+        ck.rows_done, ck.scored, ck.rejected, ck.failed = w.rows, w.scored, w.rejected, w.failed
+        ck.output_bytes, ck.errors_bytes = w.output_bytes, w.errors_bytes
+        ck.save(self.ck_path)
 
     def close(self) -> None:
         self.spool.close()

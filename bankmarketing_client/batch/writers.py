@@ -49,6 +49,9 @@ class AppendFile:
     def write(self, data: bytes) -> None:
         self._fh.write(data)
 
+    def tell(self) -> int:
+        return self._fh.tell()
+
     def sync(self) -> int:
         """Flush to disk and return the length now durable."""
         self._fh.flush()
