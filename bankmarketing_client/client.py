@@ -51,6 +51,7 @@ from bankmarketing_client.errors import (
     UnexpectedResponseError,
 )
 from bankmarketing_client.retry import MODEL_STATUS_HEADER, RetryableError, RetryPolicy, parse_retry_after
+from bankmarketing_client.urls import endpoint_urls
 
 if TYPE_CHECKING:
     from pydantic import TypeAdapter
@@ -170,12 +171,11 @@ class _ClientCore:
             scoring_uri = os.environ.get(ENV_SCORING_URI) or None
         if not scoring_uri:
             raise ConfigurationError(f"no scoring URI: pass scoring_uri or set {ENV_SCORING_URI}")
+        urls = endpoint_urls(scoring_uri, what="the scoring URI")
         try:
-            url = httpx.URL(scoring_uri.strip())
-        except httpx.InvalidURL as exc:
-            raise ConfigurationError(f"the scoring URI is not a valid http(s) URL: {exc}") from None
-        if url.scheme not in ("http", "https") or not url.host:
-            raise ConfigurationError(f"the scoring URI must be an http(s) URL, got {scoring_uri!r}")
+            url = httpx.URL(urls.scoring_url)
+        except httpx.InvalidURL:  # its message may quote the URI, and a key may have been pasted there
+            raise ConfigurationError("the scoring URI is not a valid http(s) URL") from None
         if auth is not None and (api_key is not None or secondary_key is not None or token_provider is not None):
             raise ConfigurationError("give auth, keys or a token provider, not several")
         if use_env and api_key is None and token_provider is None and auth is None:
@@ -184,11 +184,9 @@ class _ClientCore:
                 secondary_key = os.environ.get(ENV_SECONDARY_KEY) or None
         if max_concurrency < 1:
             raise ConfigurationError("max_concurrency must be at least 1")
-        self._scoring_url = url.copy_with(query=None, fragment=None)  # parsed once, reused by every request
-        self.scoring_url = str(self._scoring_url)
-        path = url.path.rstrip("/")
-        root = path[: -len("/score")] if path.endswith("/score") else path
-        self.base_url = str(url.copy_with(path=root + "/", query=None, fragment=None))
+        self._scoring_url = url  # parsed once, reused by every request
+        self.scoring_url = str(url)
+        self.base_url = str(url.copy_with(path=urls.base_path))
         self.auth = auth or build_auth(api_key, secondary_key, token_provider)
         if isinstance(contract, str):
             self.contract: Contract | None = None if contract.strip().lower() == "auto" else Contract.of(contract)

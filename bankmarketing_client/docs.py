@@ -30,9 +30,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from bankmarketing_client.errors import ConfigurationError, excerpt
+from bankmarketing_client.urls import endpoint_urls
 
 if TYPE_CHECKING:
     from aiohttp import ClientSession, web
@@ -123,14 +123,14 @@ def rewrite_swagger(spec: dict[str, Any], *, api_prefix: str = API_PREFIX) -> di
 
 
 def upstream_base(scoring_uri: str | None, swagger_uri: str | None) -> str:
-    """The endpoint's base URL: the scoring URI without ``/score``, else the swagger URI's folder."""
-    source = scoring_uri or swagger_uri
-    if not source:
-        raise ConfigurationError("give a scoring URI or a swagger URI")
-    parts = urlsplit(source)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigurationError(f"expected an http(s) URL, got {source!r}")
-    return source.split("?", 1)[0].rsplit("/", 1)[0]
+    """The endpoint's base URL (ending in ``/``): the folder of the scoring URI, else of the swagger URI."""
+    if swagger_uri:
+        endpoint_urls(swagger_uri, what="the swagger URI")  # refused here rather than at the first fetch
+    if scoring_uri:
+        return endpoint_urls(scoring_uri, what="the scoring URI").base_url
+    if swagger_uri:
+        return endpoint_urls(swagger_uri, what="the swagger URI").base_url
+    raise ConfigurationError("give a scoring URI or a swagger URI")
 
 
 @dataclass
@@ -151,7 +151,7 @@ class DocsServer:
     def __post_init__(self) -> None:
         self.base = upstream_base(self.scoring_uri, self.swagger_uri)
         if self.swagger_uri is None:
-            self.swagger_uri = self.base + "/swagger.json"
+            self.swagger_uri = self.base + "swagger.json"
         if self.host not in ("127.0.0.1", "localhost", "::1"):
             raise ConfigurationError("the docs server holds a key: it only listens on loopback")
         if self.api_key is not None and self.token_provider is not None:
@@ -303,7 +303,7 @@ class DocsServer:
         from aiohttp import ClientError, web
 
         assert self._session is not None
-        target = f"{self.base}/{request.match_info['tail']}"
+        target = self.base + request.match_info["tail"]
         headers = {k: v for k in FORWARDED_REQUEST_HEADERS if (v := request.headers.get(k)) is not None}
         if "authorization" not in {k.lower() for k in headers}:
             headers.update(await self._credential_header())

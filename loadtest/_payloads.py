@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import random
 import urllib.error
-import urllib.parse
 import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import Any, Final
 from bankmarketing_client.contract import Contract, decode_results, detect_contract, encode, to_predictions
 from bankmarketing_client.data import FEATURE_COLUMNS, FLOAT_COLUMNS, INTEGER_COLUMNS, iter_rows, resolve_train_path
 from bankmarketing_client.errors import BankMarketingError, ConfigurationError, DatasetError
+from bankmarketing_client.urls import endpoint_urls
 
 #: Exit codes set by the SLO gate (Locust itself uses 0 = pass, 1 = some request failed, 2 = setup error).
 EXIT_OK: Final = 0
@@ -52,19 +52,13 @@ def resolve_target(host: str | None, scoring_uri: str | None) -> Target:
     given = scoring_uri or host
     if not given:
         raise ConfigurationError("no target: give --host http://HOST or --scoring-uri http://HOST/score")
-    parts = urllib.parse.urlsplit(given.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigurationError(f"the target {given!r} is not an http(s) URL")
-    path = parts.path.rstrip("/")
-    if not path:
-        path = "/score"
-    return Target(f"{parts.scheme}://{parts.netloc}", path)
+    urls = endpoint_urls(given, what="the target")
+    return Target(urls.origin, urls.scoring_path)
 
 
 def detect_family(target: Target, *, timeout: float = 10.0) -> str:
     """The contract family the endpoint's own swagger declares (``inputs`` when its input has ``Inputs``)."""
-    prefix = target.score_path.rsplit("/", 1)[0]  # a scoring path like /api/v1/service/x/score keeps its prefix
-    url = f"{target.base_url}{prefix}/swagger.json"
+    url = endpoint_urls(target.scoring_uri).url("swagger.json")  # beside the scoring route, prefix kept
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - the user's own endpoint URL
             spec = json.load(response)

@@ -40,7 +40,7 @@ def test_key_file_and_no_key(endpoint_inputs: LocalEndpoint, tmp_path: Path, mon
     with docs_server_for(build_parser().parse_args(["docs", "--scoring-uri", uri, "--no-key"])) as s:
         assert s.api_key is None
     with docs_server_for(build_parser().parse_args(["docs", "--swagger-uri", endpoint_inputs.swagger_uri])) as s:
-        assert s.base == endpoint_inputs.base_url.rstrip("/")
+        assert s.base == endpoint_inputs.base_url.rstrip("/") + "/"
         assert s.api_key == "from-env"
         assert "from-env" not in repr(s)
 

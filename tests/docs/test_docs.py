@@ -58,14 +58,35 @@ def test_openapi3_gets_a_relative_server() -> None:
         rewrite_swagger({"paths": {}})
 
 
-def test_upstream_base_from_scoring_or_swagger_uri() -> None:
-    aks = "https://h.westeurope.cloudapp.azure.com/api/v1/service/bank/score"
-    assert upstream_base(aks, None) == "https://h.westeurope.cloudapp.azure.com/api/v1/service/bank"
-    assert upstream_base(None, "http://1.2.3.4/swagger.json?version=2") == "http://1.2.3.4"
-    with pytest.raises(ConfigurationError):
-        upstream_base("ftp://x/score", None)
+@pytest.mark.parametrize(
+    ("scoring", "swagger", "base"),
+    [
+        ("https://h.westeurope.cloudapp.azure.com/api/v1/service/bank/score", None,
+         "https://h.westeurope.cloudapp.azure.com/api/v1/service/bank/"),
+        ("http://10.0.0.1:8890/api/v1/service/bank/score/", None, "http://10.0.0.1:8890/api/v1/service/bank/"),
+        ("http://10.0.0.1:8890", None, "http://10.0.0.1:8890/"),  # was "http:/": the key went to no host
+        ("http://10.0.0.1:8890/", None, "http://10.0.0.1:8890/"),
+        ("http://10.0.0.1:8890/score?x=1", None, "http://10.0.0.1:8890/"),
+        ("http://[::1]:8890/score", None, "http://[::1]:8890/"),
+        (None, "http://1.2.3.4/swagger.json?version=2", "http://1.2.3.4/"),
+        (None, "http://1.2.3.4:81/api/v1/service/bank/swagger.json", "http://1.2.3.4:81/api/v1/service/bank/"),
+    ],
+)  # fmt: skip
+def test_upstream_base_from_scoring_or_swagger_uri(scoring: str | None, swagger: str | None, base: str) -> None:
+    assert upstream_base(scoring, swagger) == base
+
+
+def test_bad_upstream_uris_are_refused_without_quoting_them() -> None:
+    for bad in ("ftp://x/score", "Zx9SECRETKEYvalue", "http://", "http://h:99999/score"):
+        with pytest.raises(ConfigurationError) as caught:
+            upstream_base(bad, None)
+        assert "SECRET" not in str(caught.value)
+        assert "99999" not in str(caught.value)
+    with pytest.raises(ConfigurationError, match="swagger URI") as caught:
+        upstream_base("http://h/score", "Zx9SECRETKEYvalue")
+    assert "SECRET" not in str(caught.value)
     with pytest.raises(ConfigurationError, match="loopback"):
-        DocsServer(scoring_uri=aks, host="0.0.0.0")
+        DocsServer(scoring_uri="http://h/score", host="0.0.0.0")
 
 
 # --- the server over real HTTP, in front of the real local endpoint ----------------------------------------
@@ -102,6 +123,18 @@ def test_proxy_adds_the_key_server_side(
     own = httpx.post(origin(docs) + "/api/score", json=body, headers={"Authorization": "Bearer wrong"})
     assert own.status_code == 401
     assert httpx.get(origin(docs) + "/api/").text.strip('"') == "Healthy"
+
+
+def test_a_bare_host_uri_reaches_that_host(endpoint_inputs: LocalEndpoint, records: list[dict[str, Any]]) -> None:
+    """``http://IP:PORT`` with no path: the swagger and the proxied calls must go to that host, key and all."""
+    bare = endpoint_inputs.base_url.rstrip("/")
+    server = DocsServer(scoring_uri=bare, api_key=endpoint_inputs.primary_key)
+    with server.running():
+        assert httpx.get(origin(server) + "/swagger.json").status_code == 200
+        body = {"Inputs": {"data": records}, "GlobalParameters": {"method": "predict"}}
+        answer = httpx.post(origin(server) + "/api/score", json=body)
+        assert answer.status_code == 200
+        assert len(answer.json()["Results"]) == len(records)
 
 
 def test_token_provider_is_asked_per_request(endpoint_inputs: LocalEndpoint, records: list[dict[str, Any]]) -> None:

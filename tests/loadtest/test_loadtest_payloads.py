@@ -24,6 +24,7 @@ finally:
 
 from bankmarketing_client.data import FEATURE_COLUMNS, FLOAT_COLUMNS, INTEGER_COLUMNS  # noqa: E402
 from bankmarketing_client.errors import ConfigurationError, DatasetError  # noqa: E402
+from bankmarketing_client.local.endpoint import LocalEndpoint  # noqa: E402
 
 
 @pytest.mark.parametrize(
@@ -32,6 +33,8 @@ from bankmarketing_client.errors import ConfigurationError, DatasetError  # noqa
         ("http://127.0.0.1:8080", None, "http://127.0.0.1:8080", "/score"),
         ("http://127.0.0.1:8080/", None, "http://127.0.0.1:8080", "/score"),
         ("http://h.example/score", None, "http://h.example", "/score"),
+        ("http://10.0.0.1:8890/score/?x=1", None, "http://10.0.0.1:8890", "/score"),
+        ("http://[::1]:8890", None, "http://[::1]:8890", "/score"),
         ("http://ignored", "https://x.azurecontainer.io/api/v1/service/bm/score", "https://x.azurecontainer.io",
          "/api/v1/service/bm/score"),
     ],
@@ -45,6 +48,17 @@ def test_resolve_target_accepts_host_or_full_uri(host: str, uri: str | None, bas
 def test_resolve_target_refuses_what_is_not_an_http_url(bad: str | None) -> None:
     with pytest.raises(ConfigurationError):
         _payloads.resolve_target(bad, None)
+
+
+def test_a_key_given_as_the_target_is_not_echoed() -> None:
+    with pytest.raises(ConfigurationError, match="not a URL") as caught:
+        _payloads.resolve_target(None, "Zx9SECRETKEYvalue")
+    assert "SECRET" not in str(caught.value)
+
+
+def test_detect_family_reads_the_swagger_beside_the_scoring_route(endpoint_data: LocalEndpoint) -> None:
+    for given in (endpoint_data.scoring_uri, endpoint_data.base_url.rstrip("/") + "/"):
+        assert _payloads.detect_family(_payloads.resolve_target(given, None)) == "data"
 
 
 @pytest.mark.parametrize(
