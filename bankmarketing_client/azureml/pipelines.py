@@ -12,13 +12,14 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httpx
 
 from bankmarketing_client.azureml.deadline import DEFAULT_MANAGEMENT_TIMEOUT, call_with_deadline
 from bankmarketing_client.azureml.workspace import WorkspaceRef
 from bankmarketing_client.errors import AzureManagementError, ConfigurationError, excerpt
+from bankmarketing_client.urls import endpoint_urls
 
 if TYPE_CHECKING:
     from azureml.core import Workspace
@@ -29,9 +30,7 @@ TERMINAL_STATUSES = frozenset({"Completed", "Failed", "Canceled"})
 
 
 def _check_url(url: str, what: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigurationError(f"{what} must be an http(s) URL, got {url!r}")
+    endpoint_urls(url, what=what)  # the same check as every other URI, which never quotes the value
 
 
 def _auth_headers(auth: AbstractAuthentication, timeout: float) -> dict[str, str]:

@@ -93,5 +93,8 @@ def test_unknown_pipeline_and_wrong_token_are_clear_errors(standin: ManagementSt
 def test_trigger_validates_its_inputs(aad_auth: AbstractAuthentication) -> None:
     with pytest.raises(ConfigurationError, match="http"):
         trigger_pipeline("ftp://x/pipeline", auth=aad_auth, experiment="e")
+    with pytest.raises(ConfigurationError, match="not a URL") as caught:  # a secret pasted in the wrong place
+        trigger_pipeline("Zx9SECRETKEYvalue", auth=aad_auth, experiment="e")
+    assert "SECRET" not in str(caught.value)
     with pytest.raises(ConfigurationError, match="experiment"):
         trigger_pipeline("https://example.invalid/p", auth=aad_auth, experiment=" ")
