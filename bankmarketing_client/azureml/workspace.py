@@ -5,8 +5,10 @@ azureml-core is optional (the ``azureml`` extra), so it is imported inside the f
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -68,31 +70,38 @@ class WorkspaceRef:
         return cls(**values)
 
 
-def make_auth(kind: AuthKind, *, tenant_id: str | None = None) -> AbstractAuthentication:
-    """An azureml-core authentication object.
+def make_auth(
+    kind: AuthKind, *, tenant_id: str | None = None, timeout: float = DEFAULT_MANAGEMENT_TIMEOUT
+) -> AbstractAuthentication:
+    """An azureml-core authentication object, built under the management deadline ``timeout``.
 
     ``cli`` reuses ``az login``; ``interactive`` opens a browser login; ``service-principal`` reads
     ``AZURE_TENANT_ID``, ``AZURE_CLIENT_ID`` and ``AZURE_CLIENT_SECRET`` from the environment, so the secret
-    never appears on a command line.
+    never appears on a command line. The interactive constructor logs in there and then (and may wait for
+    ever on a login nobody completes), so every constructor runs under the deadline like any other call.
     """
     from azureml.core import authentication
 
+    build: Callable[[], AbstractAuthentication]
     if kind == "cli":
-        return authentication.AzureCliAuthentication()
-    if kind == "interactive":
-        return authentication.InteractiveLoginAuthentication(tenant_id=tenant_id)
-    if kind == "service-principal":
+        build = authentication.AzureCliAuthentication
+    elif kind == "interactive":
+        build = functools.partial(authentication.InteractiveLoginAuthentication, tenant_id=tenant_id)
+    elif kind == "service-principal":
         missing = [name for name in (SP_TENANT_ENV, SP_CLIENT_ID_ENV, SP_SECRET_ENV) if not os.environ.get(name)]
         if tenant_id:
             missing = [name for name in missing if name != SP_TENANT_ENV]
         if missing:
             raise ConfigurationError("service-principal auth needs the environment variables " + ", ".join(missing))
-        return authentication.ServicePrincipalAuthentication(
+        build = functools.partial(
+            authentication.ServicePrincipalAuthentication,
             tenant_id=tenant_id or os.environ[SP_TENANT_ENV],
             service_principal_id=os.environ[SP_CLIENT_ID_ENV],
             service_principal_password=os.environ[SP_SECRET_ENV],
         )
-    raise ConfigurationError(f"unknown auth kind {kind!r}; use one of {', '.join(AUTH_KINDS)}")
+    else:
+        raise ConfigurationError(f"unknown auth kind {kind!r}; use one of {', '.join(AUTH_KINDS)}")
+    return call_with_deadline(build, seconds=timeout, what=f"{kind} login")
 
 
 def open_workspace(

@@ -109,7 +109,7 @@ def _workspace_ref(args: argparse.Namespace) -> WorkspaceRef:
 def _auth(args: argparse.Namespace) -> AbstractAuthentication:
     from bankmarketing_client.azureml.workspace import make_auth
 
-    return make_auth(args.auth, tenant_id=args.tenant_id)
+    return make_auth(args.auth, tenant_id=args.tenant_id, timeout=_check_timeout(args))
 
 
 def _check_timeout(args: argparse.Namespace) -> float:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import stat
+import threading
 from pathlib import Path
 
 import httpx
@@ -152,3 +153,29 @@ def test_docs_for_a_workspace_service_uses_the_discovered_key(
     assert response.status_code == 200
     assert spec["basePath"] == "/api"
     assert server.api_key == endpoint_inputs.primary_key
+
+
+def test_interactive_login_is_under_the_management_deadline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Stand-in for InteractiveLoginAuthentication: the real one waits for a person at a browser, which a test
+    cannot provide. Its constructor blocks here until the test ends, like a login nobody completes."""
+    from azureml.core import authentication
+
+    release = threading.Event()
+
+    class StalledLogin:
+        def __init__(self, tenant_id: str | None = None) -> None:
+            release.wait(30)
+
+    monkeypatch.setattr(authentication, "InteractiveLoginAuthentication", StalledLogin)
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"subscription_id": "s", "resource_group": "g", "workspace_name": "w"}))
+    argv = ["discover", "--service", "bank", "--config", str(config), "--auth", "interactive"]
+    try:
+        assert main([*argv, "--skip-workspace-check", "--management-timeout", "0.3"]) != 0
+    finally:
+        release.set()
+    err = capsys.readouterr().err
+    assert "interactive" in err
+    assert "within 0.3 s" in err
