@@ -56,34 +56,50 @@ def _wire_name(loc_item: object) -> str:
     return _WIRE_BY_ATTRIBUTE.get(text, text)
 
 
+def _shown(value: object) -> str:
+    """The offending value as written, shortened when long (a 400-digit number must not flood the report)."""
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:20]}... ({len(text)} characters)"
+
+
+def _fits_a_float(value: object) -> bool:
+    try:
+        float(value)  # type: ignore[arg-type]
+    except (OverflowError, TypeError, ValueError):
+        return False
+    return True
+
+
 def _reason(error: Mapping[str, Any]) -> str:
     """A short, human sentence for one pydantic error, quoting the offending value."""
     kind = error["type"]
     value = error.get("input")
+    if kind == "float_type" and isinstance(value, numbers.Real) and not _fits_a_float(value):
+        return f"{_shown(value)} is too large for a floating-point number"
     ctx = error.get("ctx") or {}
     if kind == "literal_error":
         field = _wire_name(error["loc"][-1])
         allowed = ", ".join(CATEGORIES.get(field, ()))
-        return f"{value!r} is not one of {allowed}"
+        return f"{_shown(value)} is not one of {allowed}"
     if kind == "missing":
         return "required but missing"
     if kind == "extra_forbidden":
-        return f"is not a feature of this model (value {value!r}); expected only " + ", ".join(FEATURE_NAMES)
+        return f"is not a feature of this model (value {_shown(value)}); expected only " + ", ".join(FEATURE_NAMES)
     if kind == "greater_than_equal":
-        return f"{value!r} is below the minimum {ctx.get('ge')!r}"
+        return f"{_shown(value)} is below the minimum {ctx.get('ge')!r}"
     if kind == "less_than_equal":
-        return f"{value!r} is above the maximum {ctx.get('le')!r}"
+        return f"{_shown(value)} is above the maximum {ctx.get('le')!r}"
     if kind == "int_from_float" or (kind == "int_type" and isinstance(value, float)):
-        return f"{value!r} is not a whole number"
+        return f"{_shown(value)} is not a whole number"
     if kind in {"int_type", "int_parsing", "not_a_number"}:
-        return f"{value!r} is not an integer"
+        return f"{_shown(value)} is not an integer"
     if kind in {"float_type", "float_parsing"}:
-        return f"{value!r} is not a number"
+        return f"{_shown(value)} is not a number"
     if kind == "finite_number":
-        return f"{value!r} is not a finite number"
+        return f"{_shown(value)} is not a finite number"
     if kind == "model_type":
         return f"expected a mapping of feature names to values, got {type(value).__name__}"
-    return f"{value!r}: {error['msg']}"
+    return f"{_shown(value)}: {error['msg']}"
 
 
 def _row_errors(exc: ValidationError, start_row: int) -> list[RowError]:
@@ -127,7 +143,8 @@ def _convertible(kind: str, value: object) -> bool:
         return False
     if kind == "int_type":
         return isinstance(value, numbers.Integral) or (isinstance(value, float) and value.is_integer())
-    return kind == "float_type" and isinstance(value, numbers.Real)
+    # A whole number beyond a float's range (10**400) is not convertible: it stays a row error.
+    return kind == "float_type" and isinstance(value, numbers.Real) and _fits_a_float(value)
 
 
 def _validate(adapter: TypeAdapter[list[Any]], batch: list[Any]) -> list[Any]:

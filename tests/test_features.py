@@ -165,6 +165,15 @@ def test_type_and_bound_refusals(good: dict[str, Any], field: str, value: object
     assert _errors([{**good, field: value}]) == (RowError(1, field, reason),)
 
 
+def test_an_int_too_large_for_a_float_is_a_row_error(good: dict[str, Any]) -> None:
+    """10**400 is a whole number no float can hold: converting it raised OverflowError out of validation."""
+    rows = [good, {**good, "emp.var.rate": 10**400, "age": 41.0}, {**good, "age": 10**400}]
+    errors = _errors(rows)
+    assert [(e.row, e.field) for e in errors] == [(2, "emp.var.rate"), (3, "age")]
+    assert "too large for a floating-point number" in errors[0].reason
+    assert all(len(e.reason) < 120 for e in errors)  # a 401-digit value is shortened, not quoted whole
+
+
 def test_whole_floats_become_ints_and_ints_become_floats(good: dict[str, Any]) -> None:
     row = {**good, "age": 41.0, "nr.employed": 5099}
     record = validate_records([good, MappingProxyType(row)])[1]
