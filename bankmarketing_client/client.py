@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, Self
+from typing import TYPE_CHECKING, Any, Final, Generic, Self, TypeVar
 
 import httpx
 
@@ -65,6 +65,9 @@ ENV_API_KEY: Final = "BANKMARKETING_API_KEY"
 ENV_SECONDARY_KEY: Final = "BANKMARKETING_SECONDARY_KEY"
 DEFAULT_MAX_CONCURRENCY: Final = 8
 USER_AGENT: Final = f"bankmarketing-client/0.1.0 python-httpx/{httpx.__version__}"
+
+#: The httpx client a face sends with.
+H = TypeVar("H", httpx.Client, httpx.AsyncClient)
 
 #: What ``predict`` accepts: validated records, or mappings using the wire names (``emp.var.rate``).
 Records = Iterable["Mapping[str, object] | BankMarketingRecord"]
@@ -416,22 +419,8 @@ def _unwrap(exc: RetryableError) -> APIError:
     return error
 
 
-class AsyncScoringClient:
-    """Async client for a bank-marketing scoring endpoint (``async with AsyncScoringClient(...) as c:``).
-
-    Args (the same for :class:`ScoringClient`, which takes an ``httpx.Client``):
-        scoring_uri: the endpoint's scoring URI (``.../score``); default ``$BANKMARKETING_SCORING_URI``.
-        api_key, secondary_key: the deployment's keys; default ``$BANKMARKETING_API_KEY`` and
-            ``$BANKMARKETING_SECONDARY_KEY``. The secondary is tried on a 401 (rotation without downtime).
-        token_provider: instead of keys, a callable returning ``(token, expires_on)``; refreshed before
-        expiry. contract: ``"inputs"``, ``"data"``, ``"data-method"``, or ``None``/``"auto"`` to read the
-        swagger. timeouts: connect, read and per-attempt timeouts.
-        retry: the :class:`RetryPolicy` (attempts, overall deadline, waits).
-        max_concurrency: requests in flight at once (also the connection pool size).
-        allow_unknown_categories: let categories never seen in training through validation.
-        http_client: an httpx client to use instead of a new one (its pool and timeouts then apply).
-        use_env: fall back to the environment variables above for missing settings.
-    """
+class _ClientFace(Generic[H]):
+    """What both faces share: the constructor, settings and repr, around one :class:`_ClientCore`."""
 
     def __init__(
         self,
@@ -446,7 +435,7 @@ class AsyncScoringClient:
         retry: RetryPolicy | None = None,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         allow_unknown_categories: bool = False,
-        http_client: httpx.AsyncClient | None = None,
+        http_client: H | None = None,
         use_env: bool = True,
     ) -> None:
         self._core = _ClientCore(
@@ -462,8 +451,11 @@ class AsyncScoringClient:
             allow_unknown_categories=allow_unknown_categories,
             use_env=use_env,
         )
-        self._http = http_client or httpx.AsyncClient(timeout=self._core.client_timeout(), limits=self._core.limits())
-        self._semaphore = asyncio.Semaphore(max_concurrency)
+        self._open(http_client)
+
+    def _open(self, http_client: H | None) -> None:
+        """Set ``_http`` (the given client or a new one sized by the core) and ``_semaphore``."""
+        raise NotImplementedError
 
     @classmethod
     def from_env(cls, **kwargs: Any) -> Self:
@@ -481,6 +473,29 @@ class AsyncScoringClient:
     def contract(self) -> Contract | None:
         """The contract in use: set explicitly, or detected on first use (``None`` until then)."""
         return self._core.contract
+
+
+class AsyncScoringClient(_ClientFace[httpx.AsyncClient]):
+    """Async client for a bank-marketing scoring endpoint (``async with AsyncScoringClient(...) as c:``).
+
+    Args (the same for :class:`ScoringClient`, which takes an ``httpx.Client``):
+        scoring_uri: the endpoint's scoring URI (``.../score``); default ``$BANKMARKETING_SCORING_URI``.
+        api_key, secondary_key: the deployment's keys; default ``$BANKMARKETING_API_KEY`` and
+            ``$BANKMARKETING_SECONDARY_KEY``. The secondary is tried on a 401 (rotation without downtime).
+        token_provider: instead of keys, a callable returning ``(token, expires_on)``; refreshed before
+        expiry. contract: ``"inputs"``, ``"data"``, ``"data-method"``, or ``None``/``"auto"`` to read the
+        swagger. timeouts: connect, read and per-attempt timeouts.
+        retry: the :class:`RetryPolicy` (attempts, overall deadline, waits).
+        max_concurrency: requests in flight at once (also the connection pool size).
+        allow_unknown_categories: let categories never seen in training through validation.
+        http_client: an httpx client to use instead of a new one (its pool and timeouts then apply).
+        use_env: fall back to the environment variables above for missing settings.
+    """
+
+    def _open(self, http_client: httpx.AsyncClient | None) -> None:
+        core = self._core
+        self._http = http_client or httpx.AsyncClient(timeout=core.client_timeout(), limits=core.limits())
+        self._semaphore = asyncio.Semaphore(core.max_concurrency)
 
     async def _send(self, op: _Operation) -> httpx.Response:
         try:
@@ -563,60 +578,16 @@ class AsyncScoringClient:
         await self.aclose()
 
 
-class ScoringClient:
+class ScoringClient(_ClientFace[httpx.Client]):
     """Blocking client over the same core: safe in threads and gevent greenlets (Locust), no event loop.
 
     Constructor arguments: as :class:`AsyncScoringClient`, with an ``httpx.Client`` for ``http_client``.
     """
 
-    def __init__(
-        self,
-        scoring_uri: str | None = None,
-        api_key: str | Secret | None = None,
-        *,
-        secondary_key: str | Secret | None = None,
-        token_provider: TokenProvider | None = None,
-        auth: httpx.Auth | None = None,
-        contract: str | Contract | None = None,
-        timeouts: Timeouts | None = None,
-        retry: RetryPolicy | None = None,
-        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
-        allow_unknown_categories: bool = False,
-        http_client: httpx.Client | None = None,
-        use_env: bool = True,
-    ) -> None:
-        self._core = _ClientCore(
-            scoring_uri=scoring_uri,
-            api_key=api_key,
-            secondary_key=secondary_key,
-            token_provider=token_provider,
-            auth=auth,
-            contract=contract,
-            timeouts=timeouts,
-            retry=retry,
-            max_concurrency=max_concurrency,
-            allow_unknown_categories=allow_unknown_categories,
-            use_env=use_env,
-        )
-        self._http = http_client or httpx.Client(timeout=self._core.client_timeout(), limits=self._core.limits())
-        self._semaphore = threading.BoundedSemaphore(max_concurrency)
-
-    @classmethod
-    def from_env(cls, **kwargs: Any) -> Self:
-        """Built from ``$BANKMARKETING_SCORING_URI`` and ``$BANKMARKETING_API_KEY`` (keywords win)."""
-        return cls(use_env=True, **kwargs)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._core!r})"
-
-    @property
-    def scoring_uri(self) -> str:
-        return self._core.scoring_url
-
-    @property
-    def contract(self) -> Contract | None:
-        """The contract in use: set explicitly, or detected on first use (``None`` until then)."""
-        return self._core.contract
+    def _open(self, http_client: httpx.Client | None) -> None:
+        core = self._core
+        self._http = http_client or httpx.Client(timeout=core.client_timeout(), limits=core.limits())
+        self._semaphore = threading.BoundedSemaphore(core.max_concurrency)
 
     def _send(self, op: _Operation) -> httpx.Response:
         try:
