@@ -25,19 +25,18 @@ import asyncio
 import copy
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bankmarketing_client.auth import TokenProvider
 from bankmarketing_client.errors import ConfigurationError, excerpt
 from bankmarketing_client.urls import endpoint_urls
 
 if TYPE_CHECKING:
     from aiohttp import ClientSession, web
-
-TokenProvider = Callable[[], tuple[str, float]]
 
 API_PREFIX = "/api"
 DOCS_PREFIX = "/docs/"

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from bankmarketing_client.auth import TokenProvider
 from bankmarketing_client.azureml.deadline import DEFAULT_MANAGEMENT_TIMEOUT, call_with_deadline
 from bankmarketing_client.errors import AzureManagementError, ConfigurationError
 
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
     from bankmarketing_client.client import AsyncScoringClient, ScoringClient
 
 AuthMode = Literal["key", "token", "none"]
-TokenProvider = Callable[[], tuple[str, float]]
 
 
 @dataclass(frozen=True)
