@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bankmarketing_client.cli.keys import read_key_file
 from bankmarketing_client.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -46,13 +47,7 @@ def _read_key(args: argparse.Namespace) -> str | None:
     if args.no_key:
         return None
     if args.key_file is not None:
-        try:
-            key: str = args.key_file.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigurationError(f"cannot read the key file {args.key_file}: {exc.strerror}") from None
-        if not key:
-            raise ConfigurationError(f"the key file {args.key_file} is empty")
-        return key
+        return read_key_file(args.key_file)
     return os.environ.get("BANKMARKETING_API_KEY", "").strip() or None
 
 
