@@ -19,6 +19,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final, Literal, get_args
 
 from bankmarketing_client.errors import ConfigurationError, ModelError, UnexpectedResponseError
@@ -104,6 +105,49 @@ def encode(body: object) -> bytes:
         return json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
     except ValueError as exc:
         raise ConfigurationError(f"payload is not valid JSON: {exc}") from None
+
+
+# -- records kept in files ---------------------------------------------------------------------------------
+
+
+def records_from_document(document: Any, source: str) -> list[dict[str, Any]]:
+    """The records in any JSON shape Azure users keep: a bare list, a ``data`` body or an ``Inputs`` body.
+
+    Only the shape is checked (a list of objects, not empty); the values are the validator's business, so a
+    load test can still send a deliberately odd record. ``source`` names the document in messages.
+    """
+    records: Any = document
+    if isinstance(document, Mapping):
+        if isinstance(document.get("Inputs"), Mapping):
+            records = document["Inputs"].get("data")
+        elif "data" in document:
+            records = document["data"]
+        else:
+            keys = ", ".join(map(str, document)) or "none"
+            raise ConfigurationError(
+                f'{source} has no "data" or "Inputs" member (keys: {keys}); expected a list of records, '
+                '{"data": [records]} or {"Inputs": {"data": [records]}}'
+            )
+    if not isinstance(records, list):
+        raise ConfigurationError(f"{source}: the records must be a JSON list, not {type(records).__name__}")
+    if not records:
+        raise ConfigurationError(f"{source}: no records to score")
+    for row, record in enumerate(records, start=1):
+        if not isinstance(record, dict):
+            raise ConfigurationError(f"{source}, row {row}: expected an object, got {type(record).__name__}")
+    return records
+
+
+def read_records_file(path: str | Path) -> list[dict[str, Any]]:
+    """The records of a JSON file such as the original project's ``data.json`` (see :func:`records_from_document`)."""
+    file = Path(path)
+    try:
+        document = json.loads(file.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read {file}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise ConfigurationError(f"{file} is not valid JSON: {exc}") from None
+    return records_from_document(document, str(file))
 
 
 # -- detection -----------------------------------------------------------------------------------------------

@@ -15,7 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from bankmarketing_client.contract import Contract, decode_results, detect_contract, encode, to_predictions
+from bankmarketing_client.contract import (
+    Contract,
+    decode_results,
+    detect_contract,
+    encode,
+    read_records_file,
+    to_predictions,
+)
 from bankmarketing_client.data import FEATURE_COLUMNS, FLOAT_COLUMNS, INTEGER_COLUMNS, iter_rows, resolve_train_path
 from bankmarketing_client.errors import BankMarketingError, ConfigurationError, DatasetError
 from bankmarketing_client.urls import endpoint_urls
@@ -73,40 +80,8 @@ def detect_family(target: Target, *, timeout: float = 10.0) -> str:
 
 # -- records -------------------------------------------------------------------------------------------------
 
-
-def load_payload_file(path: str | Path) -> list[dict[str, Any]]:
-    """The records of a data.json like the original: ``{"data": [...]}``, ``{"Inputs": {"data": [...]}}`` or a list.
-
-    Records are sent as they are (as ``ab -p`` did), re-wrapped for the endpoint's contract; only the shape is
-    checked, so a deliberately odd record still reaches the endpoint.
-    """
-    file = Path(path)
-    try:
-        payload: Any = json.loads(file.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigurationError(f"cannot read the payload file {file}: {exc.strerror or exc}") from None
-    except ValueError as exc:
-        raise ConfigurationError(f"the payload file {file} is not JSON: {exc}") from None
-    records: Any = payload
-    if isinstance(payload, Mapping):
-        if isinstance(payload.get("Inputs"), Mapping):
-            records = payload["Inputs"].get("data")
-        elif "data" in payload:
-            records = payload["data"]
-        else:
-            keys = ", ".join(map(str, payload)) or "none"
-            raise ConfigurationError(
-                f'the payload file {file} has no "data" or "Inputs" member (keys: {keys}); '
-                'expected {"data": [records]}, {"Inputs": {"data": [records]}} or a list of records'
-            )
-    if not isinstance(records, list) or not records:
-        raise ConfigurationError(f"the payload file {file} holds no records (expected a non-empty list)")
-    for row, record in enumerate(records, start=1):
-        if not isinstance(record, dict):
-            raise ConfigurationError(
-                f"the payload file {file}, row {row}: expected an object, got {type(record).__name__}"
-            )
-    return records
+#: The records of a data.json like the original's (any of the shapes Azure users keep), sent as they are.
+load_payload_file = read_records_file
 
 
 def _typed(raw: Mapping[str, str], row: int, path: Path) -> dict[str, Any]:

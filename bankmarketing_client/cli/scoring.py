@@ -13,8 +13,11 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from bankmarketing_client.cli.keys import read_key_file
+from bankmarketing_client.contract import read_records_file
+from bankmarketing_client.contract import records_from_document as records_from_document  # demo.py uses it
 from bankmarketing_client.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -59,14 +62,7 @@ def _client(args: argparse.Namespace) -> ScoringClient:
     from bankmarketing_client.client import ScoringClient, Timeouts
     from bankmarketing_client.retry import RetryPolicy
 
-    key: str | None = None
-    if args.key_file is not None:
-        try:
-            key = args.key_file.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigurationError(f"cannot read the key file {args.key_file}: {exc.strerror}") from None
-        if not key:
-            raise ConfigurationError(f"the key file {args.key_file} is empty")
+    key = None if args.key_file is None else read_key_file(args.key_file)
     if args.retries < 0 or args.timeout <= 0:
         raise ConfigurationError("--retries must be 0 or more and --timeout positive")
     return ScoringClient(
@@ -96,36 +92,8 @@ def run_swagger(args: argparse.Namespace) -> int:
     return 0
 
 
-def records_from_document(document: Any, source: str) -> list[Any]:
-    """The records in any of the JSON shapes Azure users keep (bare list, ``data`` body, ``Inputs`` body)."""
-    records: Any = document
-    if isinstance(document, dict):
-        if isinstance(document.get("Inputs"), dict):
-            records = document["Inputs"].get("data")
-        elif "data" in document:
-            records = document["data"]
-        else:
-            keys = ", ".join(map(str, document)) or "none"
-            raise ConfigurationError(
-                f"{source}: expected a list of records, {{'data': [...]}} or {{'Inputs': {{'data': [...]}}}}; "
-                f"found keys {keys}"
-            )
-    if not isinstance(records, list):
-        raise ConfigurationError(f"{source}: the records must be a JSON list, not {type(records).__name__}")
-    if not records:
-        raise ConfigurationError(f"{source}: no records to score")
-    return records
-
-
 def run_predict(args: argparse.Namespace) -> int:
-    path: Path = args.json_path
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigurationError(f"cannot read {path}: {exc.strerror}") from None
-    except ValueError as exc:
-        raise ConfigurationError(f"{path} is not valid JSON: {exc}") from None
-    records = records_from_document(document, str(path))
+    records = read_records_file(args.json_path)
     with _client(args) as client:
         result = client.score(records, proba=args.proba)
     if args.raw_output is not None:

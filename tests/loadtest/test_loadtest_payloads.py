@@ -81,7 +81,7 @@ def test_payload_files_of_both_families_yield_their_records(shared_data: Path, n
 @pytest.mark.parametrize(
     ("content", "words"),
     [
-        ("not json", "not JSON"),
+        ("not json", "not valid JSON"),
         ('{"rows": []}', 'no "data" or "Inputs"'),
         ('{"data": []}', "no records"),
         ('{"data": [1, 2]}', "row 1"),
