@@ -79,7 +79,8 @@ class Timeouts:
 
     ``total`` bounds an attempt from sending to the last byte of the answer, so a server that trickles its
     answer cannot stretch it; the retry policy's ``deadline`` bounds the call across attempts, and every
-    attempt is cut to what is left of it, so no attempt runs past the deadline either.
+    attempt is cut to what is left of it. The async face enforces this exactly; the sync face checks the
+    clock between chunks of the body (see :meth:`ScoringClient._send_within` for its one known limit).
     """
 
     connect: float = 5.0
@@ -611,11 +612,13 @@ class ScoringClient(_ClientFace[httpx.Client]):
         raise AssertionError("unreachable: tenacity either returns or raises")
 
     def _send_within(self, request: httpx.Request, budget: float | None) -> httpx.Response:
-        """Send and read the answer chunk by chunk, giving up once ``budget`` seconds have passed.
+        """Send and read the answer's body chunk by chunk, giving up once ``budget`` seconds have passed.
 
-        A blocking socket read cannot be interrupted, so the clock is checked between chunks: each read is
-        itself bounded by the read timeout (already clipped to ``budget``), so an attempt ends at the latest
-        one read timeout after its budget, instead of never while bytes keep trickling in.
+        A blocking socket read cannot be interrupted without a thread (which gevent and Locust would not
+        welcome), so the clock is checked between chunks: each read is itself bounded by the read timeout
+        (already clipped to ``budget``), so a trickling body ends the attempt at most one read timeout after
+        its budget instead of never. Known limit of this face: a server trickling its status line and headers
+        is bounded only per read; the async face bounds the whole attempt exactly.
         """
         if budget is None:
             return self._http.send(request, auth=self._core.auth)
