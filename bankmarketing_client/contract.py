@@ -138,16 +138,19 @@ def records_from_document(document: Any, source: str) -> list[dict[str, Any]]:
     return records
 
 
-def read_records_file(path: str | Path) -> list[dict[str, Any]]:
-    """The records of a JSON file such as the original project's ``data.json`` (see :func:`records_from_document`)."""
+def read_records_file(path: str | Path, *, what: str = "the records file") -> list[dict[str, Any]]:
+    """The records of a JSON file such as the original project's ``data.json`` (see :func:`records_from_document`).
+
+    ``what`` is how messages call the file ("the payload file" for the load test).
+    """
     file = Path(path)
     try:
         document = json.loads(file.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise ConfigurationError(f"cannot read {file}: {exc.strerror or exc}") from None
-    except ValueError as exc:
-        raise ConfigurationError(f"{file} is not valid JSON: {exc}") from None
-    return records_from_document(document, str(file))
+        raise ConfigurationError(f"cannot read {what} {file}: {exc.strerror or exc}") from None
+    except ValueError as exc:  # UnicodeDecodeError included
+        raise ConfigurationError(f"{what} {file} is not valid JSON: {exc}") from None
+    return records_from_document(document, f"{what} {file}")
 
 
 # -- detection -----------------------------------------------------------------------------------------------

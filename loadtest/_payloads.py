@@ -80,8 +80,10 @@ def detect_family(target: Target, *, timeout: float = 10.0) -> str:
 
 # -- records -------------------------------------------------------------------------------------------------
 
-#: The records of a data.json like the original's (any of the shapes Azure users keep), sent as they are.
-load_payload_file = read_records_file
+
+def load_payload_file(path: str | Path) -> list[dict[str, Any]]:
+    """The records of a data.json like the original's (any of the shapes Azure users keep), sent as they are."""
+    return read_records_file(path, what="the payload file")
 
 
 def _typed(raw: Mapping[str, str], row: int, path: Path) -> dict[str, Any]:
