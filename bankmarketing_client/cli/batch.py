@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bankmarketing_client.errors import ConfigurationError
+from bankmarketing_client.cli.keys import read_key_file
 
 EXIT_OK = 0
 EXIT_ROWS_FAILED = 1
@@ -65,18 +65,6 @@ def register(subparsers: Any) -> None:
     score.set_defaults(handler=run_score)
 
 
-def _key(path: Path | None) -> str | None:
-    if path is None:
-        return None
-    try:
-        key = path.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise ConfigurationError(f"cannot read the key file {path}: {exc.strerror}") from None
-    if not key:
-        raise ConfigurationError(f"the key file {path} is empty")
-    return key
-
-
 def run_score(args: argparse.Namespace) -> int:
     from bankmarketing_client.batch.progress import Progress
     from bankmarketing_client.batch.scorer import score_file_async
@@ -87,7 +75,7 @@ def run_score(args: argparse.Namespace) -> int:
         args.output,
         errors=args.errors,
         scoring_uri=args.scoring_uri,
-        api_key=_key(args.key_file),
+        api_key=None if args.key_file is None else read_key_file(args.key_file),
         contract=None if args.contract == "auto" else args.contract,
         proba=args.proba,
         batch_size=args.batch_size,

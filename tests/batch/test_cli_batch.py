@@ -85,3 +85,18 @@ def test_a_refused_key_stops_cleanly_and_keeps_the_progress(
     assert "--resume" in err
     assert "not-the-key" not in err
     assert not output.exists()
+
+
+def test_a_key_file_that_is_not_text_is_one_clean_line(
+    write_subset: WriteSubset, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The key file is read by the shared reader (cli.keys), so a binary file is a message, not a traceback."""
+    key_file = tmp_path / "key.bin"
+    key_file.write_bytes(b"\xff\xfe\x00secret")
+    args = ["score", str(write_subset(rows=3)), "-o", str(tmp_path / "o.csv"), "--key-file", str(key_file)]
+    code = main([*args, "--scoring-uri", "http://127.0.0.1:9/score"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"cannot read the key file {key_file}" in err
+    assert "Traceback" not in err
+    assert "secret" not in err
