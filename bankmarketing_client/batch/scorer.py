@@ -92,7 +92,8 @@ async def _connect(conn: Connection, proba: bool | None, tuner: Tuner) -> AsyncI
         # One attempt per call: the batch engine retries itself, so that 429/408 reach the tuner.
         retry=RetryPolicy(max_attempts=1, deadline=None),
         timeouts=Timeouts(connect=10.0, read=120.0, total=None),
-        max_concurrency=tuner.settings.max_concurrency,
+        # A manual concurrency above the tuner's own limit is the user's call: the client must not cap it.
+        max_concurrency=max(tuner.settings.max_concurrency, tuner.settings.concurrency or 0),
     )
     try:
         contract = await client.detect_contract()

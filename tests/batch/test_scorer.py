@@ -167,3 +167,22 @@ def test_bad_cells_before_and_after_the_switch_to_text_are_reported_alike(
     ]
     assert listed[0]["reason"] == listed[2]["reason"]  # same words whether the reader parsed the number or not
     assert "'n/a'" in listed[3]["reason"]
+
+
+def test_a_manual_concurrency_above_the_tuner_limit_reaches_the_client(
+    scoring_env: LocalEndpoint, write_subset: WriteSubset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--concurrency 24 must give the client 24 slots; its own limit would otherwise cap the run at 16."""
+    import bankmarketing_client.client as client_module
+
+    built: list[int] = []
+
+    class Recording(client_module.AsyncScoringClient):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            built.append(kwargs["max_concurrency"])
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(client_module, "AsyncScoringClient", Recording)
+    summary = score_file(write_subset(rows=48), tmp_path / "out.csv", batch_size=2, concurrency=24)
+    assert summary.scored == 48
+    assert built == [24]
