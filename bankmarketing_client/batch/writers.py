@@ -113,7 +113,12 @@ def finish_output(spool: Path, target: Path, schema: pa.Schema) -> None:
     reader = pacsv.open_csv(
         spool,
         read_options=pacsv.ReadOptions(block_size=4 << 20),
-        convert_options=pacsv.ConvertOptions(column_types=schema, strings_can_be_null=True),
+        # Only an unquoted empty cell is null: that is how the spool's writer marks a missing value. Arrow's
+        # default null spellings ("NA", "null", "N/A", "nan", ...) would turn ids that are such text into nulls,
+        # and the writer quotes every string, the empty one included, so text never reads back as null.
+        convert_options=pacsv.ConvertOptions(
+            column_types=schema, null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=False
+        ),
     )
     with pq.ParquetWriter(staging, schema) as writer:
         for batch in reader:

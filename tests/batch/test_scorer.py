@@ -7,7 +7,6 @@ import csv
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
@@ -88,24 +87,48 @@ def test_fail_fast_stops_at_the_first_bad_row(
     assert [(r["row"], r["field"]) for r in read_csv_rows(tmp_path / "out.errors.csv")] == [("150", "age")]
 
 
+#: Ids that look like missing values to CSV readers: an id is text and must come out exactly as it went in.
+NULL_LOOKING_IDS = ("NA", "null", "", "N/A", "nan", "NaN", "None", "#N/A")
+
+
 def test_csv_and_parquet_round_trip_to_the_same_answers(
     scoring_env: LocalEndpoint, write_subset: WriteSubset, tmp_path: Path
 ) -> None:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
     source = write_subset(rows=120, with_id=True)
+    lines = source.read_text().splitlines()
+    for offset, odd in enumerate(NULL_LOOKING_IDS):  # spread over both sides of a batch boundary
+        row = 45 + offset
+        lines[row] = ('""' if odd == "" else odd) + lines[row][lines[row].index(",") :]
+    source.write_text("\n".join(lines) + "\n")
+    _corrupt(source, {(10, "age"): "old"})  # a rejected row: no prediction, which Parquet must still show as null
+    ids = [r["id"] for r in read_csv_rows(source)]
+    assert ids[44:52] == list(NULL_LOOKING_IDS)
     as_parquet = tmp_path / "out.parquet"
     score_file(source, as_parquet, batch_size=50)
     table = pq.read_table(as_parquet)
     assert table.column_names == ["id", "row", "prediction", "probability"]
+    assert table.column("id").to_pylist() == ids
+    predictions = table.column("prediction").to_pylist()
+    assert [i for i, p in enumerate(predictions, start=1) if p is None] == [10]
     parquet_in = tmp_path / "in.parquet"
-    pq.write_table(
-        pd.read_csv(source, dtype={"id": str}).pipe(lambda f: __import__("pyarrow").Table.from_pandas(f)), parquet_in
-    )
+    as_text = pacsv.ConvertOptions(column_types={"id": pa.string()}, strings_can_be_null=False)
+    pq.write_table(pacsv.read_csv(source, convert_options=as_text), parquet_in)
+    assert pq.read_table(parquet_in).column("id").to_pylist() == ids
     back = tmp_path / "back.csv"
     score_file(parquet_in, back, batch_size=33)
     rows = read_csv_rows(back)
-    assert [r["id"] for r in rows] == table.column("id").to_pylist()
-    assert [r["prediction"] for r in rows] == table.column("prediction").to_pylist()
-    assert [float(r["probability"]) for r in rows] == pytest.approx(table.column("probability").to_pylist())
+    assert [r["id"] for r in rows] == ids
+    assert [r["prediction"] or None for r in rows] == predictions
+    probabilities = table.column("probability").to_pylist()
+    assert [float(r["probability"] or "nan") for r in rows] == pytest.approx(
+        [float("nan") if p is None else p for p in probabilities], nan_ok=True
+    )
+    again = tmp_path / "again.parquet"
+    score_file(parquet_in, again, batch_size=40)
+    assert pq.read_table(again).column("id").to_pylist() == ids
 
 
 def test_score_frame_adds_prediction_probability_and_error(scoring_env: LocalEndpoint, train_path: Path) -> None:
