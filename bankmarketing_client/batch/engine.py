@@ -4,17 +4,18 @@ One request per chunk. Chunks are prepared (validated, JSON text built) only whe
 memory holds at most ``concurrency`` requests in flight plus a bounded backlog of answered chunks waiting for an
 earlier, slower one: results always leave in input order.
 
-Retries live here rather than in the client's own policy because the batch needs what a retry means: a 429 or
-408 tells the tuner to send less, a 413 splits the chunk, and a model error on a chunk of many rows is bisected
-so that only the row(s) the model refuses fail. Waits follow ``Retry-After`` when given, else capped
-exponential backoff with full jitter.
+Retries are decided by the client's :class:`~bankmarketing_client.retry.RetryPolicy` (which answers are transient,
+including a 424 wrapping a 502/503/504/408/429) and paced by a policy's own tenacity controller (backoff with full
+jitter, ``Retry-After``, attempts and deadline). What stays here is what only a batch needs: a 429 or 408 tells
+the tuner to send less, a request waiting to retry gives its slot to another chunk, a 413 splits the chunk, and
+a chunk the model refuses (a 424 wrapping a 500, or a 200 carrying an error) is bisected so that only the row(s)
+the model refuses fail. A transient answer never splits a chunk: its rows are sent again, whole.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import re
 import time
 from collections import deque
@@ -32,14 +33,8 @@ from bankmarketing_client.contract import (
     encode,
     to_predictions,
 )
-from bankmarketing_client.errors import (
-    ModelError,
-    PayloadTooLargeError,
-    RateLimitedError,
-    RequestTimeoutError,
-    RowError,
-    ServiceUnavailableError,
-)
+from bankmarketing_client.errors import APIError, ModelError, PayloadTooLargeError, RowError
+from bankmarketing_client.retry import RetryableError, RetryPolicy
 
 if TYPE_CHECKING:
     import numpy as np
@@ -50,10 +45,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("bankmarketing_client.batch")
 
-MAX_ATTEMPTS: Final = 12
-BATCH_DEADLINE_SECONDS: Final = 300.0
-BACKOFF_BASE: Final = 0.1
-BACKOFF_MAX: Final = 5.0
+#: How long one chunk keeps trying: more patient than a single call (a batch run is unattended, and a chunk given
+#: up stops the run), with a short first wait because the tuner has already sent less.
+BATCH_RETRY: Final = RetryPolicy(max_attempts=12, deadline=300.0, backoff_base=0.2, backoff_max=5.0)
 #: Answered chunks allowed to wait behind a slower earlier one, per request slot.
 BACKLOG_PER_SLOT: Final = 4
 ENDPOINT_FIELD: Final = "(endpoint)"
@@ -100,14 +94,34 @@ class _Answer:
     failures: list[tuple[int, str]] = field(default_factory=list)
 
 
+def transient(exc: BaseException) -> RetryableError | None:
+    """The client's retry wrapper if its policy judged ``exc`` transient, else None.
+
+    The client raises the error a caller sees from inside its handler of the :class:`RetryableError` its policy
+    made, so that wrapper is the error's ``__context__``: the policy's own decision (status set, 424 by the
+    container status it wraps, connection errors, timeouts), read rather than re-derived from the status.
+    """
+    context = exc.__context__
+    return context if isinstance(context, RetryableError) else None
+
+
 class Sender:
     """Posts JSON records to the endpoint in the contract's envelope, retrying the way a batch needs."""
 
-    def __init__(self, client: AsyncScoringClient, contract: Contract, *, proba: bool, tuner: Tuner) -> None:
+    def __init__(
+        self,
+        client: AsyncScoringClient,
+        contract: Contract,
+        *,
+        proba: bool,
+        tuner: Tuner,
+        policy: RetryPolicy = BATCH_RETRY,
+    ) -> None:
         self.client = client
         self.contract = contract
         self.proba = proba
         self.tuner = tuner
+        self.policy = policy
         self.retries = 0
         #: Requests sleeping before a retry: they hold no connection, so they do not count against concurrency.
         self.waiting = 0
@@ -129,6 +143,8 @@ class Sender:
         try:
             return await self._post(records_json)
         except (ModelError, PayloadTooLargeError) as exc:
+            if transient(exc) is not None:  # retries ran out on a transient answer: the rows are not at fault
+                raise
             if isinstance(exc, PayloadTooLargeError):
                 self.tuner.on_too_large(n)
             if n == 1:
@@ -143,34 +159,38 @@ class Sender:
             )
 
     async def _post(self, records_json: pa.Array) -> _Answer:
+        """One chunk sent until answered, on the policy's schedule; a retrying chunk frees its slot while it waits."""
         rows = len(records_json)
         body = self.body(records_json)
-        started = time.monotonic()
-        attempt = 0
-        while True:
-            attempt += 1
-            sent = time.monotonic()
-            try:
-                raw = await self.client.request(body)
-            except (RateLimitedError, RequestTimeoutError, ServiceUnavailableError) as exc:
-                if exc.status in (408, 429):
-                    self.tuner.on_throttle(exc.status)
-                waited = time.monotonic() - started
-                if attempt >= MAX_ATTEMPTS or waited >= BATCH_DEADLINE_SECONDS:
-                    raise
-                hint = exc.retry_after if isinstance(exc, RateLimitedError) else None
-                delay = hint if hint is not None else random.uniform(0, min(BACKOFF_MAX, BACKOFF_BASE * 2**attempt))  # noqa: S311
-                self.retries += 1
-                logger.info("retrying a batch of %d rows after %s in %.2f s", rows, type(exc).__name__, delay)
-                self.waiting += 1
-                self.slot_freed.set()
-                try:
-                    await asyncio.sleep(delay)
-                finally:
-                    self.waiting -= 1
-                continue
-            self.tuner.on_success(rows, time.monotonic() - sent)
-            return self._decode(raw.content, raw.status, raw.request_id, rows)
+        sleeping = False
+        try:
+            async for attempt in self.policy.async_retrying():
+                with attempt:
+                    if sleeping:
+                        sleeping = False
+                        self.waiting -= 1
+                        self.retries += 1
+                    sent = time.monotonic()
+                    try:
+                        raw = await self.client.request(body)
+                    except APIError as exc:
+                        wrapper = transient(exc)
+                        if wrapper is None:
+                            raise
+                        if exc.status in (408, 429):
+                            self.tuner.on_throttle(exc.status)
+                        sleeping = True
+                        self.waiting += 1
+                        self.slot_freed.set()
+                        raise RetryableError(exc, retry_after=wrapper.retry_after) from exc
+                    self.tuner.on_success(rows, time.monotonic() - sent)
+                    return self._decode(raw.content, raw.status, raw.request_id, rows)
+        except RetryableError as exc:  # the policy gave up: the endpoint's own error, as the client raises it
+            raise exc.error from exc
+        finally:
+            if sleeping:
+                self.waiting -= 1
+        raise AssertionError("unreachable: the policy either returns or raises")
 
     def _decode(self, content: bytes, status: int, request_id: str | None, rows: int) -> _Answer:
         if self.proba:

@@ -6,13 +6,18 @@ needs a mock transport; the test checks that the batch is bisected down to that 
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 
 from bankmarketing_client.batch import score_file
 from bankmarketing_client.client import AsyncScoringClient
+from bankmarketing_client.errors import ModelError
+from bankmarketing_client.retry import RetryPolicy
 from batch.batch_support import WriteSubset, read_csv_rows
 
 POISON_AGE = 77
@@ -68,3 +73,71 @@ def test_fast_probability_decoding_equals_the_contract_decoder() -> None:
         assert fast.probabilities == [p.probability for p in slow]
     assert _fast_pairs(json.dumps({"Results": pairs[:3]}).encode(), 4) is None
     assert _fast_pairs(b'"{\\"error\\": \\"bad\\"}"', 1) is None
+
+
+class _Burst:
+    """Answers the first ``failures`` requests with a 424 wrapping a transient container status, then scores.
+
+    A mock, because the real front only says 424 for what the container answered, and the real container never
+    answers 503/504/429 on demand (the local fault injection answers 503 at the front, unwrapped).
+    """
+
+    def __init__(self, failures: int, wrapped: int) -> None:
+        self.failures = failures
+        self.wrapped = wrapped
+        self.sizes: list[int] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        records = json.loads(request.content)["Inputs"]["data"]
+        self.sizes.append(len(records))
+        if len(self.sizes) <= self.failures:
+            headers = {"ms-azureml-model-error-statuscode": str(self.wrapped), "ms-azureml-model-error-reason": "busy"}
+            return httpx.Response(424, json={"message": "upstream busy"}, headers=headers)
+        return httpx.Response(200, json={"Results": [[0.75, 0.25] for _ in records]})
+
+
+def _client(handler: Callable[[httpx.Request], httpx.Response]) -> AsyncScoringClient:
+    transport = httpx.MockTransport(handler)
+    return AsyncScoringClient(
+        "http://scoring.invalid/score",
+        "key",
+        contract="inputs",
+        retry=RetryPolicy(max_attempts=1, deadline=None),  # as the scorer builds its own client
+        http_client=httpx.AsyncClient(transport=transport),
+    )
+
+
+@pytest.mark.parametrize("wrapped", [503, 429, 504])
+def test_a_424_wrapping_a_transient_status_is_retried_whole_not_split(
+    write_subset: WriteSubset, tmp_path: Path, wrapped: int
+) -> None:
+    burst = _Burst(failures=3, wrapped=wrapped)
+    summary = score_file(write_subset(rows=64), tmp_path / "out.csv", client=_client(burst), batch_size=64)
+    assert (summary.scored, summary.failed, summary.rejected) == (64, 0, 0)
+    assert burst.sizes == [64, 64, 64, 64]  # the same chunk, sent again whole
+    assert summary.retries == 3
+    assert not (tmp_path / "out.errors.csv").exists()
+
+
+def test_a_transient_answer_that_never_ends_stops_the_run_and_fails_no_row(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    from bankmarketing_client.batch.engine import Sender
+    from bankmarketing_client.batch.tuner import Tuner
+    from bankmarketing_client.contract import Contract
+
+    burst = _Burst(failures=1_000, wrapped=503)
+    policy = RetryPolicy(max_attempts=3, deadline=None, backoff_base=0.01, backoff_max=0.01)
+
+    async def run() -> None:
+        client = _client(burst)
+        sender = Sender(client, Contract.of("inputs"), proba=True, tuner=Tuner(), policy=policy)
+        records = pa.array(['{"age": 1}'] * 8, pa.string())
+        with pytest.raises(ModelError, match="container status 503"):
+            await sender.score(records)
+        assert sender.waiting == 0
+        assert sender.retries == 2
+        await client.aclose()
+
+    asyncio.run(run())
+    assert burst.sizes == [8, 8, 8]  # the policy's attempts, never a split
