@@ -13,6 +13,7 @@ Every problem with the file itself (empty, header only, missing column, wrong de
 from __future__ import annotations
 
 import csv
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,9 @@ DELIMITERS: Final = (",", ";")
 #: so this size sets the reader's memory: 256 KiB keeps it near 50 MB where 1 MiB costs about 100 MB.
 CSV_BLOCK_BYTES: Final = 1 << 18
 PARQUET_BATCH_ROWS: Final = 8192
+#: Extra column of every CSV table: why a row could not be split into the header's columns (null for good rows).
+#: Such a row stays in the stream as a row of nulls, so numbering and output keep one row per input row.
+RECORD_ERROR_COLUMN: Final = "\x00record error"
 
 
 def detect_format(path: Path) -> Format:
@@ -183,10 +187,19 @@ def _csv_reader(source: InputFile, wanted: list[str], skip_rows: int, *, typed: 
     import pyarrow.csv as pacsv
 
     numeric = INTEGER_COLUMNS | FLOAT_COLUMNS
+    malformed: deque[tuple[int, str]] = deque()  # (data row, reason), in file order
+
+    def on_invalid_row(row: pacsv.InvalidRow) -> str:
+        if row.number is None or row.number < 0:
+            return "error"  # a row that cannot be placed: stop with Arrow's message rather than misnumber
+        # Arrow numbers physical lines from the header (line 1): data row = line - 1.
+        malformed.append((row.number - 1, f"expected {row.expected_columns} columns, got {row.actual_columns}"))
+        return "skip"
+
     read = pacsv.ReadOptions(
         block_size=CSV_BLOCK_BYTES, skip_rows_after_names=skip_rows, encoding="utf8", use_threads=False
     )
-    parse = pacsv.ParseOptions(delimiter=source.delimiter)
+    parse = pacsv.ParseOptions(delimiter=source.delimiter, invalid_row_handler=on_invalid_row)
     convert = pacsv.ConvertOptions(
         column_types={name: pa.float64() if typed and name in numeric else pa.string() for name in wanted},
         include_columns=wanted,
@@ -194,17 +207,52 @@ def _csv_reader(source: InputFile, wanted: list[str], skip_rows: int, *, typed: 
         strings_can_be_null=False,
         quoted_strings_can_be_null=False,
     )
+    next_row = skip_rows + 1
     try:
         reader = pacsv.open_csv(source.path, read_options=read, parse_options=parse, convert_options=convert)
         for batch in reader:
-            if batch.num_rows:
-                yield pa.Table.from_batches([batch])
+            table = _with_malformed(pa.Table.from_batches([batch]), malformed, next_row)
+            next_row += table.num_rows
+            if table.num_rows:
+                yield table
     except StopIteration:
-        return
+        pass
     except pa.ArrowInvalid as exc:
         if typed and "conversion error" in str(exc).lower():
             raise
         raise DatasetError(f"{source.path}: not a valid CSV file: {_arrow_message(exc)}") from None
+    if malformed:  # bad rows after the last good one: all of them now, so that none is ever lost
+        empty = pa.Table.from_batches([], schema=reader.schema)
+        yield _with_malformed(empty, malformed, next_row, last=True)
+
+
+def _with_malformed(
+    table: pa.Table, malformed: deque[tuple[int, str]], first_row: int, *, last: bool = False
+) -> pa.Table:
+    """``table`` (good rows from ``first_row`` on) with the skipped malformed rows put back in place as nulls,
+    and :data:`RECORD_ERROR_COLUMN` saying why. Arrow reports rows ahead of the batch holding them, so only the
+    ones numbered inside this batch's span are placed now (``last``: every one left, at the end)."""
+    import pyarrow as pa
+
+    n = table.num_rows
+    if not malformed or (not last and malformed[0][0] >= first_row + n + 1):
+        return table.append_column(RECORD_ERROR_COLUMN, pa.nulls(n, pa.string()))
+    take: list[int] = []
+    reasons: list[str | None] = []
+    good = 0
+    row = first_row
+    while good < n or (malformed and (last or malformed[0][0] == row)):
+        if malformed and (malformed[0][0] == row or (last and good == n)):
+            take.append(n)  # the null row appended below
+            reasons.append(malformed.popleft()[1])
+        else:
+            take.append(good)
+            reasons.append(None)
+            good += 1
+        row += 1
+    nulls = pa.Table.from_arrays([pa.nulls(1, f.type) for f in table.schema], schema=table.schema)
+    placed = pa.concat_tables([table, nulls]).take(pa.array(take, pa.int64()))
+    return placed.append_column(RECORD_ERROR_COLUMN, pa.array(reasons, pa.string()))
 
 
 def _parquet_header(path: Path) -> tuple[list[str], int]:

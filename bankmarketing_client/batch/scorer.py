@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from bankmarketing_client.batch.checkpoint import Checkpoint, checkpoint_path, fingerprint
 from bankmarketing_client.batch.engine import FailFast, Prepared, ScoredChunk, Sender, scored_chunks
 from bankmarketing_client.batch.progress import BatchSummary, Progress
-from bankmarketing_client.batch.readers import Format, InputFile, open_input
+from bankmarketing_client.batch.readers import RECORD_ERROR_COLUMN, Format, InputFile, open_input
 from bankmarketing_client.batch.tuner import Tuner, TunerSettings
 from bankmarketing_client.batch.validation import CheckedChunk, check_chunk
 from bankmarketing_client.batch.writers import (
@@ -50,6 +50,8 @@ logger = logging.getLogger("bankmarketing_client.batch")
 
 CHECKPOINT_SECONDS = 1.0
 ROW_COLUMN = "row"
+#: The errors file's field for a row that could not be split into the header's columns.
+RECORD_FIELD = "(record)"
 PREDICTION_COLUMN = "prediction"
 PROBABILITY_COLUMN = "probability"
 
@@ -147,9 +149,28 @@ class TableChunks:
         if table is None:
             return None
         checked = check_chunk(table, self._row, allow_unknown_categories=self._allow_unknown)
+        if RECORD_ERROR_COLUMN in table.column_names and table.column(RECORD_ERROR_COLUMN).null_count < len(table):
+            checked = _reject_malformed(checked, table.column(RECORD_ERROR_COLUMN).to_pylist())
         self._row += table.num_rows
         ids = table.column(self._id_column).combine_chunks() if self._id_column else None
         return Prepared(checked, ids)
+
+
+def _reject_malformed(checked: CheckedChunk, reasons: list[str | None]) -> CheckedChunk:
+    """Rows the reader could not split into columns: rejected with one error saying so, not one per empty field."""
+    import numpy as np
+    import pyarrow as pa
+
+    bad = np.array([reason is not None for reason in reasons])
+    valid = checked.valid & ~bad
+    records = checked.records_json
+    if not np.array_equal(valid, checked.valid):  # only if a row of nulls ever passed validation
+        records = records.filter(pa.array(~bad[checked.valid]))
+    rows = {checked.start_row + offset: reason for offset, reason in enumerate(reasons) if reason is not None}
+    errors = [e for e in checked.errors if e.row not in rows]
+    errors += [RowError(row, RECORD_FIELD, reason) for row, reason in rows.items()]
+    errors.sort(key=lambda e: e.row)
+    return CheckedChunk(checked.start_row, checked.num_rows, valid, records, errors)
 
 
 class RecordChunks:
@@ -512,6 +533,8 @@ async def score_file_async(
             run.close()
             if progress is not None:
                 progress.close()
+            if isinstance(exc, DatasetError):  # a problem in the input file: --resume would meet it again
+                raise
             if isinstance(exc, BankMarketingError):
                 raise Interrupted(
                     f"{exc}. Stopped after {ck.rows_done:,} rows; the progress is saved: "

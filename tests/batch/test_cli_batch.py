@@ -100,3 +100,19 @@ def test_a_key_file_that_is_not_text_is_one_clean_line(
     assert f"cannot read the key file {key_file}" in err
     assert "Traceback" not in err
     assert "secret" not in err
+
+
+def test_a_bad_input_file_found_mid_run_does_not_suggest_resume(
+    scoring_env: LocalEndpoint, write_subset: WriteSubset, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--resume would meet the same bytes again: the message must name the file, not offer a resume."""
+    source = write_subset(rows=3000)
+    data = source.read_bytes().splitlines(keepends=True)
+    data[2500] = data[2500].replace(b"technician", b"tech\xffnician", 1)  # not UTF-8: Arrow stops there
+    source.write_bytes(b"".join(data))
+    code = main(["score", str(source), "-o", str(tmp_path / "o.csv"), "--batch-size", "500"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert str(source) in err
+    assert "--resume" not in err
+    assert "Traceback" not in err

@@ -209,3 +209,47 @@ def test_a_manual_concurrency_above_the_tuner_limit_reaches_the_client(
     summary = score_file(write_subset(rows=48), tmp_path / "out.csv", batch_size=2, concurrency=24)
     assert summary.scored == 48
     assert built == [24]
+
+
+def test_rows_with_too_many_or_too_few_columns_are_rejected_and_the_run_goes_on(
+    scoring_env: LocalEndpoint, write_subset: WriteSubset, tmp_path: Path
+) -> None:
+    clean = write_subset("clean.csv", rows=60)
+    score_file(clean, tmp_path / "clean_out.csv", batch_size=25)
+    lines = clean.read_text().splitlines()  # line i is data row i
+    lines[7] += ",extra"
+    lines[20] = lines[20].rsplit(",", 1)[0]
+    lines[60] += ",extra,more"  # the very last row
+    source = tmp_path / "ragged.csv"
+    source.write_text("\n".join(lines) + "\n")
+    errors = tmp_path / "errors.csv"
+    summary = score_file(source, tmp_path / "out.csv", errors=errors, batch_size=25)
+    assert (summary.scored, summary.rejected, summary.failed) == (57, 3, 0)
+    assert [(r["row"], r["field"], r["reason"]) for r in read_csv_rows(errors)] == [
+        ("7", "(record)", "expected 21 columns, got 22"),
+        ("20", "(record)", "expected 21 columns, got 20"),
+        ("60", "(record)", "expected 21 columns, got 23"),
+    ]
+    out = read_csv_rows(tmp_path / "out.csv")
+    expected = read_csv_rows(tmp_path / "clean_out.csv")
+    assert [r["row"] for r in out] == [str(i) for i in range(1, 61)]
+    for got, want in zip(out, expected, strict=True):
+        bad = got["row"] in ("7", "20", "60")
+        assert got["prediction"] == ("" if bad else want["prediction"])
+
+
+def test_a_ragged_row_before_a_checkpoint_resumes_to_the_same_numbering(
+    scoring_env: LocalEndpoint, write_subset: WriteSubset, tmp_path: Path
+) -> None:
+    """Resume skips physical rows, the ragged one included, so rows after it keep their numbers."""
+    from bankmarketing_client.batch.readers import RECORD_ERROR_COLUMN, open_input
+
+    lines = write_subset(rows=40).read_text().splitlines()
+    lines[5] += ",extra"
+    source = tmp_path / "ragged.csv"
+    source.write_text("\n".join(lines) + "\n")
+    whole = [r for t in open_input(source).iter_tables() for r in t.column(RECORD_ERROR_COLUMN).to_pylist()]
+    tail = [r for t in open_input(source).iter_tables(skip_rows=3) for r in t.column(RECORD_ERROR_COLUMN).to_pylist()]
+    assert len(whole) == 40
+    assert tail == whole[3:]
+    assert [i for i, r in enumerate(whole, start=1) if r] == [5]
