@@ -13,6 +13,7 @@ Every problem with the file itself (empty, header only, missing column, wrong de
 from __future__ import annotations
 
 import csv
+import re
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -220,7 +221,7 @@ def _csv_reader(source: InputFile, wanted: list[str], skip_rows: int, *, typed: 
     except pa.ArrowInvalid as exc:
         if typed and "conversion error" in str(exc).lower():
             raise
-        raise DatasetError(f"{source.path}: not a valid CSV file: {_arrow_message(exc)}") from None
+        raise DatasetError(f"{source.path}: not a valid CSV file: {_data_rows(_arrow_message(exc))}") from None
     if malformed:  # bad rows after the last good one: all of them now, so that none is ever lost
         empty = pa.Table.from_batches([], schema=reader.schema)
         yield _with_malformed(empty, malformed, next_row, last=True)
@@ -279,6 +280,11 @@ def _parquet_tables(path: Path, wanted: list[str], skip_rows: int) -> Iterator[p
         to_skip = 0
         if table.num_rows:
             yield table
+
+
+def _data_rows(message: str) -> str:
+    """Arrow's ``Row #N`` counts the header line (and is absolute, even after skipped rows): say data row N - 1."""
+    return re.sub(r"\bRow #(\d+)", lambda m: f"row {int(m.group(1)) - 1}", message)
 
 
 def _arrow_message(exc: Exception) -> str:

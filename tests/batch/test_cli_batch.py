@@ -114,5 +114,6 @@ def test_a_bad_input_file_found_mid_run_does_not_suggest_resume(
     err = capsys.readouterr().err
     assert code == 2
     assert str(source) in err
+    assert "row 2500" in err  # the data row, as numbered in the errors file (Arrow counts the header too)
     assert "--resume" not in err
     assert "Traceback" not in err
