@@ -26,8 +26,8 @@ ORIGINAL_REQUEST = Path("azure-samples") / "data-2020-08-udacity-starter.json"
 
 def original_request(scoring_uri: str, key: str, request_file: Path) -> None:
     """The seed project's ``endpoint.py``: post data.json, print the answer (here via the typed client)."""
-    from bankmarketing_client.cli.scoring import records_from_document
     from bankmarketing_client.client import ScoringClient
+    from bankmarketing_client.contract import records_from_document
 
     document = json.loads(request_file.read_text(encoding="utf-8"))
     with ScoringClient(scoring_uri, key) as client:
