@@ -57,8 +57,13 @@ def excerpt(body: str | bytes | None, limit: int = BODY_EXCERPT_CHARS) -> str:
 class APIError(BankMarketingError):
     """The endpoint answered with an error, or could not be reached.
 
-    ``status`` is ``None`` when no HTTP answer arrived (connection refused, reset, timed out).
+    ``status`` is ``None`` when no HTTP answer arrived (connection refused, reset, timed out). ``transient`` is
+    set by the client when its retry policy judged the error "not now" rather than "not this request" (so a
+    later attempt may succeed), with the server's wait hint in ``retry_hint`` when it gave one.
     """
+
+    transient: bool = False
+    retry_hint: float | None = None
 
     def __init__(
         self,

@@ -54,6 +54,8 @@ class RetryableError(Exception):
         super().__init__(str(error))
         self.error = error
         self.retry_after = retry_after
+        error.transient = True  # the policy's verdict travels with the error callers see
+        error.retry_hint = retry_after
 
 
 def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:

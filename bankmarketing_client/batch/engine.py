@@ -94,17 +94,6 @@ class _Answer:
     failures: list[tuple[int, str]] = field(default_factory=list)
 
 
-def transient(exc: BaseException) -> RetryableError | None:
-    """The client's retry wrapper if its policy judged ``exc`` transient, else None.
-
-    The client raises the error a caller sees from inside its handler of the :class:`RetryableError` its policy
-    made, so that wrapper is the error's ``__context__``: the policy's own decision (status set, 424 by the
-    container status it wraps, connection errors, timeouts), read rather than re-derived from the status.
-    """
-    context = exc.__context__
-    return context if isinstance(context, RetryableError) else None
-
-
 class Sender:
     """Posts JSON records to the endpoint in the contract's envelope, retrying the way a batch needs."""
 
@@ -143,7 +132,7 @@ class Sender:
         try:
             return await self._post(records_json)
         except (ModelError, PayloadTooLargeError) as exc:
-            if transient(exc) is not None:  # retries ran out on a transient answer: the rows are not at fault
+            if exc.transient:  # retries ran out on a transient answer: the rows are not at fault
                 raise
             if isinstance(exc, PayloadTooLargeError):
                 self.tuner.on_too_large(n)
@@ -174,15 +163,14 @@ class Sender:
                     try:
                         raw = await self.client.request(body)
                     except APIError as exc:
-                        wrapper = transient(exc)
-                        if wrapper is None:
+                        if not exc.transient:  # the client's policy judged it: not something a wait fixes
                             raise
                         if exc.status in (408, 429):
                             self.tuner.on_throttle(exc.status)
                         sleeping = True
                         self.waiting += 1
                         self.slot_freed.set()
-                        raise RetryableError(exc, retry_after=wrapper.retry_after) from exc
+                        raise RetryableError(exc, retry_after=exc.retry_hint) from exc
                     self.tuner.on_success(rows, time.monotonic() - sent)
                     return self._decode(raw.content, raw.status, raw.request_id, rows)
         except RetryableError as exc:  # the policy gave up: the endpoint's own error, as the client raises it

@@ -634,3 +634,22 @@ def test_timeouts_total_bounds_each_attempt_while_an_answer_trickles_in(sample_r
         assert server.connections == 4
     finally:
         server.close()
+
+
+def test_errors_carry_the_policys_transient_verdict(
+    slow_inputs: LocalEndpoint, endpoint_inputs: LocalEndpoint, sample_records: Records
+) -> None:
+    """Callers that pace their own retries (the batch engine) read the verdict from the error itself."""
+    quick = ScoringClient(slow_inputs.scoring_uri, api_key=slow_inputs.primary_key, retry=RetryPolicy.no_retries())
+    with quick, pytest.raises(RequestTimeoutError) as timed_out:
+        quick.predict(sample_records)
+    assert timed_out.value.status == 408
+    assert timed_out.value.transient
+
+    bad = dict(sample_records[0])
+    bad.pop("age")
+    client = ScoringClient(endpoint_inputs.scoring_uri, api_key=endpoint_inputs.primary_key)
+    with client, pytest.raises(ModelError) as failed:
+        client.request({"Inputs": {"data": [bad]}})
+    assert failed.value.status == 424
+    assert not failed.value.transient
