@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 
 from bankmarketing_client.cli.keys import read_key_file
 from bankmarketing_client.contract import read_records_file
-from bankmarketing_client.contract import records_from_document as records_from_document  # demo.py uses it
 from bankmarketing_client.errors import ConfigurationError
 
 if TYPE_CHECKING:
