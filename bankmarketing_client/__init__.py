@@ -1,5 +1,4 @@
-"""bankmarketing-client: talk to the Azure ML bank-marketing endpoint, or run a local one that behaves like
-it.
+"""bankmarketing-client: talk to the Azure ML bank-marketing endpoint, or run a local one that behaves like it.
 
 The public surface is re-exported here. Names are resolved lazily (PEP 562), so ``import
 bankmarketing_client`` costs almost nothing and pulls in neither httpx nor pydantic until a client or record
