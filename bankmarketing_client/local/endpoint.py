@@ -12,6 +12,7 @@ import os
 import secrets
 import select
 import shutil
+import string
 import sys
 import tempfile
 import time
@@ -30,9 +31,16 @@ CONTRACTS: tuple[Contract, ...] = ("inputs", "data")
 SCORE_SCRIPT = Path(__file__).with_name("score.py")
 
 
+_KEY_ALPHABET = string.ascii_letters + string.digits
+
+
 def generate_key() -> str:
-    """A key like Azure's: 32 random bytes, URL-safe."""
-    return secrets.token_urlsafe(32)
+    """A 256-bit random key of letters and digits, like Azure's.
+
+    Not ``token_urlsafe``: its keys can start with ``-``, which a command line then reads as an option
+    (``--api-key -Vj...`` fails and echoes the key in the parser's error).
+    """
+    return "".join(secrets.choice(_KEY_ALPHABET) for _ in range(43))
 
 
 class LocalEndpoint:

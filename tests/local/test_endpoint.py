@@ -212,3 +212,11 @@ def test_pytest_plugin_serves_downstream_suites(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed" in result.stdout
+
+
+def test_generated_keys_are_strong_and_safe_on_a_command_line() -> None:
+    from bankmarketing_client.local import generate_key
+
+    keys = {generate_key() for _ in range(2000)}
+    assert len(keys) == 2000
+    assert all(len(k) == 43 and k.isalnum() for k in keys)  # never a leading '-' that argv parsers take for an option
