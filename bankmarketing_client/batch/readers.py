@@ -216,8 +216,6 @@ def _csv_reader(source: InputFile, wanted: list[str], skip_rows: int, *, typed: 
             next_row += table.num_rows
             if table.num_rows:
                 yield table
-    except StopIteration:
-        pass
     except pa.ArrowInvalid as exc:
         if typed and "conversion error" in str(exc).lower():
             raise

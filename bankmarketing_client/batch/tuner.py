@@ -62,7 +62,6 @@ class Tuner:
         self.phase: Phase = "batch" if s.batch_size is None else "concurrency"
         if self.phase == "concurrency" and s.concurrency is not None:
             self.phase = "steady"
-        self.throttled = 0
         self._best: tuple[float, int, int] | None = None  # (rows/s, batch, concurrency)
         self._skip = 0
         self._window_start: float | None = None
@@ -97,7 +96,6 @@ class Tuner:
 
     def on_throttle(self, status: int | None) -> None:
         """A 429 (too many pending) or 408 (too slow) from the endpoint: fewer requests, smaller for 408."""
-        self.throttled += 1
         self._streak = 0
         if status == 408 and self.batch_size > 1:
             self.batch_size = max(1, self.batch_size // 2)

@@ -98,8 +98,8 @@ def parse_text_number(text: str) -> object:
         return text
 
 
-def _as_float(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, bool]:
-    """The column as float64 (null or NaN where not a number) and whether it came from text.
+def _as_float(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """The column as float64 (null or NaN where not a number).
 
     Nulls are left in place (``to_numpy`` turns them into NaN): ``fill_null`` costs more than the cast itself.
     """
@@ -109,18 +109,18 @@ def _as_float(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, bool]:
     if pa.types.is_dictionary(array.type):
         array = array.dictionary_decode()
     if pa.types.is_integer(array.type) or pa.types.is_floating(array.type):
-        return array.cast(pa.float64()), False
+        return array.cast(pa.float64())
     if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
         try:
-            return array.cast(pa.float64()), True
+            return array.cast(pa.float64())
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             values = []
             for text in array.to_pylist():
                 number = parse_text_number(text) if text is not None else None
                 ok = isinstance(number, int | float) and not isinstance(number, bool)
                 values.append(float(number) if ok else math.nan)  # type: ignore[arg-type]
-            return pa.array(values, pa.float64()), True
-    return pa.nulls(len(array), pa.float64()), False
+            return pa.array(values, pa.float64())
+    return pa.nulls(len(array), pa.float64())
 
 
 @cache
@@ -160,7 +160,7 @@ def screen(table: pa.Table) -> tuple[NDArray[np.bool_], pa.Array]:
                 text = pc.fill_null(text, "")
             pieces += [pa.scalar(key + '"'), text, pa.scalar('"')]
             continue
-        numbers, _ = _as_float(table.column(rule.name))
+        numbers = _as_float(table.column(rule.name))
         values = numbers.to_numpy(zero_copy_only=False)  # nulls become NaN, refused below
         with np.errstate(invalid="ignore"):
             ok_values = np.isfinite(values)

@@ -52,11 +52,10 @@ class AppendFile:
     def tell(self) -> int:
         return self._fh.tell()
 
-    def sync(self) -> int:
-        """Flush to disk and return the length now durable."""
+    def sync(self) -> None:
+        """Flush to disk: every byte written so far is durable."""
         self._fh.flush()
         os.fsync(self._fh.fileno())
-        return self._fh.tell()
 
     def close(self) -> None:
         if not self._fh.closed:
