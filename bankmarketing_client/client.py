@@ -148,6 +148,11 @@ def _records_json(records: list[BankMarketingRecord]) -> bytes:
     return _records_adapter().dump_json(records, by_alias=True)
 
 
+def _where(request: httpx.Request) -> str:
+    """``host:port`` of a request, for messages (never the path or query, which could carry secrets)."""
+    return f"{request.url.host}:{request.url.port}" if request.url.port else request.url.host
+
+
 def _server_request_id(headers: httpx.Headers) -> str | None:
     value: str | None = headers.get("x-ms-request-id") or headers.get("x-request-id")
     return value
@@ -226,10 +231,13 @@ class _ClientCore:
         return self.scoring_url if path == "score" else self.base_url + path
 
     def score_operation(
-        self, records: Records, *, contract: Contract, method: Method, start_row: int
+        self, records: Records, *, contract: Contract, proba: bool, start_row: int
     ) -> tuple[_Operation, int]:
         """Validate (nothing is sent if a row is bad), build and encode the body; also the row count."""
         from bankmarketing_client.features import validate_records
+
+        method: Method = "predict_proba" if proba else "predict"
+        contract.check_method(method)
 
         validated = validate_records(
             records, start_row=start_row, allow_unknown_categories=self.allow_unknown_categories
@@ -263,10 +271,9 @@ class _ClientCore:
 
     def overrun_error(self, request: httpx.Request, budget: float) -> RetryableError:
         """The attempt took its whole budget (e.g. an answer trickling in): retryable while time is left."""
-        where = f"{request.url.host}:{request.url.port}" if request.url.port else request.url.host
         return RetryableError(
             RequestTimeoutError(
-                f"no complete answer from {where} within {budget:g} s",
+                f"no complete answer from {_where(request)} within {budget:g} s",
                 request_id=request.headers.get("x-request-id"),
             )
         )
@@ -302,7 +309,7 @@ class _ClientCore:
     def transport_error(self, request: httpx.Request, exc: httpx.RequestError) -> Exception:
         """A failure with no usable HTTP answer: timeouts and connection errors are retryable, the rest not."""
         request_id = request.headers.get("x-request-id")
-        where = f"{request.url.host}:{request.url.port}" if request.url.port else request.url.host
+        where = _where(request)
         if isinstance(exc, httpx.UnsupportedProtocol):
             return ConfigurationError(f"cannot send to {self.scoring_url}: {exc}")
         if isinstance(exc, httpx.TimeoutException):
@@ -403,13 +410,6 @@ class _ClientCore:
     def raw_operation(self, payload: object, path: str) -> _Operation:
         content = payload if isinstance(payload, bytes) else encode(payload)
         return _Operation("POST", self.url(path), content=content)
-
-    def proba_contract(self, contract: Contract) -> None:
-        if not contract.supports_proba:
-            raise ConfigurationError(
-                f"this endpoint uses the {contract.family!r} contract, which offers no probabilities; "
-                "predict_proba needs an 'inputs' endpoint"
-            )
 
 
 def _unwrap(exc: RetryableError) -> APIError:
@@ -548,10 +548,7 @@ class AsyncScoringClient(_ClientFace[httpx.AsyncClient]):
     async def score(self, records: Records, *, proba: bool = False, start_row: int = 1) -> ScoreResult:
         """Validate, send and decode one batch; the result keeps the raw body and the request ids."""
         contract = await self.detect_contract()
-        if proba:
-            self._core.proba_contract(contract)
-        method: Method = "predict_proba" if proba else "predict"
-        op, count = self._core.score_operation(records, contract=contract, method=method, start_row=start_row)
+        op, count = self._core.score_operation(records, contract=contract, proba=proba, start_row=start_row)
         response = await self._send(op)
         return self._core.score_result(op, response, count, proba=proba, start_row=start_row)
 
@@ -662,10 +659,7 @@ class ScoringClient(_ClientFace[httpx.Client]):
     def score(self, records: Records, *, proba: bool = False, start_row: int = 1) -> ScoreResult:
         """Validate, send and decode one batch; the result keeps the raw body and the request ids."""
         contract = self.detect_contract()
-        if proba:
-            self._core.proba_contract(contract)
-        method: Method = "predict_proba" if proba else "predict"
-        op, count = self._core.score_operation(records, contract=contract, method=method, start_row=start_row)
+        op, count = self._core.score_operation(records, contract=contract, proba=proba, start_row=start_row)
         return self._core.score_result(op, self._send(op), count, proba=proba, start_row=start_row)
 
     def predict(self, records: Records, *, start_row: int = 1) -> list[Prediction]:

@@ -69,7 +69,8 @@ class Contract:
         """Only the ``inputs`` family carries a method Azure's scripts honour for probabilities."""
         return self.family == "inputs"
 
-    def _check_method(self, method: Method) -> None:
+    def check_method(self, method: Method) -> None:
+        """ConfigurationError unless this contract offers ``method`` (checked before anything is validated or sent)."""
         if method != "predict" and not self.supports_proba:
             raise ConfigurationError(
                 f"the {self.family!r} contract only predicts labels; predict_proba needs an 'inputs' endpoint"
@@ -77,7 +78,7 @@ class Contract:
 
     def build_body(self, records: Sequence[Mapping[str, Any]], *, method: Method = "predict") -> dict[str, Any]:
         """The JSON body for ``records`` (already validated, wire names) and ``method``."""
-        self._check_method(method)
+        self.check_method(method)
         rows = list(records)
         if self.family == "inputs":
             return {"Inputs": {"data": rows}, "GlobalParameters": {"method": method}}
@@ -91,7 +92,7 @@ class Contract:
         The client serialises validated records straight to JSON bytes (pydantic, in Rust) and splices them in
         here, which saves building and re-encoding Python dicts on every request.
         """
-        self._check_method(method)
+        self.check_method(method)
         if self.family == "inputs":
             return b'{"Inputs":{"data":%s},"GlobalParameters":{"method":"%s"}}' % (records_json, method.encode())
         if self.family == "data-method":

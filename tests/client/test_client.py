@@ -122,7 +122,7 @@ def test_predict_proba_on_a_data_endpoint_is_refused_before_sending(
     before = requests_seen(endpoint_data)
     with (
         ScoringClient(endpoint_data.scoring_uri, endpoint_data.primary_key) as client,
-        pytest.raises(ConfigurationError, match="offers no probabilities"),
+        pytest.raises(ConfigurationError, match="predict_proba needs an 'inputs' endpoint"),
     ):
         client.predict_proba(sample_records)
     assert requests_seen(endpoint_data) == before
