@@ -22,7 +22,6 @@ from _payloads import (
     BENCHMARK_RECORDS,
     EXIT_SETUP_ERROR,
     Body,
-    Target,
     build_batches,
     build_body,
     detect_family,
@@ -42,6 +41,7 @@ from locust.runners import MasterRunner, WorkerRunner
 from locust.stats import CSV_STATS_INTERVAL_SEC
 
 from bankmarketing_client.errors import BankMarketingError
+from bankmarketing_client.urls import EndpointURLs
 
 log = logging.getLogger("bankmarketing.loadtest")
 
@@ -116,7 +116,7 @@ def _add_options(parser: LocustArgumentParser) -> None:
 class Prepared:
     """What every user of this process sends, built once."""
 
-    target: Target
+    target: EndpointURLs
     family: str
     proba: bool
     headers: dict[str, str]
@@ -215,9 +215,9 @@ def _on_init(environment: Environment, **_: Any) -> None:
     if options.scoring_uri or environment.host:
         try:
             target = resolve_target(environment.host, options.scoring_uri)
-            environment.host = target.base_url  # Locust joins host and path; the path comes from the target
-            options.host = target.base_url
-            options.scoring_uri = target.scoring_uri
+            environment.host = target.origin  # Locust joins host and path; the path comes from the target
+            options.host = target.origin
+            options.scoring_uri = target.scoring_url
             STATE.prepared = prepare(environment)  # fail before any user starts, with one clear line
         except BankMarketingError as exc:
             log.error("load test set-up failed: %s", exc)
@@ -264,12 +264,12 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
     if not _is_worker(environment) and options.max_requests > 0:
         STATE.budget = Budget(limit=options.max_requests)  # a fresh budget for each run started from the UI
     try:
-        stale = STATE.prepared is not None and environment.host not in (None, STATE.prepared.target.base_url)
+        stale = STATE.prepared is not None and environment.host not in (None, STATE.prepared.target.origin)
         if STATE.prepared is None or stale or _is_worker(environment):
             STATE.prepared = prepare(environment)  # workers build their own; a new host from the UI re-prepares
         if not _is_worker(environment):
             # A host typed into the web UI may be a full scoring URI: Locust must get the bare origin.
-            environment.host = STATE.prepared.target.base_url
+            environment.host = STATE.prepared.target.origin
             for user_class in environment.user_classes:
                 user_class.host = environment.host
     except BankMarketingError as exc:
@@ -359,7 +359,7 @@ class EndpointUser(FastHttpUser):
             return
         body = pick(prepared)
         with self.client.post(
-            prepared.target.score_path,
+            prepared.target.scoring_path,
             data=body.data,  # type: ignore[arg-type]  # bytes are sent as they are; the hint is narrower
             headers=prepared.headers,
             name=name,
@@ -379,23 +379,20 @@ class EndpointUser(FastHttpUser):
             else:
                 response.failure(reason)
 
-    def health(self) -> None:
+    def probe(self, name: str, judge: Callable[[int, bytes | None], str | None], route: str) -> None:
+        """GET ``route`` beside the scoring route (no key, as in Azure) and judge the answer."""
         prepared = self._ready()
         if prepared is None:
             return
-        prefix = prepared.target.score_path.rsplit("/", 1)[0]
-        with self.client.get(prefix + "/", name="/ (health)", catch_response=True) as response:
-            reason = judge_health(response.status_code, response.content)
+        with self.client.get(prepared.target.base_path + route, name=name, catch_response=True) as response:
+            reason = judge(response.status_code, response.content)
             response.success() if reason is None else response.failure(reason)
 
+    def health(self) -> None:
+        self.probe("/ (health)", judge_health, "")
+
     def swagger(self) -> None:
-        prepared = self._ready()
-        if prepared is None:
-            return
-        prefix = prepared.target.score_path.rsplit("/", 1)[0]
-        with self.client.get(prefix + "/swagger.json", name="/swagger.json", catch_response=True) as response:
-            reason = judge_swagger(response.status_code, response.content)
-            response.success() if reason is None else response.failure(reason)
+        self.probe("/swagger.json", judge_swagger, "swagger.json")
 
 
 def _listen(hook: Any, listener: Callable[..., Any]) -> None:

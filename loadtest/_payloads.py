@@ -25,7 +25,7 @@ from bankmarketing_client.contract import (
 )
 from bankmarketing_client.data import FEATURE_COLUMNS, FLOAT_COLUMNS, INTEGER_COLUMNS, iter_rows, resolve_train_path
 from bankmarketing_client.errors import BankMarketingError, ConfigurationError, DatasetError
-from bankmarketing_client.urls import endpoint_urls
+from bankmarketing_client.urls import EndpointURLs, endpoint_urls
 
 #: Exit codes set by the SLO gate (Locust itself uses 0 = pass, 1 = some request failed, 2 = setup error).
 EXIT_OK: Final = 0
@@ -42,30 +42,20 @@ BENCHMARK_RECORDS: Final = 2
 # -- target --------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Target:
-    """Where to send traffic: ``base_url`` (scheme://host:port, what Locust calls the host) and the scoring path."""
+def resolve_target(host: str | None, scoring_uri: str | None) -> EndpointURLs:
+    """Accept either a bare host or a full scoring URI (``--scoring-uri`` wins over ``--host``).
 
-    base_url: str
-    score_path: str
-
-    @property
-    def scoring_uri(self) -> str:
-        return self.base_url + self.score_path
-
-
-def resolve_target(host: str | None, scoring_uri: str | None) -> Target:
-    """Accept either a bare host or a full scoring URI (``--scoring-uri`` wins over ``--host``)."""
+    Locust's host is the target's ``origin``; its requests go to ``scoring_path`` and the probes beside it.
+    """
     given = scoring_uri or host
     if not given:
         raise ConfigurationError("no target: give --host http://HOST or --scoring-uri http://HOST/score")
-    urls = endpoint_urls(given, what="the target")
-    return Target(urls.origin, urls.scoring_path)
+    return endpoint_urls(given, what="the target")
 
 
-def detect_family(target: Target, *, timeout: float = 10.0) -> str:
+def detect_family(target: EndpointURLs, *, timeout: float = 10.0) -> str:
     """The contract family the endpoint's own swagger declares (``inputs`` when its input has ``Inputs``)."""
-    url = endpoint_urls(target.scoring_uri).url("swagger.json")  # beside the scoring route, prefix kept
+    url = target.url("swagger.json")  # beside the scoring route, prefix kept
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - the user's own endpoint URL
             spec = json.load(response)

@@ -41,7 +41,7 @@ from bankmarketing_client.local.endpoint import LocalEndpoint  # noqa: E402
 )  # fmt: skip
 def test_resolve_target_accepts_host_or_full_uri(host: str, uri: str | None, base: str, path: str) -> None:
     target = _payloads.resolve_target(host, uri)
-    assert (target.base_url, target.score_path) == (base, path)
+    assert (target.origin, target.scoring_path) == (base, path)
 
 
 @pytest.mark.parametrize("bad", [None, "", "127.0.0.1:8080", "ftp://h/score"])
