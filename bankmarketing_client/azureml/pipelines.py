@@ -8,6 +8,7 @@ because neither the header acquisition nor Azure itself is guaranteed to answer.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -29,15 +30,26 @@ if TYPE_CHECKING:
 TERMINAL_STATUSES = frozenset({"Completed", "Failed", "Canceled"})
 
 
-def _check_url(url: str, what: str) -> None:
-    endpoint_urls(url, what=what)  # the same check as every other URI, which never quotes the value
-
-
-def _auth_headers(auth: AbstractAuthentication, timeout: float) -> dict[str, str]:
+def _call(
+    method: str,
+    url: str,
+    *,
+    auth: AbstractAuthentication,
+    timeout: float,
+    what: str,
+    body: Mapping[str, object] | None = None,
+) -> dict[str, Any]:
+    """One management REST call with the workspace's AAD header, all under the deadline: its JSON object."""
     header: Mapping[str, str] = call_with_deadline(
         auth.get_authentication_header, seconds=timeout, what="get an Azure AD token for the workspace"
     )
-    return {**header, "Content-Type": "application/json", "Accept": "application/json"}
+    headers = {**header, "Content-Type": "application/json", "Accept": "application/json"}
+
+    def send() -> httpx.Response:
+        with httpx.Client(timeout=timeout) as http:
+            return http.request(method, url, json=body, headers=headers)
+
+    return _json_or_error(call_with_deadline(send, seconds=timeout, what=what), what)
 
 
 def _json_or_error(response: httpx.Response, what: str) -> dict[str, Any]:
@@ -63,21 +75,14 @@ def trigger_pipeline(
     timeout: float = DEFAULT_MANAGEMENT_TIMEOUT,
 ) -> str:
     """Submit a run of the published pipeline at ``endpoint_url``; return the new run id."""
-    _check_url(endpoint_url, "the pipeline endpoint")
+    endpoint_urls(endpoint_url, what="the pipeline endpoint")  # the shared check, which never quotes the value
     if not experiment.strip():
         raise ConfigurationError("an experiment name is required to trigger a pipeline")
     body = {"ExperimentName": experiment, "ParameterAssignments": dict(parameters or {})}
-    headers = _auth_headers(auth, timeout)
-
-    def post() -> httpx.Response:
-        with httpx.Client(timeout=timeout) as http:
-            return http.post(endpoint_url, json=body, headers=headers)
-
-    response = call_with_deadline(post, seconds=timeout, what="trigger the published pipeline")
-    data = _json_or_error(response, "trigger the published pipeline")
+    data = _call("POST", endpoint_url, auth=auth, timeout=timeout, what="trigger the published pipeline", body=body)
     run_id = data.get("Id")
     if not isinstance(run_id, str) or not run_id:
-        raise AzureManagementError(f"the pipeline endpoint answered without a run Id: {excerpt(response.text)}")
+        raise AzureManagementError(f"the pipeline endpoint answered without a run Id: {excerpt(json.dumps(data))}")
     return run_id
 
 
@@ -108,15 +113,8 @@ class RunHistory:
 
     def status(self, experiment: str, run_id: str, *, timeout: float = DEFAULT_MANAGEMENT_TIMEOUT) -> str:
         """The run's current status ("Running", "Completed", ...)."""
-        headers = _auth_headers(self.auth, timeout)
-        url = self.run_url(experiment, run_id)
-
-        def get() -> httpx.Response:
-            with httpx.Client(timeout=timeout) as http:
-                return http.get(url, headers=headers)
-
         what = f"read the status of run {run_id!r}"
-        data = _json_or_error(call_with_deadline(get, seconds=timeout, what=what), what)
+        data = _call("GET", self.run_url(experiment, run_id), auth=self.auth, timeout=timeout, what=what)
         status = data.get("status")
         if not isinstance(status, str):
             raise AzureManagementError(f"{what}: the answer has no status")
