@@ -128,12 +128,16 @@ def open_workspace_from_args(args: argparse.Namespace) -> Workspace:
 
 
 def write_secret_file(path: Path, secret: str) -> None:
-    """Write ``secret`` to ``path`` readable by the owner only (created 0600, so never briefly world-readable)."""
+    """Write ``secret`` to ``path`` readable by the owner only, never even briefly readable by others.
+
+    A new file is created 0600; an existing one keeps its mode through ``open``, so it is narrowed before the
+    key is written, not after.
+    """
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            os.fchmod(fd, 0o600)
             handle.write(secret + "\n")
-        os.chmod(path, 0o600)
     except OSError as exc:
         raise ConfigurationError(f"cannot write the key file {path}: {exc.strerror}") from None
 

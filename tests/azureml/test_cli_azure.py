@@ -70,6 +70,15 @@ def test_discover_prints_uris_and_mode_never_keys(
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
 
 
+def test_key_file_that_existed_with_a_wider_mode_is_narrowed(tmp_path: Path) -> None:
+    key_file = tmp_path / "key"
+    key_file.write_text("old contents that are longer than the key\n")
+    key_file.chmod(0o644)
+    azure_cli.write_secret_file(key_file, "primary-secret-1")
+    assert key_file.read_text() == "primary-secret-1\n"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+
+
 def test_logs_with_app_insights(cli_env: Path, standin: ManagementStandin, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["logs", "--service", "bank", "--tail", "2", "--enable-app-insights", *ws_args(cli_env)]) == 0
     out, err = capsys.readouterr()
