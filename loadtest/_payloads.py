@@ -76,6 +76,17 @@ def load_payload_file(path: str | Path) -> list[dict[str, Any]]:
     return read_records_file(path, what="the payload file")
 
 
+def _whole(text: str) -> int:
+    """``"57"`` or ``"57.0"`` (how pandas writes an integer column) as 57; ``"57.5"`` is refused, not cut."""
+    try:
+        return int(text)
+    except ValueError:
+        number = float(text)
+        if not number.is_integer():
+            raise ValueError(text) from None
+        return int(number)
+
+
 def _typed(raw: Mapping[str, str], row: int, path: Path) -> dict[str, Any]:
     record: dict[str, Any] = {}
     for name in FEATURE_COLUMNS:
@@ -84,7 +95,7 @@ def _typed(raw: Mapping[str, str], row: int, path: Path) -> dict[str, Any]:
             raise DatasetError(f"{path}, row {row}, {name}: missing")
         try:
             if name in INTEGER_COLUMNS:
-                record[name] = int(float(value)) if "." in value else int(value)
+                record[name] = _whole(value)
             elif name in FLOAT_COLUMNS:
                 record[name] = float(value)
             else:
@@ -135,11 +146,10 @@ def build_batches(
     if batch_size < 1:
         raise ConfigurationError(f"--batch-size must be at least 1, not {batch_size}")
     rng = random.Random(seed)
+    records = list(pool)
     bodies = []
     for _ in range(max(1, count)):
-        chosen = (
-            rng.sample(list(pool), batch_size) if batch_size <= len(pool) else rng.choices(list(pool), k=batch_size)
-        )
+        chosen = rng.sample(records, batch_size) if batch_size <= len(records) else rng.choices(records, k=batch_size)
         bodies.append(build_body(chosen, family, method))
     return bodies
 

@@ -116,15 +116,28 @@ def test_sampled_records_are_typed_and_fixed_by_the_seed(train_path: Path) -> No
     assert batches == _payloads.build_batches(first, 10, 4, seed=1, family="inputs", method="predict")
 
 
-def test_a_bad_number_in_the_dataset_names_row_and_field(tmp_path: Path, train_path: Path) -> None:
+@pytest.mark.parametrize("value", ["often", "2.5"])  # a fraction is refused, not cut to 2
+def test_a_bad_number_in_the_dataset_names_row_and_field(tmp_path: Path, train_path: Path, value: str) -> None:
     lines = train_path.read_text().splitlines()[:4]
     header = lines[0].split(",")
     cells = lines[2].split(",")
-    cells[header.index("campaign")] = "often"
+    cells[header.index("campaign")] = value
     bad = tmp_path / "train.csv"
     bad.write_text("\n".join([lines[0], lines[1], ",".join(cells), lines[3]]) + "\n")
-    with pytest.raises(DatasetError, match=r"row 3, campaign: expected a whole number, got 'often'"):
+    with pytest.raises(DatasetError, match=rf"row 3, campaign: expected a whole number, got '{value}'"):
         _payloads.sample_records(3, seed=1, dataset=bad)
+
+
+def test_whole_numbers_written_as_floats_are_read_as_integers(tmp_path: Path, train_path: Path) -> None:
+    lines = train_path.read_text().splitlines()[:2]
+    header = lines[0].split(",")
+    cells = lines[1].split(",")
+    cells[header.index("age")] = "57.0"
+    written = tmp_path / "train.csv"
+    written.write_text(lines[0] + "\n" + ",".join(cells) + "\n")
+    (record,) = _payloads.sample_records(1, seed=1, dataset=written)
+    assert record["age"] == 57
+    assert type(record["age"]) is int
 
 
 def test_judge_score_accepts_both_real_answer_shapes(load_sample: Any) -> None:
@@ -199,7 +212,8 @@ def test_exit_codes_are_distinct() -> None:
     assert len(set(codes)) == len(codes)
 
 
-@pytest.mark.parametrize(("total", "workers", "shares"), [(40, 2, [20, 20]), (7, 3, [3, 2, 2]), (1, 2, [1, 0])])
+@pytest.mark.parametrize(
+    ("total", "workers", "shares"), [(40, 2, [20, 20]), (7, 3, [3, 2, 2]), (1, 2, [1, 0]), (5, 0, [])]
+)
 def test_split_budget(total: int, workers: int, shares: list[int]) -> None:
     assert _payloads.split_budget(total, workers) == shares
-    assert sum(shares) == total
