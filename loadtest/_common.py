@@ -46,20 +46,19 @@ from bankmarketing_client.urls import EndpointURLs
 log = logging.getLogger("bankmarketing.loadtest")
 
 BUDGET_MESSAGE = "bankmarketing_budget"
-#: Distinct batches prepared for the batch scenario and single records for the mix (cycled through).
+#: Records in each of the mix's small batches.
 MIX_SMALL_BATCH = 5
 
 
 def _add_options(parser: LocustArgumentParser) -> None:
     # On the parser itself, not a group: only LocustArgumentParser.add_argument knows is_secret.
-    group = parser
-    group.add_argument(
+    parser.add_argument(
         "--scoring-uri",
         default=None,
         env_var="BANKMARKETING_SCORING_URI",
         help="Full scoring URI (http://HOST/score); an alternative to --host, which may also be a full URI",
     )
-    group.add_argument(
+    parser.add_argument(
         "--api-key",
         default="",
         env_var="BANKMARKETING_API_KEY",
@@ -68,40 +67,40 @@ def _add_options(parser: LocustArgumentParser) -> None:
         include_in_web_ui=False,
         help="Endpoint key, sent as 'Authorization: Bearer KEY' (also $BANKMARKETING_API_KEY; never printed)",
     )
-    group.add_argument(
+    parser.add_argument(
         "--contract",
         choices=["auto", "inputs", "data", "data-method"],
         default="auto",
         help="Request contract family; auto reads the endpoint's swagger (inputs if ServiceInput has Inputs)",
     )
-    group.add_argument(
+    parser.add_argument(
         "--method", choices=["predict", "predict_proba"], default="predict", help="Scoring method (inputs family)"
     )
-    group.add_argument("--batch-size", type=int, default=100, help="Records per request in the batch scenario")
-    group.add_argument(
+    parser.add_argument("--batch-size", type=int, default=100, help="Records per request in the batch scenario")
+    parser.add_argument(
         "--payload",
         default="",
         help="A data.json like the original benchmark's; default: 2 records sampled from the dataset",
     )
-    group.add_argument("--dataset", default="", help="Dataset CSV to sample from (default: $BANKMARKETING_DATA)")
-    group.add_argument("--seed", type=int, default=42, help="Seed for sampling records (same seed, same bodies)")
-    group.add_argument("--pool-size", type=int, default=32, help="Distinct prepared batches to cycle through")
-    group.add_argument(
+    parser.add_argument("--dataset", default="", help="Dataset CSV to sample from (default: $BANKMARKETING_DATA)")
+    parser.add_argument("--seed", type=int, default=42, help="Seed for sampling records (same seed, same bodies)")
+    parser.add_argument("--pool-size", type=int, default=32, help="Distinct prepared batches to cycle through")
+    parser.add_argument(
         "--max-requests",
         type=int,
         default=0,
         help="Stop after this many requests in total, like ab -n (0: no limit; shared among workers)",
     )
-    group.add_argument(
+    parser.add_argument(
         "--slo-p95-ms", type=float, default=None, help="Fail the run (exit 4) if the overall p95 exceeds this"
     )
-    group.add_argument(
+    parser.add_argument(
         "--slo-fail-ratio",
         type=float,
         default=None,
         help="Fail the run (exit 3) if the failure ratio exceeds this (0..1); within it, failures exit 0",
     )
-    group.add_argument(
+    parser.add_argument(
         "--show-responses",
         action="store_true",
         default=False,
@@ -174,9 +173,7 @@ def prepare(environment: Environment) -> Prepared:
     dataset = options.dataset or None
     seed = options.seed
     pool_size = max(1, options.pool_size)
-    batch_size = options.batch_size
-    if batch_size < 1:
-        raise BankMarketingError(f"--batch-size must be at least 1, not {batch_size}")
+    batch_size = options.batch_size  # build_batches refuses one below 1
     pool = sample_records(max(batch_size, pool_size * MIX_SMALL_BATCH, BENCHMARK_RECORDS), seed=seed, dataset=dataset)
     benchmark_records = load_payload_file(options.payload) if options.payload else pool[:BENCHMARK_RECORDS]
     method = options.method
