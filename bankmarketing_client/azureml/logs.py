@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bankmarketing_client.azureml.deadline import DEFAULT_MANAGEMENT_TIMEOUT, call_with_deadline
-from bankmarketing_client.azureml.discovery import get_webservice
 from bankmarketing_client.errors import ConfigurationError
-
-if TYPE_CHECKING:
-    from azureml.core import Workspace
 
 
 @dataclass(frozen=True)
@@ -29,24 +25,24 @@ class AppInsightsChange:
         return f"Application Insights requested for {self.service}; the update is still in progress"
 
 
-def fetch_logs(
-    workspace: Workspace, name: str, *, tail: int = 5000, timeout: float = DEFAULT_MANAGEMENT_TIMEOUT
-) -> str:
-    """The last ``tail`` lines of the service's container log."""
+def fetch_logs(service: Any, *, tail: int = 5000, timeout: float = DEFAULT_MANAGEMENT_TIMEOUT) -> str:
+    """The last ``tail`` lines of the container log of ``service`` (from :func:`.get_webservice`)."""
     if tail <= 0:
         raise ConfigurationError("--tail must be a positive number of lines")
-    service = get_webservice(workspace, name, timeout=timeout)
+    name = service.name
     logs: Any = call_with_deadline(
         lambda: service.get_logs(num_lines=tail), seconds=timeout, what=f"get the logs of service {name!r}"
     )
     return str(logs)
 
 
-def enable_app_insights(
-    workspace: Workspace, name: str, *, timeout: float = DEFAULT_MANAGEMENT_TIMEOUT
-) -> AppInsightsChange:
-    """Turn Application Insights on for a service unless it already is; say which."""
-    service = get_webservice(workspace, name, timeout=timeout)
+def enable_app_insights(service: Any, *, timeout: float = DEFAULT_MANAGEMENT_TIMEOUT) -> AppInsightsChange:
+    """Turn Application Insights on for ``service`` (from :func:`.get_webservice`) unless it already is; say which.
+
+    Both functions take the looked-up service rather than a name, so ``logs --enable-app-insights`` asks Azure
+    for the service once, not once per step.
+    """
+    name = str(service.name)
     if getattr(service, "enable_app_insights", False):
         return AppInsightsChange(service=name, was_enabled=True, enabled=True)
     # update() sends the PATCH and then re-reads the service, so the attribute reflects Azure's answer.

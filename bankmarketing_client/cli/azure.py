@@ -157,16 +157,18 @@ def run_discover(args: argparse.Namespace) -> int:
 
 
 def run_logs(args: argparse.Namespace) -> int:
+    from bankmarketing_client.azureml.discovery import get_webservice
     from bankmarketing_client.azureml.logs import enable_app_insights, fetch_logs
 
-    if args.tail <= 0:
+    if args.tail <= 0:  # checked before logging in, not only by fetch_logs after two management calls
         raise ConfigurationError("--tail must be a positive number of lines")
     workspace = open_workspace_from_args(args)
     timeout = _check_timeout(args)
+    service = get_webservice(workspace, args.service, timeout=timeout)
     if args.enable_app_insights:
-        change = enable_app_insights(workspace, args.service, timeout=timeout)
+        change = enable_app_insights(service, timeout=timeout)
         print(change.summary(), file=sys.stderr)
-    print(fetch_logs(workspace, args.service, tail=args.tail, timeout=timeout))
+    print(fetch_logs(service, tail=args.tail, timeout=timeout))
     return 0
 
 

@@ -84,6 +84,8 @@ def test_logs_with_app_insights(cli_env: Path, standin: ManagementStandin, capsy
     out, err = capsys.readouterr()
     assert out.splitlines() == ["ready", "scored 2 rows"]
     assert "Application Insights enabled for bank" in err
+    # One look-up of the service serves both steps (the PATCH's own re-read is azureml-core's update()).
+    assert len(standin.requests_to("/services/bank", "GET")) == 2
     assert main(["logs", "--service", "bank", "--enable-app-insights", *ws_args(cli_env)]) == 0
     assert "already enabled" in capsys.readouterr().err
     assert len(standin.requests_to("/services/bank", "PATCH")) == 1

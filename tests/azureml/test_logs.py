@@ -8,7 +8,7 @@ import pytest
 from azureml.core import Workspace
 from azureml_standin import AAD_TOKEN, MMS_PREFIX, ManagementStandin, aci_payload
 
-from bankmarketing_client.azureml import enable_app_insights, fetch_logs
+from bankmarketing_client.azureml import enable_app_insights, fetch_logs, get_webservice
 from bankmarketing_client.errors import ConfigurationError
 
 pytest_plugins = ["azureml_standin"]
@@ -20,7 +20,7 @@ def test_logs_returns_the_requested_tail(standin: ManagementStandin, workspace: 
     standin.state.services["bank"] = aci_payload("bank", URI, auth_enabled=True, app_insights=False)
     standin.state.logs["bank"] = "\n".join(f"line {i}" for i in range(1, 11))
 
-    logs = fetch_logs(workspace, "bank", tail=3, timeout=10)
+    logs = fetch_logs(get_webservice(workspace, "bank", timeout=10), tail=3, timeout=10)
 
     assert logs.splitlines() == ["line 8", "line 9", "line 10"]
     (request,) = standin.requests_to("/services/bank/logs")
@@ -29,9 +29,12 @@ def test_logs_returns_the_requested_tail(standin: ManagementStandin, workspace: 
     assert request.headers["authorization"] == f"Bearer {AAD_TOKEN}"
 
 
-def test_logs_refuses_a_non_positive_tail(workspace: Workspace) -> None:
+def test_logs_refuses_a_non_positive_tail(standin: ManagementStandin, workspace: Workspace) -> None:
+    standin.state.services["bank"] = aci_payload("bank", URI, auth_enabled=True, app_insights=False)
+    service = get_webservice(workspace, "bank", timeout=10)
     with pytest.raises(ConfigurationError, match="--tail"):
-        fetch_logs(workspace, "bank", tail=0)
+        fetch_logs(service, tail=0)
+    assert standin.requests_to("/services/bank/logs") == []
 
 
 def test_enable_app_insights_patches_once_and_reports_prior_state(
@@ -39,7 +42,7 @@ def test_enable_app_insights_patches_once_and_reports_prior_state(
 ) -> None:
     standin.state.services["bank"] = aci_payload("bank", URI, auth_enabled=True, app_insights=False)
 
-    first = enable_app_insights(workspace, "bank", timeout=10)
+    first = enable_app_insights(get_webservice(workspace, "bank", timeout=10), timeout=10)
     assert (first.was_enabled, first.enabled) == (False, True)
     assert "enabled for bank" in first.summary()
 
@@ -51,7 +54,7 @@ def test_enable_app_insights_patches_once_and_reports_prior_state(
     assert json.loads(validate.body)["type"] == "Update"
     assert standin.state.services["bank"]["appInsightsEnabled"] is True
 
-    second = enable_app_insights(workspace, "bank", timeout=10)
+    second = enable_app_insights(get_webservice(workspace, "bank", timeout=10), timeout=10)
     assert (second.was_enabled, second.enabled) == (True, True)
     assert "already enabled" in second.summary()
     assert len(standin.requests_to(f"{MMS_PREFIX}/services/bank", "PATCH")) == 1
