@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import statistics
 import time
@@ -29,16 +28,14 @@ from typing import Any
 import httpx
 
 from bankmarketing_client import AsyncScoringClient, ScoringClient
-from bankmarketing_client.contract import Contract, encode
+from bankmarketing_client.contract import Contract, encode, read_records_file
 
 SAMPLE = "data-2021-06-schema-order.json"
 
 
 def _records() -> list[dict[str, Any]]:
     data_file = os.environ.get("BANKMARKETING_DATA", "../shared/data/bankmarketing_train.csv")
-    sample = Path(data_file).parent / "azure-samples" / SAMPLE
-    records: list[dict[str, Any]] = json.loads(sample.read_text())["data"]
-    return records
+    return read_records_file(Path(data_file).parent / "azure-samples" / SAMPLE, what="the Azure sample")
 
 
 @contextmanager
