@@ -23,7 +23,7 @@ from bankmarketing_client.batch.engine import FailFast, Prepared, ScoredChunk, S
 from bankmarketing_client.batch.progress import BatchSummary, Progress
 from bankmarketing_client.batch.readers import RECORD_ERROR_COLUMN, Format, InputFile, open_input
 from bankmarketing_client.batch.tuner import Tuner, TunerSettings
-from bankmarketing_client.batch.validation import CheckedChunk, check_chunk
+from bankmarketing_client.batch.validation import CheckedChunk, check_chunk, record_json
 from bankmarketing_client.batch.writers import (
     ERROR_COLUMNS,
     AppendFile,
@@ -36,7 +36,13 @@ from bankmarketing_client.batch.writers import (
     table_to_csv,
 )
 from bankmarketing_client.data import FEATURE_COLUMNS
-from bankmarketing_client.errors import BankMarketingError, ConfigurationError, DatasetError, RowError
+from bankmarketing_client.errors import (
+    BankMarketingError,
+    ConfigurationError,
+    DatasetError,
+    RecordValidationError,
+    RowError,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -186,8 +192,6 @@ class RecordChunks:
         import numpy as np
         import pyarrow as pa
 
-        from bankmarketing_client.features import validate_records
-
         rows: list[Any] = []
         while not self._done and len(rows) < max_rows:
             try:
@@ -201,14 +205,10 @@ class RecordChunks:
         texts: list[str] = []
         for offset, row in enumerate(rows):
             try:
-                (record,) = validate_records(
-                    [row], start_row=self._row + offset, allow_unknown_categories=self._allow_unknown
-                )
-            except BankMarketingError as exc:
+                texts.append(record_json(row, self._row + offset, self._allow_unknown))
+            except RecordValidationError as exc:
                 valid[offset] = False
-                errors.extend(getattr(exc, "errors", ()))
-                continue
-            texts.append(record.model_dump_json(by_alias=True))
+                errors.extend(exc.errors)
         checked = CheckedChunk(self._row, len(rows), valid, pa.array(texts, pa.string()), errors)
         self._row += len(rows)
         return Prepared(checked)

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import math
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from bankmarketing_client.errors import RecordValidationError, RowError
 
@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
     from numpy.typing import NDArray
+
+    from bankmarketing_client.features import BankMarketingRecord
 
 Kind = Literal["integer", "number", "category"]
 
@@ -213,15 +215,14 @@ def check_chunk(
     errors: list[RowError] = []
     rescued: dict[int, str] = {}
     for index in suspects.tolist():
-        row = python_row(table, index)
         try:
-            (record,) = _validate([row], start_row + index, allow_unknown_categories)
+            text = record_json(python_row(table, index), start_row + index, allow_unknown_categories)
         except RecordValidationError as exc:
             valid[index] = False
             errors.extend(exc.errors)
             continue
         if not valid[index] or allow_unknown_categories:
-            rescued[index] = record.model_dump_json(by_alias=True)
+            rescued[index] = text
             valid[index] = True
     records_json = records.filter(pa.array(valid)) if rescued == {} else _merge(records, valid, rescued)
     return CheckedChunk(start_row, table.num_rows, valid, records_json, errors)
@@ -237,7 +238,12 @@ def _merge(records: pa.Array, valid: NDArray[np.bool_], rescued: Mapping[int, st
     return pa.array([texts[i] for i in np.flatnonzero(valid).tolist()], pa.string())
 
 
-def _validate(rows: Iterable[Mapping[str, object]], start_row: int, allow_unknown: bool) -> list[Any]:
+def record_json(
+    row: Mapping[str, object] | BankMarketingRecord, row_number: int, allow_unknown_categories: bool
+) -> str:
+    """One row judged by the pydantic model: its JSON text as sent (wire names, schema order), or
+    :class:`RecordValidationError` naming ``row_number``, the field and the reason."""
     from bankmarketing_client.features import validate_records
 
-    return validate_records(rows, start_row=start_row, allow_unknown_categories=allow_unknown)
+    (record,) = validate_records([row], start_row=row_number, allow_unknown_categories=allow_unknown_categories)
+    return record.model_dump_json(by_alias=True)
