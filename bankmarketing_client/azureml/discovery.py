@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from bankmarketing_client.auth import TokenProvider
@@ -116,33 +116,22 @@ def describe_service(
     if not scoring_uri:
         state = getattr(service, "state", None)
         raise AzureManagementError(f"service {name!r} has no scoring URI yet (state: {state})")
-    swagger_uri = getattr(service, "swagger_uri", None)
-    compute_type = getattr(service, "compute_type", None)
+    endpoint = ServiceEndpoint(
+        name=name,
+        scoring_uri=str(scoring_uri),
+        swagger_uri=getattr(service, "swagger_uri", None),
+        auth_mode="none",
+        compute_type=getattr(service, "compute_type", None),
+    )
     if getattr(service, "token_auth_enabled", False):
-        return ServiceEndpoint(
-            name=name,
-            scoring_uri=str(scoring_uri),
-            swagger_uri=swagger_uri,
-            auth_mode="token",
-            compute_type=compute_type,
-            token_provider=ServiceTokenProvider(service, timeout=timeout, clock=clock),
-        )
+        token_provider = ServiceTokenProvider(service, timeout=timeout, clock=clock)
+        return replace(endpoint, auth_mode="token", token_provider=token_provider)
     if getattr(service, "auth_enabled", False):
         primary, secondary = call_with_deadline(
             service.get_keys, seconds=timeout, what=f"get the keys of service {name!r}"
         )
-        return ServiceEndpoint(
-            name=name,
-            scoring_uri=str(scoring_uri),
-            swagger_uri=swagger_uri,
-            auth_mode="key",
-            compute_type=compute_type,
-            primary_key=primary,
-            secondary_key=secondary or None,
-        )
-    return ServiceEndpoint(
-        name=name, scoring_uri=str(scoring_uri), swagger_uri=swagger_uri, auth_mode="none", compute_type=compute_type
-    )
+        return replace(endpoint, auth_mode="key", primary_key=primary, secondary_key=secondary or None)
+    return endpoint
 
 
 def discover_service(
