@@ -74,7 +74,6 @@ class Connection:
     api_key: str | Secret | None = None
     contract: str | Contract | None = None
     client: AsyncScoringClient | None = None
-    allow_unknown_categories: bool = False
 
 
 @dataclass(frozen=True)
@@ -243,7 +242,7 @@ async def score_stream(
     Records that fail validation are yielded with ``label=None`` and their errors, never sent.
     """
     tuner = Tuner(TunerSettings(batch_size=batch_size, concurrency=concurrency))
-    conn = Connection(scoring_uri, api_key, contract, client, allow_unknown_categories)
+    conn = Connection(scoring_uri, api_key, contract, client)
     source = RecordChunks(_aiter(records), allow_unknown=allow_unknown_categories)
     async with _connect(conn, proba, tuner) as sender:
         async for chunk in scored_chunks(source, sender):
@@ -292,7 +291,7 @@ async def score_frame_async(
 
     table = _frame_table(frame)
     tuner = Tuner(TunerSettings(batch_size=batch_size, concurrency=concurrency))
-    conn = Connection(scoring_uri, api_key, contract, client, allow_unknown_categories)
+    conn = Connection(scoring_uri, api_key, contract, client)
     labels: list[str | None] = []
     probabilities: list[Any] = []
     reasons: list[str | None] = [None] * len(frame)
@@ -471,7 +470,7 @@ async def score_file_async(
         count_rows=bool(progress and progress.enabled),
     )
     tuner = Tuner(TunerSettings(batch_size=batch_size, concurrency=concurrency))
-    conn = Connection(scoring_uri, api_key, contract, client, allow_unknown_categories)
+    conn = Connection(scoring_uri, api_key, contract, client)
     ck_path = checkpoint_path(output)
     async with _connect(conn, proba, tuner) as sender:
         schema = _output_schema(source, sender.proba)
