@@ -76,7 +76,6 @@ class ServiceTokenProvider:
         self._clock = clock
         self._lock = threading.Lock()
         self._cached: tuple[str, float] | None = None
-        self.fetches = 0
 
     def __repr__(self) -> str:
         return f"ServiceTokenProvider(service={getattr(self._service, 'name', '?')!r})"
@@ -90,7 +89,6 @@ class ServiceTokenProvider:
                 seconds=self._timeout,
                 what=f"get an access token for service {getattr(self._service, 'name', '?')!r}",
             )
-            self.fetches += 1
             # azureml-core turns the epoch seconds it received into naive local datetimes; .timestamp()
             # reads them back as local time, which recovers the original epoch values.
             refresh_at = min(token.refresh_after.timestamp(), token.expiry_on.timestamp())
@@ -107,9 +105,7 @@ def get_webservice(workspace: Workspace, name: str, *, timeout: float = DEFAULT_
     return call_with_deadline(lambda: Webservice(workspace, name), seconds=timeout, what=f"get service {name!r}")
 
 
-def describe_service(
-    service: Any, *, timeout: float = DEFAULT_MANAGEMENT_TIMEOUT, clock: Callable[[], float] = time.time
-) -> ServiceEndpoint:
+def describe_service(service: Any, *, timeout: float = DEFAULT_MANAGEMENT_TIMEOUT) -> ServiceEndpoint:
     """A :class:`ServiceEndpoint` for an azureml-core ``Webservice``, fetching its keys when it uses keys."""
     name = str(service.name)
     scoring_uri = getattr(service, "scoring_uri", None)
@@ -124,7 +120,7 @@ def describe_service(
         compute_type=getattr(service, "compute_type", None),
     )
     if getattr(service, "token_auth_enabled", False):
-        token_provider = ServiceTokenProvider(service, timeout=timeout, clock=clock)
+        token_provider = ServiceTokenProvider(service, timeout=timeout)
         return replace(endpoint, auth_mode="token", token_provider=token_provider)
     if getattr(service, "auth_enabled", False):
         primary, secondary = call_with_deadline(
