@@ -13,10 +13,10 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Coroutine, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from bankmarketing_client.batch.checkpoint import Checkpoint, checkpoint_path, fingerprint
 from bankmarketing_client.batch.engine import FailFast, Prepared, ScoredChunk, Sender, scored_chunks
@@ -60,6 +60,7 @@ ROW_COLUMN = "row"
 RECORD_FIELD = "(record)"
 PREDICTION_COLUMN = "prediction"
 PROBABILITY_COLUMN = "probability"
+T = TypeVar("T")
 
 
 class Interrupted(BankMarketingError):
@@ -84,6 +85,15 @@ class ScoredRow:
     label: str | None
     probability: float | None
     errors: tuple[RowError, ...] = ()
+
+
+def _run_sync(name: str, start: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run ``name``'s coroutine from synchronous code; inside a running event loop, say which one to await."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(start())
+    raise ConfigurationError(f"{name} was called inside a running event loop; use await {name}_async(...)")
 
 
 @contextlib.asynccontextmanager
@@ -319,11 +329,7 @@ def score_frame(frame: pd.DataFrame, **kwargs: Any) -> pd.DataFrame:
     Rows that fail validation are not sent: their prediction is None and ``error`` says which field and why.
     Keywords as :func:`score_frame_async`.
     """
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(score_frame_async(frame, **kwargs))
-    raise ConfigurationError("score_frame was called inside a running event loop; use await score_frame_async(...)")
+    return _run_sync("score_frame", lambda: score_frame_async(frame, **kwargs))
 
 
 # -- score_file ------------------------------------------------------------------------------------------------
@@ -585,11 +591,7 @@ def score_file(input: str | Path, output: str | Path, **kwargs: Any) -> BatchSum
     prediction is empty and the errors file (``errors=``, default ``<output stem>.errors.csv``) says row, field
     and reason. ``resume=True`` continues an interrupted run. Keywords as :func:`score_file_async`.
     """
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(score_file_async(input, output, **kwargs))
-    raise ConfigurationError("score_file was called inside a running event loop; use await score_file_async(...)")
+    return _run_sync("score_file", lambda: score_file_async(input, output, **kwargs))
 
 
 __all__ = [

@@ -253,3 +253,25 @@ def test_a_ragged_row_before_a_checkpoint_resumes_to_the_same_numbering(
     assert len(whole) == 40
     assert tail == whole[3:]
     assert [i for i, r in enumerate(whole, start=1) if r] == [5]
+
+
+def test_the_sync_entry_points_refuse_a_running_loop_and_name_the_async_twin(
+    write_subset: WriteSubset, tmp_path: Path
+) -> None:
+    """Called from async code, the sync wrappers cannot block the loop: they say which coroutine to await."""
+    from bankmarketing_client.errors import ConfigurationError
+
+    source = write_subset(rows=3)
+
+    async def inside_a_loop() -> list[str]:
+        messages = []
+        for call in (lambda: score_file(source, tmp_path / "out.csv"), lambda: score_frame(read_frame(source))):
+            with pytest.raises(ConfigurationError) as caught:
+                call()
+            messages.append(str(caught.value))
+        return messages
+
+    file_message, frame_message = asyncio.run(inside_a_loop())
+    assert "await score_file_async(" in file_message
+    assert "await score_frame_async(" in frame_message
+    assert not (tmp_path / "out.csv").exists()
