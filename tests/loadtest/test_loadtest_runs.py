@@ -81,10 +81,6 @@ def run_locust(tmp_path: Path, train_path: Path, *args: str, env: dict[str, str]
     return Run(done.returncode, done.stdout + done.stderr, folder)
 
 
-def _front(ep: LocalEndpoint) -> dict[str, int]:
-    return ep.stats()
-
-
 def _delta(before: dict[str, int], after: dict[str, int], key: str) -> int:
     return after.get(key, 0) - before.get(key, 0)
 
@@ -92,14 +88,14 @@ def _delta(before: dict[str, int], after: dict[str, int], key: str) -> int:
 def test_right_key_scores_without_failures_stops_at_max_requests_and_writes_reports(
     tmp_path: Path, train_path: Path, endpoint_inputs: LocalEndpoint
 ) -> None:
-    before = _front(endpoint_inputs)
+    before = endpoint_inputs.stats()
     run = run_locust(
         tmp_path, train_path,
         "--host", endpoint_inputs.scoring_uri, "--max-requests", "30", "--batch-size", "8",
         "BatchScoringUser", "BenchmarkUser",
         env={"BANKMARKETING_API_KEY": endpoint_inputs.primary_key},  # the key from the environment
     )  # fmt: skip
-    after = _front(endpoint_inputs)
+    after = endpoint_inputs.stats()
     assert run.code == 0, run.output[-3000:]
     assert "--max-requests 30 reached" in run.output
     assert (run.requests, run.failures) == (30, 0)
@@ -116,7 +112,7 @@ def test_contract_detected_from_swagger_and_original_data_json_rewrapped(
 ) -> None:
     data_json = shared_data / "azure-samples" / "data-2020-08-udacity-starter.json"  # a data-family file
     for endpoint, answer in ((endpoint_data, r"{\"result\": ["), (endpoint_inputs, '{"Results": [')):
-        before = _front(endpoint)
+        before = endpoint.stats()
         run = run_locust(
             tmp_path, train_path,
             "--scoring-uri", endpoint.scoring_uri, "--api-key", endpoint.primary_key, "--payload", str(data_json),
@@ -126,14 +122,14 @@ def test_contract_detected_from_swagger_and_original_data_json_rewrapped(
         assert run.code == 0, run.output[-3000:]
         assert (run.requests, run.failures) == (6, 0)
         assert answer in run.output  # each endpoint answered in its own family's shape
-        assert _delta(before, _front(endpoint), "200") == 6
+        assert _delta(before, endpoint.stats(), "200") == 6
         assert endpoint.primary_key not in run.output
 
 
 def test_wrong_key_counts_401_as_failures_and_sets_the_exit_code(
     tmp_path: Path, train_path: Path, endpoint_inputs: LocalEndpoint
 ) -> None:
-    before = _front(endpoint_inputs)
+    before = endpoint_inputs.stats()
     run = run_locust(
         tmp_path, train_path,
         "--host", endpoint_inputs.base_url, "--api-key", "not-the-key", "--max-requests", "10", "BenchmarkUser",
@@ -141,22 +137,23 @@ def test_wrong_key_counts_401_as_failures_and_sets_the_exit_code(
     assert run.code == 1, run.output[-3000:]
     assert (run.requests, run.failures) == (10, 10)
     assert "HTTP 401" in run.failure_report()
-    assert _delta(before, _front(endpoint_inputs), "401") == 10
+    assert _delta(before, endpoint_inputs.stats(), "401") == 10
 
 
-def test_an_error_inside_a_200_is_a_failure(tmp_path: Path, train_path: Path, load_sample: object, shared_data: Path,
-                                              endpoint_data: LocalEndpoint) -> None:  # fmt: skip
+def test_an_error_inside_a_200_is_a_failure(
+    tmp_path: Path, train_path: Path, shared_data: Path, endpoint_data: LocalEndpoint
+) -> None:
     original = (shared_data / "azure-samples" / "data-2020-08-udacity-starter.json").read_text()
     bad = tmp_path / "bad-data.json"
     bad.write_text(original.replace('"age": 17', '"age": "seventeen"', 1))
-    before = _front(endpoint_data)
+    before = endpoint_data.stats()
     run = run_locust(
         tmp_path, train_path,
         "--host", endpoint_data.base_url, "--api-key", endpoint_data.primary_key, "--payload", str(bad),
         "--max-requests", "5", "BenchmarkUser",
         users=1,
     )  # fmt: skip
-    assert _delta(before, _front(endpoint_data), "200") == 5  # the server said 200 every time...
+    assert _delta(before, endpoint_data.stats(), "200") == 5  # the server said 200 every time...
     assert run.code == 1, run.output[-3000:]
     assert (run.requests, run.failures) == (5, 5)  # ...and every one counts as a failure
     assert "reported an error" in run.failure_report()
