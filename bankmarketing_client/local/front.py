@@ -88,12 +88,13 @@ class UpstreamError(Exception):
     """The container dropped the connection or did not answer HTTP."""
 
 
+def _ids(request_id: str) -> dict[str, str]:
+    """Azure answers with the request id under both names."""
+    return dict.fromkeys(REQUEST_ID_HEADERS, request_id)
+
+
 def _json_response(status: int, message: str, request_id: str, **headers: str) -> web.Response:
-    return web.json_response(
-        {"message": message},
-        status=status,
-        headers={"x-request-id": request_id, "x-ms-request-id": request_id, **headers},
-    )
+    return web.json_response({"message": message}, status=status, headers={**_ids(request_id), **headers})
 
 
 class Front:
@@ -196,15 +197,21 @@ class Front:
         request_id = self._request_id(request)
         try:
             status, headers, payload = await self._forward(request, await request.read(), request_id)
-        except ConnectionRefusedError:
+        except (ConnectionRefusedError, UpstreamError) as exc:
+            return self._unreachable(exc, request_id)
+        return web.Response(status=status, body=payload, headers={**headers, **_ids(request_id)})
+
+    def _unreachable(self, exc: Exception, request_id: str) -> web.Response:
+        """503 at once when the container refuses connections (it is down), 502 when it dropped one."""
+        if isinstance(exc, ConnectionRefusedError):
+            self.stats["503"] += 1
             return _json_response(503, "The scoring container is not available.", request_id)
-        except UpstreamError:
-            return _json_response(502, "The scoring container dropped the connection.", request_id)
-        return web.Response(
-            status=status,
-            body=payload,
-            headers={**headers, "x-request-id": request_id, "x-ms-request-id": request_id},
-        )
+        self.stats["502"] += 1
+        return _json_response(502, "The scoring container dropped the connection.", request_id)
+
+    def _too_large(self, request_id: str) -> web.Response:
+        self.stats["413"] += 1
+        return _json_response(413, f"Request body is larger than {self.config.max_body_bytes} bytes.", request_id)
 
     async def score(self, request: web.Request) -> web.StreamResponse:
         config = self.config
@@ -237,8 +244,7 @@ class Front:
             self._reset(request)
             raise asyncio.CancelledError  # nothing more is written on an aborted connection
         if request.content_length is not None and request.content_length > config.max_body_bytes:
-            self.stats["413"] += 1
-            return _json_response(413, f"Request body is larger than {config.max_body_bytes} bytes.", request_id)
+            return self._too_large(request_id)
         if self._pending >= config.pending_limit:
             self.stats["429"] += 1
             return _json_response(429, "Too many pending requests for this deployment.", request_id)
@@ -254,23 +260,16 @@ class Front:
             async with asyncio.timeout(config.request_timeout_ms / 1000):
                 try:
                     body = await request.read()
-                except web.HTTPRequestEntityTooLarge:
-                    self.stats["413"] += 1
-                    return _json_response(
-                        413, f"Request body is larger than {config.max_body_bytes} bytes.", request_id
-                    )
+                except web.HTTPRequestEntityTooLarge:  # a chunked body, past the limit while being read
+                    return self._too_large(request_id)
                 async with self._dispatch:
                     status, headers, payload = await self._forward(request, body, request_id)
         except TimeoutError:
             self.stats["408"] += 1
             return _json_response(408, f"Request timed out after {config.request_timeout_ms} ms.", request_id)
-        except ConnectionRefusedError:
-            self.stats["503"] += 1
-            return _json_response(503, "The scoring container is not available.", request_id)
-        except UpstreamError:
-            self.stats["502"] += 1
-            return _json_response(502, "The scoring container dropped the connection.", request_id)
-        ids = {"x-request-id": request_id, "x-ms-request-id": request_id}
+        except (ConnectionRefusedError, UpstreamError) as exc:
+            return self._unreachable(exc, request_id)
+        ids = _ids(request_id)
         if status == 200:
             self.stats["200"] += 1
             return web.Response(status=200, body=payload, headers={**headers, **ids})

@@ -143,10 +143,6 @@ class Evaluation:
     rows: int
     accuracy: float
     auc_weighted: float
-    positives: int
-
-    def as_dict(self) -> dict[str, float | int]:
-        return {"rows": self.rows, "accuracy": self.accuracy, "AUC_weighted": self.auc_weighted}
 
 
 def evaluate(model: BankMarketingModel, frame: pd.DataFrame) -> Evaluation:
@@ -157,7 +153,7 @@ def evaluate(model: BankMarketingModel, frame: pd.DataFrame) -> Evaluation:
     truth = (frame[TARGET] == CLASSES[1]).to_numpy()
     accuracy = float(np.mean((proba > 0.5) == truth))
     auc = float(roc_auc_score(truth, proba, average="weighted"))
-    return Evaluation(rows=len(frame), accuracy=accuracy, auc_weighted=auc, positives=int(truth.sum()))
+    return Evaluation(rows=len(frame), accuracy=accuracy, auc_weighted=auc)
 
 
 def sample_records(frame: pd.DataFrame, count: int = 2) -> list[dict[str, Any]]:

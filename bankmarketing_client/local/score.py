@@ -30,6 +30,7 @@ from bankmarketing_client.local.model import BankMarketingModel, RecordError, lo
 
 CONTRACT_ENV = "BANKMARKETING_CONTRACT"
 DELAY_ENV = "BANKMARKETING_MODEL_DELAY_MS"
+_DELAY_SECONDS = float(os.environ.get(DELAY_ENV) or 0) / 1000  # read once, not on every request
 CONTRACTS = ("inputs", "data")
 METHODS = ("predict", "predict_proba")
 
@@ -86,9 +87,8 @@ def init() -> None:
 def _score(records: list[dict[str, Any]], method: str) -> list[Any]:
     if model is None:
         raise RuntimeError("init() has not run")
-    delay_ms = float(os.environ.get(DELAY_ENV, "0") or 0)
-    if delay_ms > 0:  # a deliberately slow model, for timeout tests
-        time.sleep(delay_ms / 1000)
+    if _DELAY_SECONDS > 0:  # a deliberately slow model, for timeout tests
+        time.sleep(_DELAY_SECONDS)
     if method == "predict":
         return list(model.predict_records(records))
     if method == "predict_proba":
