@@ -123,13 +123,13 @@ def rewrite_swagger(spec: dict[str, Any], *, api_prefix: str = API_PREFIX) -> di
 
 def upstream_base(scoring_uri: str | None, swagger_uri: str | None) -> str:
     """The endpoint's base URL (ending in ``/``): the folder of the scoring URI, else of the swagger URI."""
-    if swagger_uri:
-        endpoint_urls(swagger_uri, what="the swagger URI")  # refused here rather than at the first fetch
+    # The swagger URI is checked even when unused for the base, so a bad one is refused here, not at the first fetch.
+    swagger_base = endpoint_urls(swagger_uri, what="the swagger URI").base_url if swagger_uri else None
     if scoring_uri:
         return endpoint_urls(scoring_uri, what="the scoring URI").base_url
-    if swagger_uri:
-        return endpoint_urls(swagger_uri, what="the swagger URI").base_url
-    raise ConfigurationError("give a scoring URI or a swagger URI")
+    if swagger_base is None:
+        raise ConfigurationError("give a scoring URI or a swagger URI")
+    return swagger_base
 
 
 @dataclass
