@@ -150,7 +150,8 @@ def test_cli_serve_runs_until_signalled(stop_signal: signal.Signals) -> None:
     while time.monotonic() < deadline and any(_alive(pid) for pid in tree):
         time.sleep(0.1)
     assert not [pid for pid in tree if _alive(pid)]
-    assert b"k-secondary-456" not in proc.stderr.read() if proc.stderr else True
+    assert proc.stderr is not None
+    assert b"k-secondary-456" not in proc.stderr.read()
 
 
 def test_cli_generated_key_is_shown_once() -> None:

@@ -221,7 +221,7 @@ def test_request_ids_pass_through_or_are_generated(endpoint_inputs: LocalEndpoin
 # -- faults ---------------------------------------------------------------------------------------------------------
 def test_fault_draws_follow_the_shares_and_the_seed() -> None:
     spec = FaultSpec(unavailable_ratio=0.2, throttled_ratio=0.1, reset_ratio=0.05, seed=7)
-    draws = [FaultInjector(spec).draw() for _ in range(1)] + [d for d in _draws(spec, 2000)]
+    draws = _draws(spec, 2000)
     counts = {fault: draws.count(fault) for fault in Fault}
     assert 300 < counts[Fault.UNAVAILABLE] < 500
     assert 120 < counts[Fault.THROTTLED] < 290
