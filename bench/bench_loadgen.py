@@ -200,7 +200,12 @@ def main() -> int:
     body = _payloads.build_body(records, "inputs", "predict").data
     with (
         tempfile.TemporaryDirectory(prefix="bench-loadgen-") as tmp,
-        LocalEndpoint(contract="inputs", max_concurrent_requests_per_instance=c, max_pending=4 * c) as ep,
+        LocalEndpoint(
+            contract="inputs",
+            max_concurrent_requests_per_instance=c,
+            max_pending=4 * c,
+            model_delay_ms=args.model_delay_ms,
+        ) as ep,
     ):
         work = Path(tmp)
         body_file = work / "data.json"
