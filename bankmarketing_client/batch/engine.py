@@ -29,8 +29,8 @@ from bankmarketing_client.contract import (
     NEGATIVE_LABEL,
     POSITIVE_LABEL,
     Contract,
+    Method,
     decode_results,
-    encode,
     to_predictions,
 )
 from bankmarketing_client.errors import APIError, ModelError, PayloadTooLargeError, RowError
@@ -115,8 +115,8 @@ class Sender:
         #: Requests sleeping before a retry: they hold no connection, so they do not count against concurrency.
         self.waiting = 0
         self.slot_freed = asyncio.Event()
-        template = encode(contract.build_body([], method="predict_proba" if proba else "predict"))
-        self._prefix, self._suffix = template.split(b"[]", 1)
+        self.method: Method = "predict_proba" if proba else "predict"
+        contract.check_method(self.method)
 
     def body(self, records_json: pa.Array) -> bytes:
         import pyarrow as pa
@@ -124,7 +124,7 @@ class Sender:
 
         listed = pa.ListArray.from_arrays(pa.array([0, len(records_json)], pa.int32()), records_json)
         joined = pc.binary_join(listed, ",")[0].as_buffer()  # the UTF-8 bytes, no str round trip
-        return b"".join((self._prefix, b"[", memoryview(joined), b"]", self._suffix))
+        return self.contract.body_bytes(b"[%b]" % joined, method=self.method)
 
     async def score(self, records_json: pa.Array) -> _Answer:
         """Labels and probabilities for every record; rows the model refuses come back as failures."""
