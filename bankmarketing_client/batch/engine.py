@@ -211,7 +211,6 @@ def _fast_pairs(content: bytes, rows: int) -> _Answer | None:
     """
     import io
 
-    import numpy as np
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -233,10 +232,7 @@ def _fast_pairs(content: bytes, rows: int) -> _Answer | None:
         return None
     if table.num_rows != rows or table.column("yes").null_count or table.column("no").null_count:
         return None
-    yes = table.column("yes").to_numpy()
-    if not np.all((yes >= 0) & (yes <= 1)):
-        return None
-    return _Answer(np.where(yes > 0.5, POSITIVE_LABEL, NEGATIVE_LABEL).tolist(), yes.tolist())
+    return _from_yes(table.column("yes").to_numpy())
 
 
 def _fast_decode(results: list[Any], rows: int, *, proba: bool) -> _Answer | None:
@@ -256,9 +252,16 @@ def _fast_decode(results: list[Any], rows: int, *, proba: bool) -> _Answer | Non
         return None
     if pairs.shape != (rows, 2) or not np.all((pairs >= 0) & (pairs <= 1)):
         return None
-    yes = pairs[:, 1]
-    labels = np.where(yes > 0.5, POSITIVE_LABEL, NEGATIVE_LABEL).tolist()
-    return _Answer(labels, yes.tolist())
+    return _from_yes(pairs[:, 1])
+
+
+def _from_yes(yes: NDArray[np.float64]) -> _Answer | None:
+    """Labels by the contract's rule (P(yes) > 0.5, a tie is "no"); None if any P(yes) is outside [0, 1]."""
+    import numpy as np
+
+    if not np.all((yes >= 0) & (yes <= 1)):
+        return None
+    return _Answer(np.where(yes > 0.5, POSITIVE_LABEL, NEGATIVE_LABEL).tolist(), yes.tolist())
 
 
 def _reason(exc: Exception) -> str:
@@ -276,12 +279,12 @@ def assemble(prepared: Prepared, answer: _Answer | None) -> ScoredChunk:
     errors = list(checked.errors)
     failed = 0
     if answer is not None:
-        positions = np.flatnonzero(checked.valid).tolist()
-        for position, label in zip(positions, answer.labels, strict=True):
+        positions = np.flatnonzero(checked.valid)
+        for position, label in zip(positions.tolist(), answer.labels, strict=True):
             labels[position] = label
-        probabilities[np.flatnonzero(checked.valid)] = np.asarray(answer.probabilities, dtype=np.float64)
+        probabilities[positions] = np.asarray(answer.probabilities, dtype=np.float64)
         for offset, reason in answer.failures:
-            errors.append(RowError(checked.start_row + positions[offset], ENDPOINT_FIELD, reason))
+            errors.append(RowError(checked.start_row + int(positions[offset]), ENDPOINT_FIELD, reason))
             failed += 1
         errors.sort(key=lambda e: e.row)
     return ScoredChunk(checked.start_row, n, prepared.ids, labels, probabilities, errors, checked.rejected, failed)
