@@ -84,7 +84,7 @@ class KeyAuth(httpx.Auth):
         self._keys: tuple[Secret, ...] = tuple(
             k if isinstance(k, Secret) else Secret(k) for k in (primary, secondary) if k is not None
         )
-        if len(self._keys) == 2 and hmac.compare_digest(self._keys[0].reveal(), self._keys[1].reveal()):
+        if len(self._keys) == 2 and self._keys[0].matches(self._keys[1].reveal()):
             self._keys = self._keys[:1]
         self._active = 0
         self._lock = threading.Lock()
