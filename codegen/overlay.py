@@ -67,16 +67,11 @@ def record_schema(doc: Mapping[str, Any]) -> JSONDict:
 
 def feature_overlay(domain: Domain, source: str) -> JSONDict:
     """The committed, data-derived part of the overlay: per-property additions by wire name."""
-    properties: JSONDict = {}
-    for wire in [*domain.categories, *domain.numeric]:
-        if wire in domain.categories:
-            values = domain.categories[wire]
-            properties[wire] = {
-                "enum": list(values),
-                "description": f"One of the {len(values)} categories seen in the training data.",
-            }
-            continue
-        rng = domain.numeric[wire]
+    properties: JSONDict = {
+        wire: {"enum": list(values), "description": f"One of the {len(values)} categories seen in the training data."}
+        for wire, values in domain.categories.items()
+    }
+    for wire, rng in domain.numeric.items():
         as_num: type[int] | type[float] = int if rng.is_integer else float
         text = f"Training data range {as_num(rng.observed_min)} to {as_num(rng.observed_max)}."
         if wire in SENTINELS and rng.below_sentinel_max is not None:
