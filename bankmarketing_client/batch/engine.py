@@ -77,7 +77,7 @@ class ScoredChunk:
     num_rows: int
     ids: pa.Array | None
     labels: list[str | None]
-    probabilities: NDArray[np.float64] | None
+    probabilities: NDArray[np.float64]
     errors: list[RowError]
     rejected: int
     failed: int

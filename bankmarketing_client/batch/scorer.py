@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Coroutine, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -261,8 +262,8 @@ async def score_stream(
                 by_row.setdefault(error.row, []).append(error)
             for offset in range(chunk.num_rows):
                 row = chunk.start_row + offset
-                p = float(chunk.probabilities[offset]) if chunk.probabilities is not None else float("nan")
-                yield ScoredRow(row, chunk.labels[offset], None if p != p else p, tuple(by_row.get(row, ())))
+                p = float(chunk.probabilities[offset])
+                yield ScoredRow(row, chunk.labels[offset], None if math.isnan(p) else p, tuple(by_row.get(row, ())))
 
 
 # -- score_frame -----------------------------------------------------------------------------------------------
@@ -309,8 +310,7 @@ async def score_frame_async(
     async with _connect(conn, proba, tuner) as sender:
         async for chunk in scored_chunks(source, sender):
             labels += chunk.labels
-            if chunk.probabilities is not None:
-                probabilities.append(chunk.probabilities)
+            probabilities.append(chunk.probabilities)
             for error in chunk.errors:
                 previous = reasons[error.row - 1]
                 text = f"{error.field}: {error.reason}"
@@ -372,7 +372,7 @@ def _chunk_table(chunk: ScoredChunk, schema: pa.Schema, id_column: str | None) -
         arrays.append(chunk.ids.cast(schema.field(id_column).type))
     arrays.append(pa.array(np.arange(chunk.start_row, chunk.start_row + chunk.num_rows, dtype=np.int64)))
     arrays.append(pa.array(chunk.labels, pa.string()))
-    if PROBABILITY_COLUMN in schema.names and chunk.probabilities is not None:
+    if PROBABILITY_COLUMN in schema.names:
         arrays.append(pa.array(chunk.probabilities, pa.float64(), from_pandas=True))  # NaN -> null
     return pa.Table.from_arrays(arrays, schema=schema)
 
