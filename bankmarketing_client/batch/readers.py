@@ -62,6 +62,8 @@ class InputFile:
     id_column: str | None
     delimiter: str = ","
     total_rows: int | None = None
+    #: The id column's Arrow type as stored (Parquet), None for text (CSV); the output keeps it.
+    id_type: pa.DataType | None = None
 
     def iter_tables(self, *, skip_rows: int = 0) -> Iterator[pa.Table]:
         """The feature (and id) columns in chunks, after skipping ``skip_rows`` data rows (for resume)."""
@@ -86,8 +88,10 @@ def open_input(
         raise DatasetError(f"{path}: no such file")
     fmt = format or detect_format(path)
     total: int | None
+    schema: pa.Schema | None = None
     if fmt == "parquet":
-        columns, total = _parquet_header(path)
+        schema, total = _parquet_header(path)
+        columns = list(schema.names)
         delim = ","
     else:
         delim, columns = _csv_header(path, delimiter)
@@ -104,7 +108,14 @@ def open_input(
     chosen = _id_column(path, columns, id_column)
     if total == 0:
         raise DatasetError(f"{path}: the file has a header but no data rows; nothing to score")
-    return InputFile(path, fmt, tuple(columns), chosen, delim, total)
+    id_type = None
+    if schema is not None and chosen is not None:
+        import pyarrow as pa
+
+        id_type = schema.field(chosen).type
+        if pa.types.is_dictionary(id_type):  # the output holds the values, not a dictionary
+            id_type = id_type.value_type
+    return InputFile(path, fmt, tuple(columns), chosen, delim, total, id_type)
 
 
 def _id_column(path: Path, columns: list[str], id_column: str | None) -> str | None:
@@ -254,7 +265,7 @@ def _with_malformed(
     return placed.append_column(RECORD_ERROR_COLUMN, pa.array(reasons, pa.string()))
 
 
-def _parquet_header(path: Path) -> tuple[list[str], int]:
+def _parquet_header(path: Path) -> tuple[pa.Schema, int]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -262,7 +273,7 @@ def _parquet_header(path: Path) -> tuple[list[str], int]:
         meta = pq.ParquetFile(path)
     except (pa.ArrowInvalid, OSError) as exc:
         raise DatasetError(f"{path}: not a readable Parquet file: {_arrow_message(exc)}") from None
-    return list(meta.schema_arrow.names), int(meta.metadata.num_rows)
+    return meta.schema_arrow, int(meta.metadata.num_rows)
 
 
 def _parquet_tables(path: Path, wanted: list[str], skip_rows: int) -> Iterator[pa.Table]:

@@ -349,14 +349,7 @@ def _output_schema(source: InputFile, proba: bool) -> pa.Schema:
 
     fields = []
     if source.id_column:
-        id_type = pa.string()
-        if source.format == "parquet":
-            import pyarrow.parquet as pq
-
-            id_type = pq.ParquetFile(source.path).schema_arrow.field(source.id_column).type
-            if pa.types.is_dictionary(id_type):
-                id_type = id_type.value_type
-        fields.append(pa.field(source.id_column, id_type))
+        fields.append(pa.field(source.id_column, source.id_type or pa.string()))
     fields += [pa.field(ROW_COLUMN, pa.int64()), pa.field(PREDICTION_COLUMN, pa.string())]
     if proba:
         fields.append(pa.field(PROBABILITY_COLUMN, pa.float64()))

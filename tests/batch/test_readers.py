@@ -94,3 +94,15 @@ def test_a_bad_number_late_in_the_file_switches_to_text_without_losing_rows(
     assert ids == [f"C{i:06d}" for i in range(1, 3001)]
     durations = [d for t in tables for d in t.column("duration").to_pylist()]
     assert durations[2499] == "n/a"
+
+
+def test_the_id_type_is_read_with_the_header(write_subset: WriteSubset, tmp_path: Path) -> None:
+    """Parquet ids keep their stored type in the output (dictionaries as their values); CSV ids are text."""
+    table = pacsv.read_csv(write_subset(rows=5, with_id=True)).drop_columns(["id"])
+    as_numbers = tmp_path / "numbers.parquet"
+    pq.write_table(table.append_column("id", pa.array(range(5), pa.int64())), as_numbers)
+    as_dictionary = tmp_path / "dictionary.parquet"
+    pq.write_table(table.append_column("id", pa.array(list("abcde")).dictionary_encode()), as_dictionary)
+    assert open_input(as_numbers).id_type == pa.int64()
+    assert open_input(as_dictionary).id_type == pa.string()
+    assert open_input(write_subset("text.csv", rows=5, with_id=True)).id_type is None
