@@ -219,8 +219,6 @@ def _on_init(environment: Environment, **_: Any) -> None:
         except BankMarketingError as exc:
             log.error("load test set-up failed: %s", exc)
             sys.exit(EXIT_SETUP_ERROR)
-    if runner is not None and options.max_requests > 0 and not isinstance(runner, MasterRunner):
-        STATE.budget = Budget(limit=options.max_requests)
 
 
 def _task_tags(user_class: Any) -> list[set[str]]:
