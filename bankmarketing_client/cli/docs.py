@@ -61,6 +61,11 @@ def docs_server_for(args: argparse.Namespace) -> Iterator[DocsServer]:
     chosen = [bool(args.local), bool(args.service), bool(args.scoring_uri or args.swagger_uri)]
     if sum(chosen) > 1:
         raise ConfigurationError("give one of --local, --service or --scoring-uri/--swagger-uri")
+    if (args.local or args.service) and (args.key_file is not None or args.no_key):
+        # Those endpoints bring their own credential; ignoring the option would send a key after --no-key.
+        raise ConfigurationError(
+            "--key-file and --no-key go with --scoring-uri/--swagger-uri, not --local or --service"
+        )
     if args.local:
         from bankmarketing_client.local.endpoint import LocalEndpoint
 

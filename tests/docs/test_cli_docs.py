@@ -72,6 +72,8 @@ def test_run_docs_prints_the_url_and_stops(endpoint_inputs: LocalEndpoint, capsy
         (["docs", "--scoring-uri", "ftp://x/score"], "http(s) URL"),
         (["docs", "--scoring-uri", "http://x/score", "--key-file", "/nonexistent/key"], "cannot read the key file"),
         (["docs", "--port", "70000", "--scoring-uri", "http://x/score"], "--port"),
+        (["docs", "--local", "--no-key"], "not --local or --service"),
+        (["docs", "--service", "bank", "--key-file", "/nonexistent/key"], "not --local or --service"),
     ],
 )
 def test_user_mistakes_are_one_line(
