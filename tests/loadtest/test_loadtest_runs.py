@@ -237,14 +237,21 @@ def test_setup_error_is_one_line_and_exit_code_2(tmp_path: Path, train_path: Pat
     assert "Traceback" not in run.output
 
 
-def test_step_shape_applies_only_when_asked_and_ends_the_run(
-    tmp_path: Path, train_path: Path, endpoint_inputs: LocalEndpoint
+@pytest.mark.parametrize(
+    ("shape", "options"),
+    [
+        ("step.py", ("--step-users", "1", "--step-seconds", "1", "--steps", "2")),
+        ("spike.py", ("--spike-base-users", "1", "--spike-users", "2", "--spike-warmup", "1",
+                      "--spike-seconds", "1", "--spike-recovery", "1")),
+    ],
+)  # fmt: skip
+def test_a_shape_applies_only_when_asked_and_ends_the_run(
+    tmp_path: Path, train_path: Path, endpoint_inputs: LocalEndpoint, shape: str, options: tuple[str, ...]
 ) -> None:
     run = run_locust(
         tmp_path, train_path,
-        "-f", f"{LOADTEST},{REPO / 'loadtest_shapes' / 'step.py'}",
-        "--host", endpoint_inputs.base_url, "--api-key", endpoint_inputs.primary_key,
-        "--step-users", "1", "--step-seconds", "1", "--steps", "2", "HealthUser",
+        "-f", f"{LOADTEST},{REPO / 'loadtest_shapes' / shape}",
+        "--host", endpoint_inputs.base_url, "--api-key", endpoint_inputs.primary_key, *options, "HealthUser",
     )  # fmt: skip
     assert run.code == 0, run.output[-3000:]
     assert "Shape test completed" in run.output or "Shape test stopping" in run.output
