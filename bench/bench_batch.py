@@ -147,15 +147,15 @@ def main() -> int:
         # Interleaved: wrk, scorer, wrk, scorer, ... so that each scorer run is judged against wrk measured just
         # before and just after it. The first scorer run is the 1M-row file (also the memory figure).
         wrk_runs = [wrk_rate(open_twin, bodies, best_batch, best_connections, args.seconds * 2)]
-        runs: list[tuple[str, float, float, str]] = []
-        for label, source in [(f"{args.rows:,} rows", big)] * args.rounds:
-            rate, peak, summary = scorer_run(azure_like, source, Path(tmp) / "scored.csv")
+        runs: list[tuple[float, float, str]] = []
+        for _ in range(args.rounds):
+            runs.append(scorer_run(azure_like, big, Path(tmp) / "scored.csv"))
             wrk_runs.append(wrk_rate(open_twin, bodies, best_batch, best_connections, args.seconds * 2))
-            runs.append((label, rate, peak, summary))
+        label = f"{args.rows:,} rows"
         print()
         print(f"{'round':<8}{'input':>16}{'wrk before':>13}{'scorer':>11}{'wrk after':>12}{'scorer/wrk':>12}")
         ratios = []
-        for index, (label, rate, _, _) in enumerate(runs):
+        for index, (rate, _, _) in enumerate(runs):
             bracket = statistics.mean(wrk_runs[index : index + 2])
             ratios.append(rate / bracket)
             print(
@@ -164,10 +164,10 @@ def main() -> int:
             )
         short_rate, _, _ = scorer_run(azure_like, train, Path(tmp) / "train-scored.csv")
         best = statistics.median(wrk_runs)
-        ours = statistics.median(rate for _, rate, _, _ in runs)
+        ours = statistics.median(rate for rate, _, _ in runs)
         ratio = statistics.median(ratios)
-        label, _, _, summary = runs[0]
-        peak_mb = max(peak for _, _, peak, _ in runs)
+        summary = runs[0][2]
+        peak_mb = max(peak for _, peak, _ in runs)
         print(f"\nscorer summary on {label}:\n  " + summary.strip().replace("\n", "\n  "))
         print()
         print(f"{'pattern (medians over the rounds)':<46}{'records/s':>12}{'vs wrk best':>14}")
