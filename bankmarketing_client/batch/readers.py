@@ -30,6 +30,8 @@ Format = Literal["csv", "parquet"]
 #: Column names taken as the row's own id, in order of preference, when ``id_column`` is not given.
 ID_CANDIDATES: Final = ("id", "customer_id", "client_id", "row_id", "record_id")
 DELIMITERS: Final = (",", ";")
+#: File name endings read and written as Parquet (anything else is CSV).
+PARQUET_SUFFIXES: Final = (".parquet", ".pq")
 #: Bytes per CSV block read by Arrow: about 700 rows of this dataset. Arrow buffers dozens of blocks ahead,
 #: so this size sets the reader's memory: 256 KiB keeps it near 50 MB where 1 MiB costs about 100 MB.
 CSV_BLOCK_BYTES: Final = 1 << 18
@@ -41,7 +43,7 @@ RECORD_ERROR_COLUMN: Final = "\x00record error"
 
 def detect_format(path: Path) -> Format:
     """``parquet`` for ``.parquet``/``.pq`` or a file starting with Parquet's magic bytes, else ``csv``."""
-    if path.suffix.lower() in (".parquet", ".pq"):
+    if path.suffix.lower() in PARQUET_SUFFIXES:
         return "parquet"
     if path.suffix.lower() in (".csv", ".txt"):
         return "csv"

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
+from bankmarketing_client.batch.readers import PARQUET_SUFFIXES
 from bankmarketing_client.errors import DatasetError, RowError
 
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ def spool_path(target: Path) -> Path:
 
 
 def output_format(path: Path) -> str:
-    return "parquet" if path.suffix.lower() in (".parquet", ".pq") else "csv"
+    return "parquet" if path.suffix.lower() in PARQUET_SUFFIXES else "csv"
 
 
 class AppendFile:
