@@ -135,20 +135,29 @@ class TokenAuth(httpx.Auth):
         self._margin = refresh_margin
         self._clock = clock
         self._token: Secret | None = None
-        self._expires_on = 0.0
+        self._refresh_at = 0.0
         self._lock = threading.Lock()
 
     def _fetch(self) -> None:
         got = self._provider()
         token, expires_on = got if isinstance(got, tuple) else (got.token, got.expires_on)
         self._token = Secret(token)
-        self._expires_on = float(expires_on)
-        logger.debug("fetched a token valid for %.0f s", self._expires_on - self._clock())
+        now = self._clock()
+        lifetime = max(0.0, float(expires_on) - now)
+        # Renew ``refresh_margin`` before expiry, but never sooner than half-way through the token's life, so a
+        # short-lived token (or a provider that reports its refresh time rather than its expiry) is not fetched
+        # again on every request.
+        self._refresh_at = float(expires_on) - min(self._margin, lifetime / 2)
+        logger.debug("fetched a token valid for %.0f s", lifetime)
 
     def current(self, *, force: bool = False) -> Secret:
-        """The token to send, fetching a new one when none is held, it is near expiry, or ``force``."""
+        """The token to send, fetching a new one when none is held, it is due for renewal, or ``force``.
+
+        This is the one token cache: providers should fetch on every call, so that ``force`` (after a 401)
+        really yields a new token.
+        """
         with self._lock:
-            if force or self._token is None or self._clock() >= self._expires_on - self._margin:
+            if force or self._token is None or self._clock() >= self._refresh_at:
                 self._fetch()
             assert self._token is not None
             return self._token

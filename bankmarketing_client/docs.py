@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bankmarketing_client.auth import TokenProvider
+from bankmarketing_client.auth import TokenAuth, TokenProvider
 from bankmarketing_client.errors import ConfigurationError, excerpt
 from bankmarketing_client.urls import endpoint_urls
 
@@ -155,6 +155,8 @@ class DocsServer:
             raise ConfigurationError("the docs server holds a key: it only listens on loopback")
         if self.api_key is not None and self.token_provider is not None:
             raise ConfigurationError("give an API key or a token provider, not both")
+        # The client's token cache (renewal before expiry, a forced fetch after a 401), not a second one here.
+        self._tokens = TokenAuth(self.token_provider) if self.token_provider is not None else None
 
     @property
     def url(self) -> str:
@@ -271,10 +273,10 @@ class DocsServer:
     async def _credential_header(self) -> dict[str, str]:
         if self.api_key:
             return {"Authorization": f"Bearer {self.api_key}"}
-        if self.token_provider is not None:
-            # The provider may make a (blocking) management call; keep it off the event loop.
-            token, _expires = await asyncio.get_running_loop().run_in_executor(None, self.token_provider)
-            return {"Authorization": f"Bearer {token}"}
+        if self._tokens is not None:
+            # A renewal may make a (blocking) management call; keep it off the event loop.
+            token = await asyncio.get_running_loop().run_in_executor(None, self._tokens.current)
+            return {"Authorization": f"Bearer {token.reveal()}"}
         return {}
 
     async def _swagger(self, request: web.Request) -> web.StreamResponse:

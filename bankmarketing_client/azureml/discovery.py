@@ -7,9 +7,6 @@ one is due for refresh.
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -57,43 +54,30 @@ class ServiceEndpoint:
 
 
 class ServiceTokenProvider:
-    """Fetches a service's Azure AD access token through azureml-core and caches it until its refresh time.
+    """Fetches a service's Azure AD access token through azureml-core, one management call per call.
 
-    Calling it returns ``(token, refresh_at_epoch_seconds)``; ``refresh_at`` is Azure's ``refreshAfter``,
-    which comes before the token's expiry, so a client that renews at that time never sends an expired token.
-    Thread-safe: concurrent callers share one fetch.
+    Calling it returns ``(token, refresh_at_epoch_seconds)``; ``refresh_at`` is Azure's ``refreshAfter`` (or the
+    expiry, if sooner). It keeps no cache of its own: the client's :class:`~bankmarketing_client.auth.TokenAuth`
+    caches until then, and asks again after a 401, which must then reach Azure rather than a stale copy.
     """
 
-    def __init__(
-        self,
-        service: Any,
-        *,
-        timeout: float = DEFAULT_MANAGEMENT_TIMEOUT,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
+    def __init__(self, service: Any, *, timeout: float = DEFAULT_MANAGEMENT_TIMEOUT) -> None:
         self._service = service
         self._timeout = timeout
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._cached: tuple[str, float] | None = None
 
     def __repr__(self) -> str:
         return f"ServiceTokenProvider(service={getattr(self._service, 'name', '?')!r})"
 
     def __call__(self) -> tuple[str, float]:
-        with self._lock:
-            if self._cached is not None and self._clock() < self._cached[1]:
-                return self._cached
-            token = call_with_deadline(
-                self._service.get_access_token,
-                seconds=self._timeout,
-                what=f"get an access token for service {getattr(self._service, 'name', '?')!r}",
-            )
-            # azureml-core turns the epoch seconds it received into naive local datetimes; .timestamp()
-            # reads them back as local time, which recovers the original epoch values.
-            refresh_at = min(token.refresh_after.timestamp(), token.expiry_on.timestamp())
-            self._cached = (str(token.access_token), refresh_at)
-            return self._cached
+        token = call_with_deadline(
+            self._service.get_access_token,
+            seconds=self._timeout,
+            what=f"get an access token for service {getattr(self._service, 'name', '?')!r}",
+        )
+        # azureml-core turns the epoch seconds it received into naive local datetimes; .timestamp()
+        # reads them back as local time, which recovers the original epoch values.
+        refresh_at = min(token.refresh_after.timestamp(), token.expiry_on.timestamp())
+        return str(token.access_token), refresh_at
 
 
 def get_webservice(workspace: Workspace, name: str, *, timeout: float = DEFAULT_MANAGEMENT_TIMEOUT) -> Any:

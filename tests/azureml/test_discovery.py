@@ -17,6 +17,7 @@ from azureml_standin import (
     aks_payload,
 )
 
+from bankmarketing_client.auth import TokenAuth
 from bankmarketing_client.azureml import (
     ServiceEndpoint,
     ServiceTokenProvider,
@@ -65,7 +66,9 @@ def test_service_without_auth_fetches_no_keys(standin: ManagementStandin, worksp
     assert standin.requests_to("/listkeys") == []
 
 
-def test_token_service_provider_refreshes_at_refresh_after(standin: ManagementStandin, workspace: Workspace) -> None:
+def test_token_service_provider_asks_azure_and_the_client_caches_until_refresh_after(
+    standin: ManagementStandin, workspace: Workspace
+) -> None:
     standin.state.services["bank-aks"] = aks_payload("bank-aks", AKS_URI, token_auth=True)
     standin.state.token_refresh_after = 600
     standin.state.token_lifetime = 3600
@@ -78,24 +81,22 @@ def test_token_service_provider_refreshes_at_refresh_after(standin: ManagementSt
 
     provider = endpoint.token_provider
     assert isinstance(provider, ServiceTokenProvider)
-    # One hand-driven clock for both Azure (token times) and the provider.
+    # One hand-driven clock for both Azure (token times) and the client's token cache.
     now = [time.time()]
-    standin.state.clock = provider._clock = lambda: now[0]
+    standin.state.clock = lambda: now[0]
+    auth = TokenAuth(provider, clock=lambda: now[0])
 
-    token, refresh_at = provider()
-    assert token == "service-token-1"
-    assert now[0] + 590 < refresh_at <= now[0] + 600  # Azure's refreshAfter, well before expiryOn (+3600)
-
-    now[0] = refresh_at - 1
-    assert provider() == (token, refresh_at)
+    token = auth.current()
+    assert token.reveal() == "service-token-1"
+    assert auth.current() is token  # cached: Azure asked once
     assert len(standin.requests_to("/services/bank-aks/token", "POST")) == 1
 
-    now[0] = refresh_at + 1  # past refreshAfter but before expiry: a new token is fetched
-    token2, refresh_at2 = provider()
-    assert token2 == "service-token-2"
-    assert provider() == (token2, refresh_at2)  # cached again until its own refresh time
+    now[0] += 600 - 299  # inside the renewal margin before Azure's refreshAfter (+600), long before expiry
+    assert auth.current().reveal() == "service-token-2"
+    # After a 401 the client forces a fetch, and the provider must really ask Azure (no stale copy of its own).
+    assert auth.current(force=True).reveal() == "service-token-3"
     token_requests = standin.requests_to("/services/bank-aks/token", "POST")
-    assert len(token_requests) == 2
+    assert len(token_requests) == 3
     assert all(r.headers["authorization"] == f"Bearer {AAD_TOKEN}" for r in token_requests)
     assert "service-token" not in repr(provider)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -137,12 +138,16 @@ def test_a_bare_host_uri_reaches_that_host(endpoint_inputs: LocalEndpoint, recor
         assert len(answer.json()["Results"]) == len(records)
 
 
-def test_token_provider_is_asked_per_request(endpoint_inputs: LocalEndpoint, records: list[dict[str, Any]]) -> None:
+@pytest.mark.parametrize(("lifetime", "fetches"), [(3600.0, 1), (-1.0, 2)])
+def test_tokens_are_cached_until_due_like_the_clients(
+    endpoint_inputs: LocalEndpoint, records: list[dict[str, Any]], lifetime: float, fetches: int
+) -> None:
+    """A valid token serves both requests; an expired one is fetched again for each (auth.TokenAuth's cache)."""
     calls: list[int] = []
 
     def provider() -> tuple[str, float]:
         calls.append(1)
-        return endpoint_inputs.primary_key, 0.0
+        return endpoint_inputs.primary_key, time.time() + lifetime
 
     server = DocsServer(scoring_uri=endpoint_inputs.scoring_uri, token_provider=provider)
     with server.running():
@@ -150,7 +155,7 @@ def test_token_provider_is_asked_per_request(endpoint_inputs: LocalEndpoint, rec
             httpx.post(origin(server) + "/api/score", json={"Inputs": {"data": records}}).status_code for _ in range(2)
         ]
     assert statuses == [200, 200]
-    assert len(calls) == 2  # the server keeps no token of its own: caching is the provider's business
+    assert len(calls) == fetches
 
 
 @pytest.mark.parametrize(
