@@ -8,9 +8,9 @@ is actually used. To add a name, add one line to ``_EXPORTS`` (name -> module) a
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from bankmarketing_client._lazy import lazy_exports
 from bankmarketing_client.errors import (
     APIError,
     AuthenticationError,
@@ -110,15 +110,4 @@ __all__ = [
     "validate_records",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'bankmarketing_client' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # cache: later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -6,8 +6,9 @@ costs nothing until a scorer runs.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from bankmarketing_client._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from bankmarketing_client.batch.progress import BatchSummary, Progress
@@ -47,9 +48,4 @@ __all__ = [
     "score_stream",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -6,8 +6,9 @@ that ``python -m bankmarketing_client.local.front`` does not import itself twice
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from bankmarketing_client._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from bankmarketing_client.local.endpoint import LocalEndpoint, generate_key
@@ -22,9 +23,4 @@ _EXPORTS = {
 }
 __all__ = ["FaultSpec", "LocalEndpoint", "LocalEndpointError", "generate_key"]
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
