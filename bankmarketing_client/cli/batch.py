@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bankmarketing_client.cli.keys import read_key_file
+from bankmarketing_client.cli.connection import add_connection_options, connection_from
 
 EXIT_OK = 0
 EXIT_ROWS_FAILED = 1
@@ -54,11 +54,7 @@ def register(subparsers: Any) -> None:
     score.add_argument("--proba", dest="proba", action="store_true", default=None, help="require probabilities")
     score.add_argument("--no-proba", dest="proba", action="store_false", help="labels only")
     score.add_argument("--allow-unknown-categories", action="store_true", help="send categories never seen in training")
-    score.add_argument("--scoring-uri", help="the endpoint's scoring URI (default: $BANKMARKETING_SCORING_URI)")
-    score.add_argument("--key-file", type=Path, help="file holding the key (default: $BANKMARKETING_API_KEY)")
-    score.add_argument(
-        "--contract", choices=("auto", "inputs", "data", "data-method"), default="auto", help="default: from swagger"
-    )
+    add_connection_options(score)
     bar = score.add_mutually_exclusive_group()
     bar.add_argument("--progress", dest="progress", action="store_true", default=None, help="always draw the bar")
     bar.add_argument("--quiet", dest="progress", action="store_false", help="no bar (default when not a terminal)")
@@ -70,13 +66,14 @@ def run_score(args: argparse.Namespace) -> int:
     from bankmarketing_client.batch.scorer import score_file_async
 
     progress = Progress(enabled=args.progress)
+    connection = connection_from(args)
     coroutine = score_file_async(
         args.input,
         args.output,
         errors=args.errors,
-        scoring_uri=args.scoring_uri,
-        api_key=None if args.key_file is None else read_key_file(args.key_file),
-        contract=None if args.contract == "auto" else args.contract,
+        scoring_uri=connection.scoring_uri,
+        api_key=connection.api_key,
+        contract=connection.contract,
         proba=args.proba,
         batch_size=args.batch_size,
         concurrency=args.concurrency,

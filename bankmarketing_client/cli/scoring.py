@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bankmarketing_client.cli.keys import read_key_file
+from bankmarketing_client.cli.connection import add_connection_options, connection_from
 from bankmarketing_client.contract import read_records_file
 from bankmarketing_client.errors import ConfigurationError
 
@@ -25,20 +25,7 @@ if TYPE_CHECKING:
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--scoring-uri", help="the endpoint's scoring URI (default: $BANKMARKETING_SCORING_URI)", default=None
-    )
-    common.add_argument(
-        "--key-file",
-        type=Path,
-        help="file holding the key (default: $BANKMARKETING_API_KEY); keys are never taken from the command line",
-    )
-    common.add_argument(
-        "--contract",
-        choices=("auto", "inputs", "data", "data-method"),
-        default="auto",
-        help="the request contract (default: read it from the endpoint's swagger)",
-    )
+    add_connection_options(common)
     common.add_argument("--timeout", type=float, default=60.0, help="overall deadline per call in seconds")
     common.add_argument("--retries", type=int, default=4, help="retries after the first attempt (default 4)")
 
@@ -61,13 +48,13 @@ def _client(args: argparse.Namespace) -> ScoringClient:
     from bankmarketing_client.client import ScoringClient, Timeouts
     from bankmarketing_client.retry import RetryPolicy
 
-    key = None if args.key_file is None else read_key_file(args.key_file)
+    connection = connection_from(args)
     if args.retries < 0 or args.timeout <= 0:
         raise ConfigurationError("--retries must be 0 or more and --timeout positive")
     return ScoringClient(
-        args.scoring_uri,
-        key,
-        contract=None if args.contract == "auto" else args.contract,
+        connection.scoring_uri,
+        connection.api_key,
+        contract=connection.contract,
         timeouts=Timeouts(total=args.timeout),
         retry=RetryPolicy(max_attempts=args.retries + 1, deadline=args.timeout),
     )
