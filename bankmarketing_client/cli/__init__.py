@@ -19,6 +19,7 @@ from bankmarketing_client.errors import BankMarketingError
 COMMAND_MODULES: tuple[str, ...] = ("scoring", "batch", "local", "azure", "docs")
 
 EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 #: Top-level module -> the extra that installs it, for a one-line hint instead of a ModuleNotFoundError.
 OPTIONAL_MODULES: dict[str, str] = {
@@ -71,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("bankmarketing-client: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     return code
 
 

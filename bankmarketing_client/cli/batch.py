@@ -18,11 +18,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bankmarketing_client.cli import EXIT_INTERRUPTED
 from bankmarketing_client.cli.connection import add_connection_options, connection_from
 
 EXIT_OK = 0
 EXIT_ROWS_FAILED = 1
-EXIT_INTERRUPTED = 130
 
 
 def _positive(text: str) -> int:
