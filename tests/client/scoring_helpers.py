@@ -104,14 +104,23 @@ class TrickleServer:
     """A loopback HTTP server that answers every request with a valid 200 sent one byte every ``interval`` s.
 
     The real front cannot produce this (it answers at once or not at all); it is how a slow proxy or a
-    congested link looks, and what a client deadline must still cut short. Each answer is bounded
-    (``len(body) * interval`` seconds) and stops as soon as the client hangs up.
+    congested link looks, and what a client deadline must still cut short. By default only the body trickles;
+    with ``trickle_head`` the status line and headers do too (``heads_sent`` counts the heads sent in full).
+    Each answer is bounded (its length times ``interval`` seconds) and stops as soon as the client hangs up.
     """
 
-    def __init__(self, body: bytes, *, interval: float = 0.3) -> None:
+    #: Headers a real Azure answer carries, so that a trickled head is as long as a real one.
+    AZURE_HEADERS = (
+        "x-ms-run-function-failed: False\r\nx-ms-server-version: azmlinfsrv/1.5.1\r\n"
+        "x-ms-request-id: 7d5f3e22-6c1b-4a3e-9a57-0f6f0c2d4b11\r\n"
+    )
+
+    def __init__(self, body: bytes, *, interval: float = 0.3, trickle_head: bool = False) -> None:
         self.body = body
         self.interval = interval
+        self.trickle_head = trickle_head
         self.connections = 0
+        self.heads_sent = 0
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
         self._closed = threading.Event()
@@ -138,9 +147,19 @@ class TrickleServer:
                 if not chunk:
                     return
                 received += chunk
-            head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(self.body)}\r\n\r\n"
+            head = (
+                f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(self.body)}\r\n"
+                f"{self.AZURE_HEADERS}\r\n"
+            ).encode()
             try:
-                conn.sendall(head.encode())
+                if self.trickle_head:
+                    for byte in head:
+                        if self._closed.wait(self.interval):
+                            return
+                        conn.sendall(bytes([byte]))
+                else:
+                    conn.sendall(head)
+                self.heads_sent += 1
                 for byte in self.body:
                     if self._closed.wait(self.interval):
                         return

@@ -636,6 +636,54 @@ def test_timeouts_total_bounds_each_attempt_while_an_answer_trickles_in(sample_r
         server.close()
 
 
+@pytest.mark.parametrize("own_http_client", [False, True], ids=["built-client", "given-httpx-client"])
+def test_the_deadline_holds_while_the_status_line_and_headers_trickle_in(
+    sample_records: Records, own_http_client: bool
+) -> None:
+    """Issue 11, item 9: one byte of the head every 0.3 s (about a minute in all) against a 2 s deadline.
+
+    Every read gets a byte well within its read timeout, so only a bound on the whole attempt can stop this,
+    on both faces, with the same error. Checked by outcome, not by timing: the head was still trickling when
+    the error came (the old sync face read the whole head, then raised).
+    """
+    server = TrickleServer(TRICKLED_ANSWER, trickle_head=True)
+    policy = RetryPolicy(max_attempts=3, deadline=2.0)
+    http = httpx.Client() if own_http_client else None
+    try:
+        with (
+            ScoringClient(server.scoring_uri, "k", contract="inputs", retry=policy, http_client=http) as client,
+            pytest.raises(RequestTimeoutError, match="within") as sync_error,
+        ):
+            client.predict(sample_records)
+        assert server.heads_sent == 0
+        assert server.connections == 1  # the deadline was spent: no second attempt
+
+        async def run() -> None:
+            async with AsyncScoringClient(server.scoring_uri, "k", contract="inputs", retry=policy) as client:
+                with pytest.raises(RequestTimeoutError, match="within") as async_error:
+                    await client.predict(sample_records)
+            assert type(async_error.value) is type(sync_error.value)
+
+        asyncio.run(run())
+        assert server.heads_sent == 0
+        assert server.connections == 2
+    finally:
+        server.close()
+
+
+def test_a_given_httpx_client_keeps_its_own_behaviour_outside_attempts() -> None:
+    """The deadline wrapper installed in a caller's httpx.Client is inert for the caller's own requests."""
+    server = TrickleServer(b"{}", interval=0.05, trickle_head=True)
+    try:
+        with httpx.Client(timeout=30) as http:
+            ScoringClient(server.scoring_uri, "k", contract="inputs", http_client=http)
+            response = http.get(server.scoring_uri)  # about 10 s of trickled head: no attempt clock applies
+        assert response.status_code == 200
+        assert server.heads_sent == 1
+    finally:
+        server.close()
+
+
 def test_errors_carry_the_policys_transient_verdict(
     slow_inputs: LocalEndpoint, endpoint_inputs: LocalEndpoint, sample_records: Records
 ) -> None:
