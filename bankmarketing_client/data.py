@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
+import re
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -60,6 +61,12 @@ FLOAT_COLUMNS: Final = frozenset({"emp.var.rate", "cons.price.idx", "cons.conf.i
 CATEGORICAL_COLUMNS: Final[tuple[str, ...]] = tuple(
     c for c in FEATURE_COLUMNS if c not in INTEGER_COLUMNS | FLOAT_COLUMNS
 )
+#: The longest CSV line (header or row, its end excluded) ever read, in bytes (128 KiB): some 650 times a real
+#: row of this dataset (~200 bytes), so only a wrong or damaged file goes past it. Every field is within its
+#: line, so this also caps a field. Python's csv field limit (128 Ki characters) and Arrow's block reader
+#: (batch.readers) both take a line this long, so neither fails on a line this cap lets through.
+MAX_LINE_BYTES: Final = 1 << 17
+_LINE_END: Final = re.compile(rb"\r\n|\r|\n")
 
 
 def cache_dir() -> Path:
@@ -161,17 +168,52 @@ def _detect_delimiter(header_line: str, path: Path) -> str:
     )
 
 
+def first_lines(path: Path, count: int) -> list[bytes]:
+    """Up to ``count`` first lines of ``path``, without their ends (``\\n``, ``\\r\\n`` or ``\\r``).
+
+    At most ``count * (MAX_LINE_BYTES + 2)`` bytes are read, so a file that is one huge line (a 2 GB header)
+    costs no more memory than a normal one. A line longer than :data:`MAX_LINE_BYTES` comes back cut to
+    ``MAX_LINE_BYTES + 1`` bytes and is the last one returned: the caller tells it apart by its length.
+    """
+    with path.open("rb") as fh:
+        data = fh.read(count * (MAX_LINE_BYTES + 2))
+    lines: list[bytes] = []
+    while data and len(lines) < count:
+        end = _LINE_END.search(data, 0, MAX_LINE_BYTES + 2)
+        if end is None or end.start() > MAX_LINE_BYTES:
+            lines.append(data[: MAX_LINE_BYTES + 1])
+            break
+        lines.append(data[: end.start()])
+        data = data[end.end() :]
+    return lines
+
+
+def header_too_long(path: Path) -> DatasetError:
+    """The one-line refusal of a header over :data:`MAX_LINE_BYTES` (a wrong or damaged file)."""
+    return DatasetError(
+        f"{path}: the header line is longer than {MAX_LINE_BYTES:,} bytes; expected a CSV header with the "
+        "20 feature columns (is this the right file?)"
+    )
+
+
+def split_header(header: str, delimiter: str) -> list[str]:
+    """The column names in ``header`` (one line, at most :data:`MAX_LINE_BYTES`)."""
+    return next(csv.reader([header], delimiter=delimiter))
+
+
 def read_header(path: Path) -> tuple[str, list[str]]:
     """Return the delimiter and the column names, or say clearly why this is not the dataset."""
     try:
-        with path.open(newline="", encoding="utf-8") as fh:
-            first = fh.readline().rstrip("\r\n")
+        lines = first_lines(path, 1)
+        if lines and len(lines[0]) > MAX_LINE_BYTES:
+            raise header_too_long(path)
+        first = lines[0].decode("utf-8") if lines else ""
     except (OSError, UnicodeDecodeError) as exc:
         raise DatasetError(f"{path}: cannot read as UTF-8 text: {exc}") from exc
     if not first:
         raise DatasetError(f"{path}: the file is empty; expected a CSV header with the 20 feature columns")
     delimiter = _detect_delimiter(first, path)
-    names = next(csv.reader([first], delimiter=delimiter))
+    names = split_header(first, delimiter)
     missing = [c for c in FEATURE_COLUMNS if c not in names]
     if missing:
         raise DatasetError(f"{path}: missing column(s) {', '.join(missing)}")

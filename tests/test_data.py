@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import threading
+import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -145,3 +146,29 @@ def test_server_side_feature_order_is_the_generated_one() -> None:
     from bankmarketing_client.features import FEATURE_NAMES
 
     assert tuple(FEATURE_NAMES) == data.FEATURE_COLUMNS
+
+
+def test_a_huge_header_is_refused_without_reading_it_whole(tmp_path: Path) -> None:
+    """A 1 GiB header line (a sparse file: no disk used) costs at most two capped lines, not the line."""
+    path = tmp_path / "huge.csv"
+    with path.open("wb") as fh:
+        fh.write(b"age,job,")
+        fh.seek(2**30, 1)
+        fh.write(b"\n57,technician\n")
+    tracemalloc.start()
+    try:
+        with pytest.raises(DatasetError, match=r"the header line is longer than 131,072 bytes"):
+            data.read_header(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * data.MAX_LINE_BYTES
+
+
+def test_first_lines_ends_lines_as_csv_does_and_cuts_a_long_one(tmp_path: Path) -> None:
+    path = tmp_path / "lines.csv"
+    path.write_bytes(b"a,b\r\n1,2\r3,4\n" + b"x" * (data.MAX_LINE_BYTES + 5))
+    assert data.first_lines(path, 3) == [b"a,b", b"1,2", b"3,4"]
+    assert data.first_lines(path, 9)[3] == b"x" * (data.MAX_LINE_BYTES + 1)  # cut: the caller sees it is too long
+    path.write_bytes(b"x" * data.MAX_LINE_BYTES)
+    assert data.first_lines(path, 2) == [b"x" * data.MAX_LINE_BYTES]  # exactly the cap: kept whole

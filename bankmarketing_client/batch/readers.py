@@ -6,13 +6,16 @@ that validation and request building run column-wise in Arrow's C++ code rather 
 CSV columns are read as text, exactly as written; turning text into numbers is validation's job, which can then
 name the row and field of a bad value instead of failing the whole chunk.
 
-Every problem with the file itself (empty, header only, missing column, wrong delimiter, not Parquet) is a
-:class:`~bankmarketing_client.errors.DatasetError` with a one-line message naming the file.
+Memory stays bounded whatever the file holds: the header is read from at most two lines of
+:data:`~bankmarketing_client.data.MAX_LINE_BYTES` (128 KiB) each, and a longer header is refused; a data row
+longer than that is never read whole (:mod:`.bounded`) but becomes a rejected row of the errors file.
+
+Every problem with the file itself (empty, header only or too long, missing column, wrong delimiter, not Parquet)
+is a :class:`~bankmarketing_client.errors.DatasetError` with a one-line message naming the file.
 """
 
 from __future__ import annotations
 
-import csv
 import re
 from collections import deque
 from collections.abc import Iterator
@@ -20,7 +23,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal
 
-from bankmarketing_client.data import FEATURE_COLUMNS, FLOAT_COLUMNS, INTEGER_COLUMNS
+from bankmarketing_client.batch.bounded import TOO_LONG_MARK, TOO_LONG_REASON, BoundedLines
+from bankmarketing_client.data import (
+    FEATURE_COLUMNS,
+    FLOAT_COLUMNS,
+    INTEGER_COLUMNS,
+    MAX_LINE_BYTES,
+    first_lines,
+    header_too_long,
+    split_header,
+)
 from bankmarketing_client.errors import DatasetError
 
 if TYPE_CHECKING:
@@ -33,7 +45,8 @@ DELIMITERS: Final = (",", ";")
 #: File name endings read and written as Parquet (anything else is CSV).
 PARQUET_SUFFIXES: Final = (".parquet", ".pq")
 #: Bytes per CSV block read by Arrow: about 700 rows of this dataset. Arrow buffers dozens of blocks ahead,
-#: so this size sets the reader's memory: 256 KiB keeps it near 50 MB where 1 MiB costs about 100 MB.
+#: so this size sets the reader's memory: 256 KiB keeps it near 50 MB where 1 MiB costs about 100 MB. Arrow
+#: fails on a row spanning more than two blocks, so it must stay at least MAX_LINE_BYTES (the longest row let in).
 CSV_BLOCK_BYTES: Final = 1 << 18
 PARQUET_BATCH_ROWS: Final = 8192
 #: Extra column of every CSV table: why a row could not be split into the header's columns (null for good rows).
@@ -135,20 +148,22 @@ def _id_column(path: Path, columns: list[str], id_column: str | None) -> str | N
 
 
 def _csv_header(path: Path, delimiter: str | None) -> tuple[str, list[str]]:
+    """The delimiter and column names, from at most two bounded lines (a huge header is refused, not read)."""
     try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            first = fh.readline()
-            second = fh.readline()
+        lines = first_lines(path, 2)
+        if lines and len(lines[0]) > MAX_LINE_BYTES:
+            raise header_too_long(path)
+        header = lines[0].decode("utf-8-sig") if lines else ""
     except UnicodeDecodeError:
         raise DatasetError(f"{path}: not UTF-8 text; is it a Parquet file with another suffix?") from None
     except OSError as exc:
         raise DatasetError(f"{path}: cannot read: {exc.strerror}") from None
-    header = first.rstrip("\r\n")
+    second = lines[1] if len(lines) > 1 else b""
     if not header.strip():
         raise DatasetError(f"{path}: the file is empty; expected a CSV header with the 20 feature columns")
     candidates = (delimiter,) if delimiter else DELIMITERS
     for delim in candidates:
-        names = next(csv.reader([header], delimiter=delim))
+        names = split_header(header, delim)
         if len(names) > 1 and sum(n in FEATURE_COLUMNS for n in names) > 1:
             if not second.strip():
                 raise DatasetError(f"{path}: the file has a header but no data rows; nothing to score")
@@ -206,8 +221,12 @@ def _csv_reader(source: InputFile, wanted: list[str], skip_rows: int, *, typed: 
     def on_invalid_row(row: pacsv.InvalidRow) -> str:
         if row.number is None or row.number < 0:
             return "error"  # a row that cannot be placed: stop with Arrow's message rather than misnumber
+        if row.text == TOO_LONG_MARK:
+            reason = TOO_LONG_REASON
+        else:
+            reason = f"expected {row.expected_columns} columns, got {row.actual_columns}"
         # Arrow numbers physical lines from the header (line 1): data row = line - 1.
-        malformed.append((row.number - 1, f"expected {row.expected_columns} columns, got {row.actual_columns}"))
+        malformed.append((row.number - 1, reason))
         return "skip"
 
     read = pacsv.ReadOptions(
@@ -223,16 +242,19 @@ def _csv_reader(source: InputFile, wanted: list[str], skip_rows: int, *, typed: 
     )
     next_row = skip_rows + 1
     try:
-        reader = pacsv.open_csv(source.path, read_options=read, parse_options=parse, convert_options=convert)
-        for batch in reader:
-            table = _with_malformed(pa.Table.from_batches([batch]), malformed, next_row)
-            next_row += table.num_rows
-            if table.num_rows:
-                yield table
+        with BoundedLines(source.path) as stream:
+            reader = pacsv.open_csv(stream, read_options=read, parse_options=parse, convert_options=convert)
+            for batch in reader:
+                table = _with_malformed(pa.Table.from_batches([batch]), malformed, next_row)
+                next_row += table.num_rows
+                if table.num_rows:
+                    yield table
     except pa.ArrowInvalid as exc:
         if typed and "conversion error" in str(exc).lower():
             raise
         raise DatasetError(f"{source.path}: not a valid CSV file: {_data_rows(_arrow_message(exc))}") from None
+    except OSError as exc:
+        raise DatasetError(f"{source.path}: cannot read: {exc.strerror}") from None
     if malformed:  # bad rows after the last good one: all of them now, so that none is ever lost
         empty = pa.Table.from_batches([], schema=reader.schema)
         yield _with_malformed(empty, malformed, next_row, last=True)
