@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from bankmarketing_client.batch.checkpoint import Checkpoint, checkpoint_path, fingerprint
 from bankmarketing_client.batch.engine import FailFast, Prepared, ScoredChunk, Sender, scored_chunks
+from bankmarketing_client.batch.lock import output_lock
 from bankmarketing_client.batch.progress import BatchSummary, Progress
 from bankmarketing_client.batch.readers import RECORD_ERROR_COLUMN, Format, InputFile, open_input
 from bankmarketing_client.batch.tuner import Tuner, TunerSettings
@@ -28,6 +29,7 @@ from bankmarketing_client.batch.validation import CheckedChunk, check_chunk, rec
 from bankmarketing_client.batch.writers import (
     ERROR_COLUMNS,
     AppendFile,
+    check_writable,
     csv_header,
     errors_to_csv,
     finish_output,
@@ -370,6 +372,17 @@ def _chunk_table(chunk: ScoredChunk, schema: pa.Schema, id_column: str | None) -
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
+def _layout(schema: pa.Schema, output: Path, errors: Path, family: str, allow_unknown: bool) -> dict[str, Any]:
+    """What a checkpoint must agree on to be resumed: the output's shape and where the errors go."""
+    return {
+        "columns": schema.names,
+        "output_format": output_format(output),
+        "errors": str(errors.resolve()),
+        "contract": family,
+        "allow_unknown_categories": allow_unknown,
+    }
+
+
 class _Written(NamedTuple):
     """What is completely written: replaced as one object, so a signal never sees half of an update."""
 
@@ -435,6 +448,12 @@ class _FileRun:
         self.spool.close()
         self.error_spool.close()
 
+    def discard(self) -> None:
+        """Close and delete the spools and the checkpoint: for a run that cannot be resumed."""
+        self.close()
+        for path in (self.spool.path, self.error_spool.path, self.ck_path):
+            path.unlink(missing_ok=True)
+
 
 async def score_file_async(
     input: str | Path,
@@ -460,7 +479,10 @@ async def score_file_async(
     started = time.monotonic()
     output = Path(output)
     errors_path = Path(errors) if errors is not None else default_errors_path(output)
+    # Everything a user can get wrong is refused here, before a file is made or a row sent.
     _check_distinct(Path(input), output, errors_path)
+    check_writable(output, "output")
+    check_writable(errors_path, "errors file")
     source = open_input(
         input,
         format=input_format,
@@ -468,18 +490,43 @@ async def score_file_async(
         id_column=id_column,
         count_rows=bool(progress and progress.enabled),
     )
-    tuner = Tuner(TunerSettings(batch_size=batch_size, concurrency=concurrency))
-    conn = Connection(scoring_uri, api_key, contract, client)
+    with output_lock(output), output_lock(errors_path):
+        return await _score_locked(
+            source,
+            output,
+            errors_path,
+            errors_given=errors is not None,
+            conn=Connection(scoring_uri, api_key, contract, client),
+            tuner=Tuner(TunerSettings(batch_size=batch_size, concurrency=concurrency)),
+            proba=proba,
+            fail_fast=fail_fast,
+            resume=resume,
+            allow_unknown_categories=allow_unknown_categories,
+            progress=progress,
+            started=started,
+        )
+
+
+async def _score_locked(
+    source: InputFile,
+    output: Path,
+    errors_path: Path,
+    *,
+    errors_given: bool,
+    conn: Connection,
+    tuner: Tuner,
+    proba: bool | None,
+    fail_fast: bool,
+    resume: bool,
+    allow_unknown_categories: bool,
+    progress: Progress | None,
+    started: float,
+) -> BatchSummary:
+    """The run itself, while this process holds the output's (and errors file's) lock."""
     ck_path = checkpoint_path(output)
     async with _connect(conn, proba, tuner) as sender:
         schema = _output_schema(source, sender.proba)
-        layout = {
-            "columns": schema.names,
-            "output_format": output_format(output),
-            "errors": str(errors_path.resolve()),
-            "contract": sender.contract.family,
-            "allow_unknown_categories": allow_unknown_categories,
-        }
+        layout = _layout(schema, output, errors_path, sender.contract.family, allow_unknown_categories)
         input_print = fingerprint(source.path)
         previous = Checkpoint.load(ck_path) if resume else None
         if previous is not None:
@@ -527,11 +574,14 @@ async def score_file_async(
         except (Exception, asyncio.CancelledError, KeyboardInterrupt) as exc:
             ck.retries = retries_before + sender.retries
             ck.elapsed = elapsed_before + time.monotonic() - started
-            run.save(force=True)
-            run.close()
+            if isinstance(exc, DatasetError):  # a problem in the input file: --resume would meet it again,
+                run.discard()  # so the progress is worth nothing: leave no spool or checkpoint behind
+            else:
+                run.save(force=True)
+                run.close()
             if progress is not None:
                 progress.close()
-            if isinstance(exc, DatasetError):  # a problem in the input file: --resume would meet it again
+            if isinstance(exc, DatasetError):
                 raise
             if isinstance(exc, BankMarketingError):
                 raise Interrupted(
@@ -565,7 +615,7 @@ async def score_file_async(
     run.save(force=True)
     run.close()
     finish_output(spool_path(output), output, schema)
-    if ck.rejected or ck.failed or errors is not None:
+    if ck.rejected or ck.failed or errors_given:
         replace_atomically(spool_path(errors_path), errors_path)
         summary.errors_path = errors_path
     else:

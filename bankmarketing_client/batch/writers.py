@@ -27,6 +27,25 @@ def spool_path(target: Path) -> Path:
     return target.with_name(f".{target.name}.partial")
 
 
+def check_writable(path: Path, what: str) -> None:
+    """Refuse, before any row is sent, a ``path`` that cannot end up holding the file: a directory, a device or
+    other non-file, a read-only file, or a folder (or nearest existing ancestor) that is not a writable folder."""
+    if path.is_dir():
+        raise DatasetError(f"the {what} {path} is a directory; give a file name, e.g. {path / 'scored.csv'}")
+    if path.exists():
+        if not path.is_file():
+            raise DatasetError(f"the {what} {path} exists and is not a regular file; give another file name")
+        if not os.access(path, os.W_OK):
+            raise DatasetError(f"the {what} {path} is read-only; make it writable or give another file name")
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:  # parents are created: the nearest existing one counts
+        folder = folder.parent
+    if not folder.is_dir():
+        raise DatasetError(f"cannot write the {what} {path}: {folder} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise DatasetError(f"cannot write the {what} {path}: no permission to write in {folder}")
+
+
 def output_format(path: Path) -> str:
     return "parquet" if path.suffix.lower() in PARQUET_SUFFIXES else "csv"
 

@@ -6,6 +6,11 @@ Exit codes: 0 every row scored; 1 some rows were rejected (see the errors file) 
 
 The endpoint comes from ``--scoring-uri`` or ``$BANKMARKETING_SCORING_URI``; the key from ``$BANKMARKETING_API_KEY``
 or ``--key-file``, never from the command line.
+
+Guards (see ``score --help``): one run per output at a time (an OS lock, released even by ``kill -9``); an output
+or errors file that is a directory or cannot be written is refused before any row is sent; a CSV line (so also a
+field) over 128 KiB is never read whole: a longer header is refused, a longer row is rejected in the errors file.
+A refused run leaves no file behind.
 """
 
 from __future__ import annotations
@@ -36,11 +41,15 @@ def _positive(text: str) -> int:
 
 
 def register(subparsers: Any) -> None:
+    # "128 KiB" is data.MAX_LINE_BYTES, written out: importing data here would load httpx for every --help.
     score = subparsers.add_parser(
         "score",
         help="score a CSV or Parquet file (batched, tuned, resumable)",
         description="Score every row of INPUT into OUTPUT (CSV or Parquet, by suffix), in input order. "
-        "Invalid rows are not sent; they are listed with row, field and reason in the errors file.",
+        "Invalid rows are not sent; they are listed with row, field and reason in the errors file. "
+        "A CSV line (header or row, so also any field) may be at most 128 KiB: a longer "
+        "header is refused, a longer row is rejected and the run goes on. Only one run may write an output at a "
+        "time (a lock file beside it, freed when the run ends in any way); a second one is refused.",
     )
     score.add_argument("input", type=Path, metavar="INPUT", help="CSV (comma or semicolon) or Parquet file")
     score.add_argument("-o", "--output", type=Path, required=True, help="output file (.csv or .parquet)")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,12 +17,12 @@ import pytest
 
 from bankmarketing_client.batch import score_file
 from bankmarketing_client.batch.checkpoint import checkpoint_path
+from bankmarketing_client.batch.lock import lock_path
 from bankmarketing_client.local.endpoint import LocalEndpoint
-from batch.batch_support import WriteSubset, cli_env, read_csv_rows
+from batch.batch_support import CLI, WriteSubset, cli_env, read_csv_rows
 
 ROWS = 2000
 STOP_AFTER_ROWS = 200
-CLI = [sys.executable, "-m", "bankmarketing_client.cli", "score"]
 
 
 def _rows_done(checkpoint: Path) -> int:
@@ -65,6 +64,8 @@ def test_stopped_run_resumes_to_exactly_the_clean_output(
         assert "Traceback" not in stderr
     else:
         assert process.returncode == -signal.SIGKILL
+        # The lock file stays, but the kernel released the lock with the process: it must not block the resume.
+        assert lock_path(output).is_file()
     done = _rows_done(checkpoint)
     assert STOP_AFTER_ROWS <= done < ROWS
     assert not output.exists(), "a finished output must never appear before the run ends"
@@ -77,6 +78,7 @@ def test_stopped_run_resumes_to_exactly_the_clean_output(
     rows = read_csv_rows(output)
     assert [int(r["row"]) for r in rows] == list(range(1, ROWS + 1))
     assert not checkpoint.exists()
+    assert not lock_path(output).exists()
 
 
 def test_resume_refuses_a_changed_input(
