@@ -18,15 +18,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Generator
-from typing import Final, NamedTuple
+from typing import NamedTuple
 
 import httpx
 
-from bankmarketing_client.errors import ConfigurationError
+from bankmarketing_client.errors import REDACTED, ConfigurationError
 
 logger = logging.getLogger("bankmarketing_client.auth")
-
-REDACTED: Final = "********"
 
 
 class Secret:

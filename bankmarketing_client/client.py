@@ -61,7 +61,7 @@ from bankmarketing_client.errors import (
     UnexpectedResponseError,
 )
 from bankmarketing_client.retry import MODEL_STATUS_HEADER, RetryableError, RetryPolicy, parse_retry_after
-from bankmarketing_client.urls import endpoint_urls
+from bankmarketing_client.urls import endpoint_urls, redact_url
 
 if TYPE_CHECKING:
     from pydantic import TypeAdapter
@@ -163,6 +163,15 @@ def _where(request: httpx.Request) -> str:
     return f"{request.url.host}:{request.url.port}" if request.url.port else request.url.host
 
 
+def _userinfo_auth(url: httpx.URL) -> httpx.Auth | None:
+    """What httpx would have made of ``user:password@`` in the URI (Basic auth, used only when no key, token or
+    auth is given), so that the URI itself can be kept free of it: a URL with userinfo would otherwise show the
+    credential in httpx's own ``HTTP Request: POST ...`` log line, in ``Response.url`` and in messages."""
+    if not url.userinfo:
+        return None
+    return httpx.BasicAuth(url.username, url.password)
+
+
 def _server_request_id(headers: httpx.Headers) -> str | None:
     value: str | None = headers.get("x-ms-request-id") or headers.get("x-request-id")
     return value
@@ -195,6 +204,8 @@ class _ClientCore:
             url = httpx.URL(urls.scoring_url)
         except httpx.InvalidURL:  # its message may quote the URI, and a key may have been pasted there
             raise ConfigurationError("the scoring URI is not a valid http(s) URL") from None
+        userinfo_auth = _userinfo_auth(url)
+        url = url.copy_with(userinfo=b"")  # no URL the client builds, logs or shows carries a credential
         if auth is not None and (api_key is not None or secondary_key is not None or token_provider is not None):
             raise ConfigurationError("give auth, keys or a token provider, not several")
         if use_env and api_key is None and token_provider is None and auth is None:
@@ -206,7 +217,7 @@ class _ClientCore:
         self._scoring_url = url  # parsed once, reused by every request
         self.scoring_url = str(url)
         self.base_url = str(url.copy_with(path=urls.base_path))
-        self.auth = auth or build_auth(api_key, secondary_key, token_provider)
+        self.auth = auth or build_auth(api_key, secondary_key, token_provider) or userinfo_auth
         if isinstance(contract, str):
             self.contract: Contract | None = None if contract.strip().lower() == "auto" else Contract.of(contract)
         else:
@@ -218,8 +229,7 @@ class _ClientCore:
 
     def __repr__(self) -> str:
         family = self.contract.family if self.contract else "auto"
-        shown = str(self._scoring_url.copy_with(userinfo=b"")) if self._scoring_url.userinfo else self.scoring_url
-        return f"scoring_uri={shown!r}, auth={self.auth!r}, contract={family!r}"
+        return f"scoring_uri={redact_url(self.scoring_url)!r}, auth={self.auth!r}, contract={family!r}"
 
     # -- connection settings ---------------------------------------------------------------------------------
 
@@ -321,7 +331,7 @@ class _ClientCore:
         request_id = request.headers.get("x-request-id")
         where = _where(request)
         if isinstance(exc, httpx.UnsupportedProtocol):
-            return ConfigurationError(f"cannot send to {self.scoring_url}: {exc}")
+            return ConfigurationError(f"cannot send to {redact_url(self.scoring_url)}: {exc}")
         if isinstance(exc, httpx.TimeoutException):
             kind = type(exc).__name__.replace("Timeout", " timeout").lower().strip()
             error: APIError = RequestTimeoutError(f"no answer from {where} ({kind})", request_id=request_id)
@@ -375,7 +385,8 @@ class _ClientCore:
             return ServiceUnavailableError("the endpoint is not available now", **common)
         if 300 <= status < 400 and "location" in headers:
             return UnexpectedResponseError(
-                f"the endpoint redirects to {headers['location']}; use that URI as the scoring URI", **common
+                f"the endpoint redirects to {redact_url(headers['location'])}; use that URI as the scoring URI",
+                **common,
             )
         return UnexpectedResponseError("unexpected answer from the endpoint", **common)
 

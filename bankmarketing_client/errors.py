@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 BODY_EXCERPT_CHARS = 300
+#: What stands in for a secret (a key, a token, a URL's userinfo) wherever one would be shown.
+REDACTED = "********"
 
 
 class BankMarketingError(Exception):

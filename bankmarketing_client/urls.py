@@ -6,16 +6,18 @@ key to the wrong host for a URI with no path. This is the only derivation: the s
 given (``/score`` when there is none), and the base, where ``swagger.json`` and the liveness route live,
 is that path's folder.
 
-Error messages never quote the URI: a key pasted into the wrong argument would end up in a log.
+Error messages never quote the URI: a key pasted into the wrong argument would end up in a log. Where a URL
+must be shown (a log line, a message, a repr), :func:`redact_url` shows it without its userinfo
+(``user:key@``), which is where a key pasted into a URI ends up.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
-from bankmarketing_client.errors import ConfigurationError
+from bankmarketing_client.errors import REDACTED, ConfigurationError
 
 _SCHEME = re.compile(r"[a-z][a-z0-9+.-]{0,15}")
 
@@ -40,6 +42,22 @@ class EndpointURLs:
     def url(self, name: str) -> str:
         """A route beside the scoring route (``swagger.json``, ``""`` for liveness)."""
         return self.base_url + name.lstrip("/")
+
+
+def redact_url(url: str) -> str:
+    """``url`` for display: any userinfo (``user:key@``) replaced by ``********@``, the rest as given.
+
+    The one helper for every URL that reaches a log line, an exception message or a repr. Text that does not
+    parse as a URL with a host, yet holds an ``@``, is not shown at all: where its userinfo ends cannot be told.
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "(unparsable URL)"
+    if "@" not in parts.netloc:
+        return "(unparsable URL)" if not parts.netloc and "@" in url else url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{REDACTED}@{host}"))
 
 
 def _describe(parts_scheme: str, has_host: bool) -> str:

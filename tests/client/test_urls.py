@@ -6,7 +6,7 @@ import pytest
 
 from bankmarketing_client import ScoringClient
 from bankmarketing_client.errors import ConfigurationError
-from bankmarketing_client.urls import endpoint_urls
+from bankmarketing_client.urls import endpoint_urls, redact_url
 
 
 @pytest.mark.parametrize(
@@ -55,3 +55,20 @@ def test_the_client_uses_the_shared_derivation() -> None:
     with pytest.raises(ConfigurationError, match="not a URL") as caught:
         ScoringClient("Zx9SECRETKEYvalue", "k")
     assert "SECRET" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("given", "shown"),
+    [
+        ("http://user:SECRET@10.0.0.1:8890/score?v=2", "http://********@10.0.0.1:8890/score?v=2"),
+        ("https://SECRET@h.example/", "https://********@h.example/"),
+        ("http://a:b@c:SECRET@h/score", "http://********@h/score"),
+        ("http://h/score", "http://h/score"),
+        ("http://h/path/with@sign", "http://h/path/with@sign"),
+        ("/relative/score", "/relative/score"),
+        ("user:SECRET@h/score", "(unparsable URL)"),
+        ("http://[SECRET@h", "(unparsable URL)"),
+    ],
+)
+def test_redact_url_hides_userinfo_only(given: str, shown: str) -> None:
+    assert redact_url(given) == shown
