@@ -4,10 +4,16 @@ The public surface is re-exported here. Names are resolved lazily (PEP 562), so 
 bankmarketing_client`` costs almost nothing and pulls in neither httpx nor pydantic until a client or record
 is actually used. To add a name, add one line to ``_EXPORTS`` (name -> module) and, for type checkers, to the
 ``TYPE_CHECKING`` block.
+
+The package logs through :mod:`logging` only (loggers under ``bankmarketing_client``) and never prints. Its
+top logger has a ``NullHandler``, as libraries do: when the application configured no logging, records go
+nowhere instead of reaching stderr through ``logging.lastResort`` (a retry storm used to print a warning per
+retry). The CLI configures logging for its own output (``-v``).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from bankmarketing_client._lazy import lazy_exports
@@ -50,6 +56,8 @@ if TYPE_CHECKING:
     from bankmarketing_client.retry import RetryPolicy
 
 __version__ = "0.1.0"
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 #: Public name -> the module that defines it (imported on first access).
 _EXPORTS: dict[str, str] = {
