@@ -479,6 +479,9 @@ class _DeadlineStream(httpcore.NetworkStream):
         return self._inner.read(max_bytes, _clip(timeout, httpcore.ReadTimeout))
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if _ATTEMPT.get() is None:  # outside an attempt: as the wrapped stream would
+            self._inner.write(buffer, timeout)
+            return
         view = memoryview(buffer)
         for start in range(0, len(view), self.WRITE_SLICE):
             self._inner.write(bytes(view[start : start + self.WRITE_SLICE]), _clip(timeout, httpcore.WriteTimeout))
