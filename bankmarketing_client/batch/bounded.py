@@ -23,9 +23,6 @@ if TYPE_CHECKING:
 #: What Arrow reads in place of an over-long line (its row text in the invalid-row handler).
 TOO_LONG_MARK: Final = "\x00bankmarketing-client: line too long"
 TOO_LONG_REASON: Final = f"the row is longer than {MAX_LINE_BYTES:,} bytes (the limit per row); not read"
-#: Bytes read from the file at once. Not above the cap: a line that ends inside one chunk and starts inside it
-#: is then shorter than the cap, so only lines crossing a chunk border need counting.
-_CHUNK: Final = MAX_LINE_BYTES
 
 
 def _first_end(data: bytes | bytearray, start: int = 0) -> int:
@@ -38,7 +35,11 @@ def _last_end(data: bytes | bytearray) -> int:
 
 
 class BoundedLines(io.RawIOBase):
-    """A read-only binary stream of ``path`` in which each line over the cap is :data:`TOO_LONG_MARK`."""
+    """A read-only binary stream of ``path`` in which each line over ``limit`` bytes is :data:`TOO_LONG_MARK`.
+
+    The file is read ``limit`` bytes at a time: a line that starts and ends inside one read is then within the
+    limit, so only the lines crossing a read's border need measuring (a few ``find`` calls per read).
+    """
 
     def __init__(self, path: Path, *, limit: int = MAX_LINE_BYTES) -> None:
         super().__init__()
@@ -56,34 +57,36 @@ class BoundedLines(io.RawIOBase):
         view = memoryview(buffer).cast("B")
         want = len(view)
         while len(self._out) < want and not self._eof:
-            self._feed(self._file.read(_CHUNK) or b"")
+            self._feed(self._file.read(self._limit) or b"")
         n = min(want, len(self._out))
-        view[:n] = self._out[:n]
+        with memoryview(self._out) as ready:
+            view[:n] = ready[:n]
         del self._out[:n]
         return n
 
-    def _feed(self, chunk: bytes) -> None:
+    def _feed(self, data: bytes) -> None:
         mark = TOO_LONG_MARK.encode()
-        if not chunk:
+        chunk = memoryview(data)  # slices without copies; searches run on ``data``
+        if not data:
             self._eof = True
             self._out += mark if self._skipping else self._pending
             self._pending.clear()
             return
         start = 0
         if self._skipping:
-            start = _first_end(chunk)
+            start = _first_end(data)
             if start < 0:
                 return
             self._out += mark
             self._skipping = False
-        last = _last_end(chunk)
+        last = _last_end(data)
         if last < start:  # no line ends in this chunk: the current line goes on
             self._pending += chunk[start:]
             if len(self._pending) > self._limit:
                 self._pending.clear()
                 self._skipping = True
             return
-        first = _first_end(chunk, start)
+        first = _first_end(data, start)
         if len(self._pending) + first - start > self._limit:
             self._out += mark
         else:

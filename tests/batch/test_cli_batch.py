@@ -8,7 +8,7 @@ import pytest
 
 from bankmarketing_client.cli import main
 from bankmarketing_client.local.endpoint import LocalEndpoint
-from batch.batch_support import WriteSubset, read_csv_rows
+from batch.batch_support import WriteSubset, files_under, read_csv_rows
 
 
 def test_clean_file_exits_0_and_prints_the_summary(
@@ -117,3 +117,4 @@ def test_a_bad_input_file_found_mid_run_does_not_suggest_resume(
     assert "row 2500" in err  # the data row, as numbered in the errors file (Arrow counts the header too)
     assert "--resume" not in err
     assert "Traceback" not in err
+    assert files_under(tmp_path) == {source}, "a run that cannot be resumed must leave no spool or checkpoint"
