@@ -7,12 +7,9 @@ concurrency limit is held (``asyncio.Semaphore`` or ``threading.BoundedSemaphore
 That is the shape of openai-python's base client, and it is why the sync face needs no event loop: it runs in
 plain threads and in gevent greenlets (Locust), where ``asyncio.run`` per call would break.
 
-Deadlines: the async face bounds each attempt with ``asyncio.timeout``. A blocking socket read cannot be cut
-short that way, and httpx's sync timeouts apply per read, so a server sending one byte a second would never
-trip them. The sync face therefore wraps the httpcore network backend of its httpx client (:class:`_DeadlineBackend`):
-while an attempt runs, every connect, read and write waits at most what is left of the attempt's budget, and
-raises a timeout when nothing is left. Both faces then raise the same error in every phase (connect, send,
-status line, headers, body).
+Deadlines: the async face bounds each attempt with ``asyncio.timeout``; the sync face sets an attempt clock
+that :mod:`bankmarketing_client.deadline` enforces below httpx. Both faces raise the same error in every phase
+(connect, send, status line, headers, body).
 
 Request ids: every HTTP attempt carries a fresh ``x-request-id`` (uuid4), and every logical call one
 ``x-ms-client-request-id`` kept across its retries, so a server log line can be matched to an attempt and the
@@ -22,12 +19,10 @@ attempts to their call. Errors report the server's ``x-ms-request-id``/``x-reque
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import functools
 import json
 import logging
 import os
-import ssl
 import threading
 import time
 import uuid
@@ -36,9 +31,9 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Generic, Self, TypeVar
 
-import httpcore
 import httpx
 
+from bankmarketing_client import deadline
 from bankmarketing_client.auth import Secret, TokenProvider, build_auth
 from bankmarketing_client.contract import (
     Contract,
@@ -433,126 +428,6 @@ class _ClientCore:
         return _Operation("POST", self.url(path), content=content)
 
 
-# -- the sync face's attempt deadline, below httpx -------------------------------------------------------------
-
-
-class _AttemptClock:
-    """When the running attempt must end; set for the duration of one sync attempt (see :data:`_ATTEMPT`)."""
-
-    __slots__ = ("binding", "until")
-
-    def __init__(self, budget: float) -> None:
-        self.until = time.monotonic() + budget
-        self.binding = False  # the last wait was cut to the budget: a timeout there means the budget is spent
-
-    def expired(self) -> bool:
-        return time.monotonic() >= self.until
-
-    def clip(self, timeout: float | None, timed_out: type[httpcore.TimeoutException]) -> float | None:
-        """``timeout`` cut to the time left; raises ``timed_out`` (which httpx maps to its own) when none is."""
-        left = self.until - time.monotonic()
-        self.binding = timeout is None or left <= timeout
-        if left <= 0:
-            raise timed_out("the attempt's time budget is spent")
-        return left if self.binding else timeout
-
-
-#: The clock of the sync attempt running in this thread or greenlet (contextvars are per greenlet), or None.
-_ATTEMPT: contextvars.ContextVar[_AttemptClock | None] = contextvars.ContextVar("bankmarketing_attempt", default=None)
-
-
-def _clip(timeout: float | None, timed_out: type[httpcore.TimeoutException]) -> float | None:
-    clock = _ATTEMPT.get()
-    return timeout if clock is None else clock.clip(timeout, timed_out)
-
-
-class _DeadlineStream(httpcore.NetworkStream):
-    """A connection whose every read and write waits at most what is left of the running attempt."""
-
-    #: Writes go out in slices, each with a fresh clip, so a slow reader cannot stretch one large write.
-    WRITE_SLICE = 64 * 1024
-
-    def __init__(self, inner: httpcore.NetworkStream) -> None:
-        self._inner = inner
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, _clip(timeout, httpcore.ReadTimeout))
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        if _ATTEMPT.get() is None:  # outside an attempt: as the wrapped stream would
-            self._inner.write(buffer, timeout)
-            return
-        view = memoryview(buffer)
-        for start in range(0, len(view), self.WRITE_SLICE):
-            self._inner.write(bytes(view[start : start + self.WRITE_SLICE]), _clip(timeout, httpcore.WriteTimeout))
-
-    def close(self) -> None:
-        self._inner.close()
-
-    def start_tls(
-        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
-    ) -> httpcore.NetworkStream:
-        clipped = _clip(timeout, httpcore.ConnectTimeout)
-        return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, clipped))
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._inner.get_extra_info(info)
-
-
-class _DeadlineBackend(httpcore.NetworkBackend):
-    """Wraps httpcore's backend so that connecting, and every stream it opens, honour the attempt's clock.
-
-    Outside a :class:`ScoringClient` attempt (no clock set) it changes nothing, which is what makes it safe to
-    install in an ``httpx.Client`` the caller also uses for other requests.
-    """
-
-    def __init__(self, inner: httpcore.NetworkBackend) -> None:
-        self._inner = inner
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.NetworkStream:
-        clipped = _clip(timeout, httpcore.ConnectTimeout)
-        return _DeadlineStream(self._inner.connect_tcp(host, port, clipped, local_address, socket_options))
-
-    def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None
-    ) -> httpcore.NetworkStream:
-        clipped = _clip(timeout, httpcore.ConnectTimeout)
-        return _DeadlineStream(self._inner.connect_unix_socket(path, clipped, socket_options))
-
-    def sleep(self, seconds: float) -> None:
-        self._inner.sleep(seconds)
-
-
-def _install_deadline_backend(http: httpx.Client) -> bool:
-    """Put :class:`_DeadlineBackend` under every connection pool ``http`` sends through; False if one has none.
-
-    httpx offers no public way to pass a network backend (``HTTPTransport`` builds its httpcore pool itself,
-    and its env-proxy mounts too), so this reaches the pools through httpx's and httpcore's attributes
-    (httpx 0.27-0.28, httpcore 1.x; the trickle tests fail if that changes). Connections the pool opened
-    before are not wrapped: a caller's client should be handed over before use. A transport that is not
-    ``httpx.HTTPTransport`` cannot be reached, and the face then falls back to checking between body chunks.
-    """
-    transports = [getattr(http, "_transport", None), *getattr(http, "_mounts", {}).values()]
-    reached = True
-    for transport in transports:
-        if transport is None:  # a mount meaning "no proxy for these URLs"
-            continue
-        pool = getattr(transport, "_pool", None) if isinstance(transport, httpx.HTTPTransport) else None
-        backend = getattr(pool, "_network_backend", None)
-        if not isinstance(pool, httpcore.ConnectionPool) or not isinstance(backend, httpcore.NetworkBackend):
-            reached = False
-        elif not isinstance(backend, _DeadlineBackend):
-            pool._network_backend = _DeadlineBackend(backend)
-    return reached
-
-
 def _unwrap(exc: RetryableError) -> APIError:
     """The error a caller sees once retries are over, chained to the transport error if any."""
     error = exc.error
@@ -732,7 +607,7 @@ class ScoringClient(_ClientFace[httpx.Client]):
         core = self._core
         self._http = http_client or httpx.Client(timeout=core.client_timeout(), limits=core.limits())
         self._semaphore = threading.BoundedSemaphore(core.max_concurrency)
-        if not _install_deadline_backend(self._http):
+        if not deadline.install(self._http):
             logger.debug("custom httpx transport: the deadline is checked between chunks of the body only")
 
     def _send(self, op: _Operation) -> httpx.Response:
@@ -760,15 +635,15 @@ class ScoringClient(_ClientFace[httpx.Client]):
         """Send and read the whole answer within ``budget`` seconds, or raise the async face's overrun error.
 
         A blocking socket read cannot be interrupted without a thread (which gevent and Locust would not
-        welcome). Instead the attempt's clock is set for :class:`_DeadlineBackend`, which cuts every connect,
+        welcome). Instead the attempt's clock is set for :class:`~bankmarketing_client.deadline.DeadlineBackend`, which cuts every connect,
         read and write below httpx to the time left; a timeout once the budget is spent is the overrun. The
         body is streamed so the clock is also checked between chunks: the bound that remains when the
         backend could not be installed (a custom transport).
         """
         if budget is None:
             return self._http.send(request, auth=self._core.auth)
-        clock = _AttemptClock(budget)
-        token = _ATTEMPT.set(clock)
+        clock = deadline.AttemptClock(budget)
+        token = deadline.ATTEMPT.set(clock)
         try:
             streamed = self._http.send(request, auth=self._core.auth, stream=True)
             if streamed.is_stream_consumed:  # read already (a transport that builds whole responses)
@@ -788,7 +663,7 @@ class ScoringClient(_ClientFace[httpx.Client]):
                 raise self._core.overrun_error(request, budget) from None
             raise
         finally:
-            _ATTEMPT.reset(token)
+            deadline.ATTEMPT.reset(token)
         # Raw (still encoded) bytes: the new response decodes them as ``send`` would have.
         return httpx.Response(
             streamed.status_code,
