@@ -224,7 +224,11 @@ def iter_rows(path: Path) -> Iterator[dict[str, str]]:
     """Stream the rows of a dataset CSV as dicts of strings (either delimiter), without pandas."""
     delimiter, _ = read_header(path)
     with path.open(newline="", encoding="utf-8") as fh:
-        yield from csv.DictReader(fh, delimiter=delimiter)
+        reader = csv.DictReader(fh, delimiter=delimiter)
+        try:
+            yield from reader
+        except csv.Error as exc:  # e.g. a field past the csv module's limit (MAX_LINE_BYTES): one line, no traceback
+            raise DatasetError(f"{path}: data row {reader.line_num}: {exc}") from None  # line_num: lines before it
 
 
 def read_frame(path: Path, *, require_target: bool = True) -> pd.DataFrame:

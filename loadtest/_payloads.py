@@ -25,7 +25,7 @@ from bankmarketing_client.contract import (
 )
 from bankmarketing_client.data import FEATURE_COLUMNS, FLOAT_COLUMNS, INTEGER_COLUMNS, iter_rows, resolve_train_path
 from bankmarketing_client.errors import BankMarketingError, ConfigurationError, DatasetError
-from bankmarketing_client.urls import EndpointURLs, endpoint_urls
+from bankmarketing_client.urls import EndpointURLs, endpoint_urls, redact_url
 
 #: Exit codes set by the SLO gate (Locust itself uses 0 = pass, 1 = some request failed, 2 = setup error).
 EXIT_OK: Final = 0
@@ -61,10 +61,10 @@ def detect_family(target: EndpointURLs, *, timeout: float = 10.0) -> str:
             spec = json.load(response)
     except (urllib.error.URLError, OSError, ValueError) as exc:
         raise ConfigurationError(
-            f"could not read the endpoint's swagger at {url} ({exc}); pass --contract inputs|data"
+            f"could not read the endpoint's swagger at {redact_url(url)} ({exc}); pass --contract inputs|data"
         ) from None
     if not isinstance(spec, Mapping):
-        raise ConfigurationError(f"the swagger at {url} is not a JSON object; pass --contract inputs|data")
+        raise ConfigurationError(f"the swagger at {redact_url(url)} is not a JSON object; pass --contract inputs|data")
     return detect_contract(spec).family
 
 

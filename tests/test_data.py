@@ -141,6 +141,18 @@ def test_iter_rows_streams_strings(train_path: Path) -> None:
     assert first["y"] == "no"
 
 
+def test_iter_rows_names_the_row_of_a_field_past_the_csv_limit(tmp_path: Path, train_path: Path) -> None:
+    """A dataset row with a field longer than csv's limit: one DatasetError naming the row, not ``_csv.Error``."""
+    lines = train_path.read_text().splitlines()[:4]
+    lines[2] = '"' + "x" * (data.MAX_LINE_BYTES + 10) + '"' + lines[2][lines[2].index(",") :]
+    path = tmp_path / "huge-field.csv"
+    path.write_text("\n".join(lines) + "\n")
+    rows = data.iter_rows(path)
+    assert next(rows)["age"] == "57"
+    with pytest.raises(DatasetError, match=r"huge-field\.csv: data row 2: field larger than field limit"):
+        next(rows)
+
+
 def test_server_side_feature_order_is_the_generated_one() -> None:
     """The server side keeps its own column list (it must not import client code); it must match codegen's."""
     from bankmarketing_client.features import FEATURE_NAMES
