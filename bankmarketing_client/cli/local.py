@@ -33,6 +33,9 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--max-concurrent-requests", type=int, default=2, help="per instance, as in Azure")
     serve.add_argument("--max-pending", type=int, default=None, help="429 above this (default: 2 x concurrency)")
     serve.add_argument("--max-body-bytes", type=int, default=25 * 1024 * 1024)
+    serve.add_argument(
+        "--header-timeout-ms", type=int, default=60_000, help="close connections slower to send their headers"
+    )
     serve.add_argument("--workers", type=int, default=2, help="gunicorn workers in the container")
     serve.add_argument("--data", help="training CSV (default: $BANKMARKETING_DATA, the cache, or a download)")
     serve.add_argument("--fault-503", type=float, default=0.0, help="share of /score requests answered 503")
@@ -78,6 +81,7 @@ def _serve(args: argparse.Namespace) -> int:
         max_concurrent_requests_per_instance=args.max_concurrent_requests,
         max_pending=args.max_pending,
         max_body_bytes=args.max_body_bytes,
+        header_timeout_ms=args.header_timeout_ms,
         faults=faults,
         model_delay_ms=args.model_delay_ms,
         worker_count=args.workers,

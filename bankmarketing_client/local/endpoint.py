@@ -62,6 +62,7 @@ class LocalEndpoint:
         max_concurrent_requests_per_instance: int = 2,
         max_pending: int | None = None,
         max_body_bytes: int = 25 * 1024 * 1024,
+        header_timeout_ms: int = 60_000,
         faults: FaultSpec | None = None,
         model_delay_ms: float = 0,
         worker_count: int = 2,
@@ -87,6 +88,7 @@ class LocalEndpoint:
         self.max_concurrent_requests_per_instance = max_concurrent_requests_per_instance
         self.max_pending = max_pending
         self.max_body_bytes = max_body_bytes
+        self.header_timeout_ms = header_timeout_ms
         self.faults = faults or FaultSpec()
         self.model_delay_ms = model_delay_ms
         self.worker_count = worker_count
@@ -211,6 +213,7 @@ class LocalEndpoint:
             max_concurrent_requests_per_instance=self.max_concurrent_requests_per_instance,
             max_pending=self.max_pending,
             max_body_bytes=self.max_body_bytes,
+            header_timeout_ms=self.header_timeout_ms,
             faults=self.faults,
         )
         env = self._child_env()

@@ -11,6 +11,20 @@ In Azure, the endpoint's front does more, and this module does the same locally 
 * opt-in faults (:mod:`bankmarketing_client.local.faults`).
 
 Health and swagger stay open, as in Azure. Keys arrive through the environment, never argv, and are never logged.
+
+Hostile input is refused here, before anything reaches the container:
+
+* the container gets the route's own path and a query re-encoded from its decoded parameters, never the caller's
+  bytes; a query that is not UTF-8 once percent-decoded, or holds control characters (CR, LF, ...), is 400;
+* the headers it gets (``Content-Type``, ``x-ms-client-request-id``, the request id) must be printable ASCII and
+  appear once, else 400; ``Authorization`` must appear once and decode as UTF-8, else 400 (before the key check);
+* a body is read, bounded in size (413) and time (``request_timeout_ms``, 408), before the request counts as
+  pending, so slow uploads cannot take the pending slots of others;
+* a connection must complete its request headers within ``header_timeout_ms`` of opening, or of its previous
+  answer (aiohttp's keep-alive timer), or it is closed;
+* aiohttp's parser refuses malformed requests (400) and would log the offending line, header values and keys
+  included, with a traceback: those records become one rate-limited line naming the fault
+  (:class:`ParseErrorFilter`).
 """
 
 from __future__ import annotations
@@ -27,10 +41,18 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Final
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
+from bankmarketing_client.forwarding import (
+    BadRequest,
+    forwardable_header,
+    forwardable_query,
+    printable_ascii,
+    server_logger,
+)
 from bankmarketing_client.local.faults import Fault, FaultInjector, FaultSpec
 
 log = logging.getLogger("bankmarketing_client.local.front")
@@ -47,6 +69,8 @@ PASSTHROUGH_HEADERS: Final = (
     "x-ms-server-version",
     "x-ms-client-request-id",
 )
+#: Request headers the container gets from the caller (the front sets Host, Content-Length and the request id).
+FORWARDED_HEADERS: Final = ("Content-Type", "x-ms-client-request-id")
 
 
 @dataclass
@@ -63,6 +87,9 @@ class FrontConfig:
     instance_count: int = 1
     max_pending: int | None = None
     max_body_bytes: int = 25 * 1024 * 1024
+    #: A connection must send complete request headers within this time of opening, or of its previous answer
+    #: (so it also closes idle keep-alive connections; longer than the client's 30 s keep-alive expiry).
+    header_timeout_ms: int = 60_000
     faults: FaultSpec = field(default_factory=FaultSpec)
 
     @property
@@ -107,6 +134,7 @@ class Front:
         self._dispatch = asyncio.Semaphore(config.max_concurrent_requests_per_instance * config.instance_count)
         self._pending = 0
         self.stats: Counter[str] = Counter()
+        self.http_log = server_logger("bankmarketing_client.local.front.http", counter=self.stats)
         upstream = urlsplit(config.upstream)
         self._upstream_host = upstream.hostname or "127.0.0.1"
         self._upstream_port = upstream.port or 80
@@ -122,7 +150,33 @@ class Front:
         app.router.add_route("*", "/{tail:.*}", self.not_found)
         return app
 
+    def runner(self) -> web.AppRunner:
+        """The application with its connection rules: the header timeout (aiohttp's keep-alive timer, armed when a
+        connection opens and after each answer) and the parse-error logger; no access log."""
+        return web.AppRunner(
+            self.app(),
+            access_log=None,
+            handle_signals=False,
+            keepalive_timeout=self.config.header_timeout_ms / 1000,
+            logger=self.http_log,
+        )
+
     # -- helpers --------------------------------------------------------------------------------------------------
+    @staticmethod
+    def _authorization(request: web.Request) -> str | None:
+        """The one ``Authorization`` value; two (even equal ones) or undecodable bytes are :class:`BadRequest`."""
+        values = request.headers.getall("Authorization", [])
+        if len(values) > 1:
+            raise BadRequest("More than one Authorization header.")
+        if not values:
+            return None
+        value: str = values[0]
+        try:  # aiohttp keeps bytes that are not UTF-8 as surrogates
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise BadRequest("The Authorization header is not valid UTF-8.") from None
+        return value
+
     def _authorized(self, header: str | None) -> bool:
         """Constant-time check of ``Bearer <key>`` against both keys (both are always compared).
 
@@ -137,27 +191,50 @@ class Front:
             matched |= hmac.compare_digest(given, key)
         return matched
 
-    async def _forward(self, request: web.Request, body: bytes, request_id: str) -> tuple[int, dict[str, str], bytes]:
+    @staticmethod
+    def _outbound(request: web.Request) -> tuple[str, dict[str, str]]:
+        """The request target and the caller's headers that the container gets, validated and re-encoded.
+
+        The path is the matched route's own (``/``, ``/score``, ``/swagger.json``), the query is rebuilt from its
+        decoded parameters: no byte of the caller's request line reaches the container. Raises :class:`BadRequest`.
+        """
+        resource = request.match_info.route.resource
+        assert resource is not None  # every route of app() has one
+        target = quote(resource.canonical)
+        query = forwardable_query(request.rel_url.raw_query_string)
+        if query:
+            target = f"{target}?{query}"
+        headers = {
+            name: value
+            for name in FORWARDED_HEADERS
+            if (value := forwardable_header(request.headers, name)) is not None
+        }
+        for name in REQUEST_ID_HEADERS:  # echoed in the answer and forwarded: the same rules
+            forwardable_header(request.headers, name)
+        return target, headers
+
+    async def _forward(
+        self, method: str, target: str, caller_headers: dict[str, str], body: bytes, request_id: str
+    ) -> tuple[int, dict[str, str], bytes]:
         """One HTTP/1.1 exchange with the container over a fresh connection (it closes every connection anyway).
 
         A plain stream exchange instead of an HTTP client library: it is the hop the front adds to every request,
-        so it is kept as short as possible. Raises ``ConnectionRefusedError`` when the container is down and
+        so it is kept as short as possible. ``target`` and ``caller_headers`` come from :meth:`_outbound` (ASCII,
+        no control characters). Raises ``ConnectionRefusedError`` when the container is down and
         :class:`UpstreamError` when it drops the connection or answers something that is not HTTP.
         """
         lines = [
-            f"{request.method} {request.rel_url.path_qs} HTTP/1.1",
+            f"{method} {target} HTTP/1.1",
             f"Host: {self._upstream_host}:{self._upstream_port}",
             "Connection: close",
             f"Content-Length: {len(body)}",
             f"x-request-id: {request_id}",
         ]
-        for name in ("Content-Type", "x-ms-client-request-id"):
-            value = request.headers.get(name)
-            if value is not None:
-                lines.append(f"{name}: {value}")
+        lines.extend(f"{name}: {value}" for name, value in caller_headers.items())
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
         reader, writer = await asyncio.open_connection(self._upstream_host, self._upstream_port)
         try:
-            writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+            writer.write(head + body)
             status_line = await reader.readline()
             parts = status_line.split(b" ", 2)
             if len(parts) < 2 or not parts[0].startswith(b"HTTP/") or not parts[1].isdigit():
@@ -171,6 +248,8 @@ class Front:
                     length = int(value.strip())
                 elif key in PASSTHROUGH_HEADERS:
                     headers[name.strip()] = value.strip()
+            if method == "HEAD":
+                length = 0  # the answer to HEAD announces a length but carries no body
             payload = await (reader.readexactly(length) if length is not None else reader.read())
             return int(parts[1]), headers, payload
         except (ConnectionError, asyncio.IncompleteReadError, ValueError) as exc:
@@ -180,8 +259,23 @@ class Front:
 
     @staticmethod
     def _request_id(request: web.Request) -> str:
+        """The caller's id when it can be echoed (printable ASCII, at most 100 characters), else a new one."""
         given = request.headers.get("x-request-id") or request.headers.get("x-ms-request-id")
-        return given if given and len(given) <= 100 else str(uuid.uuid4())
+        if given and len(given) <= 100 and printable_ascii(given):
+            return given
+        return str(uuid.uuid4())
+
+    async def _read_body(self, request: web.Request, request_id: str, deadline: float) -> bytes | web.Response:
+        """The whole body by ``deadline`` (408), within the size limit (413), or the answer that refuses it."""
+        try:
+            async with asyncio.timeout_at(deadline):
+                return await request.read()
+        except TimeoutError:
+            return self._timed_out(request_id)
+        except web.HTTPRequestEntityTooLarge:  # a chunked body, past the limit while being read
+            return self._too_large(request_id)
+        except (ConnectionError, HttpProcessingError):  # the caller went away, or sent a malformed chunk
+            return self._bad_request(BadRequest("The request body could not be read."), request_id)
 
     # -- handlers -------------------------------------------------------------------------------------------------
     async def stats_view(self, _: web.Request) -> web.Response:
@@ -196,7 +290,15 @@ class Front:
         """The health check and the swagger: open, as Azure leaves them."""
         request_id = self._request_id(request)
         try:
-            status, headers, payload = await self._forward(request, await request.read(), request_id)
+            target, caller_headers = self._outbound(request)
+        except BadRequest as exc:
+            return self._bad_request(exc, request_id)
+        deadline = asyncio.get_running_loop().time() + self.config.request_timeout_ms / 1000
+        body = await self._read_body(request, request_id, deadline)
+        if isinstance(body, web.Response):
+            return body
+        try:
+            status, headers, payload = await self._forward(request.method, target, caller_headers, body, request_id)
         except (ConnectionRefusedError, UpstreamError) as exc:
             return self._unreachable(exc, request_id)
         return web.Response(status=status, body=payload, headers={**headers, **_ids(request_id)})
@@ -209,15 +311,27 @@ class Front:
         self.stats["502"] += 1
         return _json_response(502, "The scoring container dropped the connection.", request_id)
 
+    def _bad_request(self, exc: BadRequest, request_id: str) -> web.Response:
+        self.stats["400"] += 1
+        return _json_response(400, str(exc), request_id)
+
     def _too_large(self, request_id: str) -> web.Response:
         self.stats["413"] += 1
         return _json_response(413, f"Request body is larger than {self.config.max_body_bytes} bytes.", request_id)
+
+    def _timed_out(self, request_id: str) -> web.Response:
+        self.stats["408"] += 1
+        return _json_response(408, f"Request timed out after {self.config.request_timeout_ms} ms.", request_id)
 
     async def score(self, request: web.Request) -> web.StreamResponse:
         config = self.config
         request_id = self._request_id(request)
         self.stats["requests"] += 1
-        if not self._authorized(request.headers.get("Authorization")):
+        try:
+            authorization = self._authorization(request)
+        except BadRequest as exc:
+            return self._bad_request(exc, request_id)
+        if not self._authorized(authorization):
             self.stats["401"] += 1
             return _json_response(
                 401,
@@ -225,6 +339,10 @@ class Front:
                 request_id,
                 **{"WWW-Authenticate": "Bearer"},
             )
+        try:
+            target, caller_headers = self._outbound(request)
+        except BadRequest as exc:
+            return self._bad_request(exc, request_id)
         fault = self._faults.draw()
         if config.faults.latency_ms:
             await asyncio.sleep(config.faults.latency_ms / 1000)
@@ -245,28 +363,29 @@ class Front:
             raise asyncio.CancelledError  # nothing more is written on an aborted connection
         if request.content_length is not None and request.content_length > config.max_body_bytes:
             return self._too_large(request_id)
+        # The request timeout covers the upload and the answer. The body is read (bounded in size and time) before
+        # the request counts as pending: a slow upload holds its own connection, never a slot others need.
+        deadline = asyncio.get_running_loop().time() + config.request_timeout_ms / 1000
+        body = await self._read_body(request, request_id, deadline)
+        if isinstance(body, web.Response):
+            return body
         if self._pending >= config.pending_limit:
             self.stats["429"] += 1
             return _json_response(429, "Too many pending requests for this deployment.", request_id)
         self._pending += 1
         try:
-            return await self._score_upstream(request, request_id)
+            return await self._score_upstream(request.method, target, caller_headers, body, request_id, deadline)
         finally:
             self._pending -= 1
 
-    async def _score_upstream(self, request: web.Request, request_id: str) -> web.StreamResponse:
-        config = self.config
+    async def _score_upstream(
+        self, method: str, target: str, caller_headers: dict[str, str], body: bytes, request_id: str, deadline: float
+    ) -> web.StreamResponse:
         try:
-            async with asyncio.timeout(config.request_timeout_ms / 1000):
-                try:
-                    body = await request.read()
-                except web.HTTPRequestEntityTooLarge:  # a chunked body, past the limit while being read
-                    return self._too_large(request_id)
-                async with self._dispatch:
-                    status, headers, payload = await self._forward(request, body, request_id)
+            async with asyncio.timeout_at(deadline), self._dispatch:
+                status, headers, payload = await self._forward(method, target, caller_headers, body, request_id)
         except TimeoutError:
-            self.stats["408"] += 1
-            return _json_response(408, f"Request timed out after {config.request_timeout_ms} ms.", request_id)
+            return self._timed_out(request_id)
         except (ConnectionRefusedError, UpstreamError) as exc:
             return self._unreachable(exc, request_id)
         ids = _ids(request_id)
@@ -311,7 +430,7 @@ def _error_reason(payload: bytes) -> str:
 async def serve(config: FrontConfig) -> None:
     """Run until SIGINT/SIGTERM; print the bound port on stdout once listening."""
     front = Front(config)
-    runner = web.AppRunner(front.app(), access_log=None, handle_signals=False)
+    runner = front.runner()
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port, reuse_address=True)
     try:
