@@ -7,7 +7,11 @@ needed the key typed into the page. Here one local aiohttp server does it all, o
 * ``/swagger.json``: the endpoint's swagger, fetched server-side and rewritten so that its operations point
   at this server (Swagger 2.0: no ``host``/``schemes``, ``basePath: /api``; OpenAPI 3: ``servers: [/api]``);
 * ``/api/<path>``: a proxy to the endpoint (``/api/score`` -> ``<scoring URI>``). Because the page and the API
-  share an origin, the browser needs no CORS at all.
+  share an origin, the browser needs no CORS at all. The path and query are decoded, checked and re-encoded
+  (no ``..`` segment, encoded slash or control character; UTF-8), and forwarded headers must be printable ASCII
+  and appear once, by the rules the local front applies too (:mod:`bankmarketing_client.forwarding`): else 400.
+  So a request can neither leave the endpoint's base path with the key nor smuggle bytes into the upstream
+  request.
 
 The key decision: the key (or an Azure AD token provider) stays in this server's memory and is added to
 proxied requests that carry no ``Authorization`` header of their own. It is never written into the page, the
@@ -30,6 +34,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, unquote
 
 from bankmarketing_client.auth import TokenAuth, TokenProvider
 from bankmarketing_client.errors import ConfigurationError, excerpt
@@ -37,6 +42,7 @@ from bankmarketing_client.urls import endpoint_urls
 
 if TYPE_CHECKING:
     from aiohttp import ClientSession, web
+    from yarl import URL
 
 API_PREFIX = "/api"
 DOCS_PREFIX = "/docs/"
@@ -168,6 +174,8 @@ class DocsServer:
     async def start(self) -> None:
         from aiohttp import ClientSession, ClientTimeout, web
 
+        from bankmarketing_client.forwarding import server_logger
+
         app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[self._guard])
         app.router.add_get("/", self._root)
         app.router.add_get(DOCS_PREFIX, self._index)
@@ -176,7 +184,8 @@ class DocsServer:
         app.router.add_get("/swagger.json", self._swagger)
         app.router.add_route("*", API_PREFIX + "/{tail:.*}", self._proxy)
         self._session = ClientSession(timeout=ClientTimeout(total=self.request_timeout), auto_decompress=True)
-        self._runner = web.AppRunner(app, access_log=None)
+        # aiohttp would log a malformed request's offending line (an Authorization header among them) in full.
+        self._runner = web.AppRunner(app, access_log=None, logger=server_logger("bankmarketing_client.docs.http"))
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
@@ -282,11 +291,17 @@ class DocsServer:
     async def _swagger(self, request: web.Request) -> web.StreamResponse:
         from aiohttp import ClientError, web
 
+        from bankmarketing_client.forwarding import BadRequest, forwardable_params
+
         assert self._session is not None
         assert self.swagger_uri is not None
         try:
+            params = forwardable_params(request.rel_url.raw_query_string)  # decoded and checked; aiohttp re-encodes
+        except BadRequest as exc:
+            return web.json_response({"message": str(exc)}, status=400)
+        try:
             async with self._session.get(
-                self.swagger_uri, params=dict(request.query), headers=await self._credential_header()
+                self.swagger_uri, params=params, headers=await self._credential_header()
             ) as upstream:
                 body = await upstream.read()
                 if upstream.status != 200:
@@ -300,12 +315,49 @@ class DocsServer:
             return web.json_response({"message": f"the endpoint's swagger is unusable: {exc}"}, status=502)
         return web.json_response(spec, headers={"Cache-Control": "no-store"})
 
+    def _target(self, request: web.Request) -> URL:
+        """The upstream URL for ``/api/<path>?<query>``: the endpoint's base, then the path and the query rebuilt
+        from their decoded, checked parts (:class:`~bankmarketing_client.forwarding.BadRequest` otherwise).
+
+        Built from the raw path, segment by segment: a decoded path would let ``..%2F`` climb out of the
+        endpoint's base path (to another service on the same host, with the key).
+        """
+        from yarl import URL
+
+        from bankmarketing_client.forwarding import BadRequest, forwardable_query, has_control_characters
+
+        raw_segments = request.rel_url.raw_path.split("/")[2:]  # after "" and "api"
+        segments: list[str] = []
+        for index, raw in enumerate(raw_segments):
+            try:
+                segment = unquote(raw, errors="strict")
+            except UnicodeDecodeError:
+                raise BadRequest("The path is not valid UTF-8 once percent-decoded.") from None
+            last = index == len(raw_segments) - 1
+            if segment in (".", "..") or (not segment and not last) or "/" in segment or "\\" in segment:
+                raise BadRequest("The path may not hold '.', '..' or empty segments, or encoded slashes.")
+            if has_control_characters(segment):
+                raise BadRequest("The path holds control characters (such as CR or LF).")
+            segments.append(quote(segment, safe=""))
+        query = forwardable_query(request.rel_url.raw_query_string)
+        path_qs = "/".join(segments) + (f"?{query}" if query else "")
+        return URL(str(URL(self.base)) + path_qs, encoded=True)
+
     async def _proxy(self, request: web.Request) -> web.StreamResponse:
         from aiohttp import ClientError, web
 
+        from bankmarketing_client.forwarding import BadRequest, forwardable_header
+
         assert self._session is not None
-        target = self.base + request.match_info["tail"]
-        headers = {k: v for k in FORWARDED_REQUEST_HEADERS if (v := request.headers.get(k)) is not None}
+        try:
+            target = self._target(request)
+            headers = {
+                name: value
+                for name in FORWARDED_REQUEST_HEADERS
+                if (value := forwardable_header(request.headers, name)) is not None
+            }
+        except BadRequest as exc:
+            return web.json_response({"message": str(exc)}, status=400)
         if "authorization" not in {k.lower() for k in headers}:
             headers.update(await self._credential_header())
         body = await request.read()
@@ -313,7 +365,6 @@ class DocsServer:
             async with self._session.request(
                 request.method,
                 target,
-                params=dict(request.query),
                 data=body or None,
                 headers=headers,
                 allow_redirects=False,
