@@ -360,7 +360,13 @@ class DocsServer:
             return web.json_response({"message": str(exc)}, status=400)
         if "authorization" not in {k.lower() for k in headers}:
             headers.update(await self._credential_header())
-        body = await request.read()
+        try:  # a browser sends its body at once; a trickle holds no more than the request timeout
+            async with asyncio.timeout(self.request_timeout):
+                body = await request.read()
+        except TimeoutError:
+            return web.json_response(
+                {"message": f"the request body did not arrive within {self.request_timeout:g} s"}, status=408
+            )
         try:
             async with self._session.request(
                 request.method,

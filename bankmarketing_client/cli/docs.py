@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from bankmarketing_client.cli.keys import read_key_file
 from bankmarketing_client.errors import ConfigurationError
+from bankmarketing_client.urls import redact_url
 
 if TYPE_CHECKING:
     from bankmarketing_client.docs import DocsServer
@@ -100,7 +101,7 @@ def run_docs(args: argparse.Namespace, *, stop: threading.Event | None = None) -
         credential = "key added server-side" if server.api_key else "token added server-side"
         if not server.api_key and server.token_provider is None:
             credential = "no key"
-        print(f"Swagger UI for {server.base}: {server.url}  ({credential}; Ctrl-C to stop)", flush=True)
+        print(f"Swagger UI for {redact_url(server.base)}: {server.url}  ({credential}; Ctrl-C to stop)", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             (stop or threading.Event()).wait()
     return 0

@@ -198,3 +198,21 @@ def test_the_issues_smuggling_query_stops_at_the_docs_server(
     assert clean.status_code == 200
     assert clean.json() == {"Results": ["yes", "no"]}
     assert httpx.get(origin + "/swagger.json?version=%33", timeout=30).json()["openapi"].startswith("3.0")
+
+
+def test_a_trickled_body_ends_in_408_within_the_request_timeout(upstream: RecordingUpstream) -> None:
+    """A body that never completes holds the proxy no longer than its request timeout, and never goes upstream."""
+    server = DocsServer(
+        scoring_uri=f"http://127.0.0.1:{upstream.port}{BASE_PATH}score", api_key=KEY, request_timeout=1.0
+    )
+    with server.running(), socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        head = (
+            b"POST /api/score HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 1000\r\nConnection: close\r\n\r\n{" % server.port
+        )
+        sock.sendall(head)  # one byte of a promised thousand, then nothing
+        received = b""
+        while b"\r\n\r\n" not in received and (chunk := sock.recv(65536)):
+            received += chunk
+    assert received.startswith(b"HTTP/1.1 408"), received[:200]
+    assert upstream.heads == []
