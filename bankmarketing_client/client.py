@@ -635,9 +635,9 @@ class ScoringClient(_ClientFace[httpx.Client]):
         """Send and read the whole answer within ``budget`` seconds, or raise the async face's overrun error.
 
         A blocking socket read cannot be interrupted without a thread (which gevent and Locust would not
-        welcome). Instead the attempt's clock is set for :class:`~bankmarketing_client.deadline.DeadlineBackend`, which cuts every connect,
-        read and write below httpx to the time left; a timeout once the budget is spent is the overrun. The
-        body is streamed so the clock is also checked between chunks: the bound that remains when the
+        welcome). Instead the attempt's clock is set for :mod:`bankmarketing_client.deadline`, which cuts every
+        connect, read and write below httpx to the time left; a timeout once the budget is spent is the overrun.
+        The body is streamed so the clock is also checked between chunks: the bound that remains when the
         backend could not be installed (a custom transport).
         """
         if budget is None:

@@ -72,7 +72,8 @@ def _acquire(path: Path, output: Path) -> int:
 
 @contextlib.contextmanager
 def output_lock(output: Path) -> Iterator[Path]:
-    """Hold the lock of ``output`` for the block; :class:`ConfigurationError` naming the holder if another run has it."""
+    """Hold the lock of ``output`` for the block; :class:`ConfigurationError` naming the holder if another run
+    has it."""
     path = lock_path(output)
     if sys.platform == "win32":  # pragma: no cover - no flock: run unguarded, but say so
         logger.warning("no output lock on Windows: do not run two scorers on %s at once", output)

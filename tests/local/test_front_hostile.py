@@ -129,7 +129,7 @@ def test_a_query_that_is_not_utf8_is_400(hardened: LocalEndpoint, payload: bytes
     assert "UTF-8" in message(body)
 
 
-# -- 5. the key in the log ----------------------------------------------------------------------------------------------
+# -- 5. the key in the log ---------------------------------------------------------------------------------------------
 def malformed_authorization_lines(endpoint: LocalEndpoint) -> list[bytes]:
     key = endpoint.primary_key.encode()
     return [
@@ -168,7 +168,7 @@ def test_a_flood_of_malformed_requests_barely_grows_the_log(hardened: LocalEndpo
     assert hardened.stats()["malformed"] == malformed_before + 200  # each one is still counted
 
 
-# -- 6. bytes nobody can forward -----------------------------------------------------------------------------------------
+# -- 6. bytes nobody can forward ---------------------------------------------------------------------------------------
 def test_authorization_that_is_not_utf8_is_400_not_500(hardened: LocalEndpoint, payload: bytes) -> None:
     headers = [(b"Authorization", b"Bearer " + hardened.primary_key.encode() + b"\xff")]
     status, _, body = exchange(hardened, build(headers=headers, body=payload))
@@ -208,7 +208,7 @@ def test_header_bytes_the_container_cannot_take_are_400_not_502(
     assert status == 400
 
 
-# -- 8. two Authorization headers ---------------------------------------------------------------------------------------
+# -- 8. two Authorization headers --------------------------------------------------------------------------------------
 @pytest.mark.parametrize("order", ["right-then-wrong", "wrong-then-right", "right-twice"])
 def test_two_authorization_headers_are_refused(hardened: LocalEndpoint, payload: bytes, order: str) -> None:
     right = b"Bearer " + hardened.primary_key.encode()
@@ -229,7 +229,7 @@ def test_other_headers_the_front_reads_must_appear_once(hardened: LocalEndpoint,
     assert message(body) == "More than one x-request-id header."
 
 
-# -- 7. slow clients -----------------------------------------------------------------------------------------------------
+# -- 7. slow clients ---------------------------------------------------------------------------------------------------
 def test_slow_uploads_do_not_take_the_pending_slots_of_others(hardened: LocalEndpoint, payload: bytes) -> None:
     """Six keyed uploads (more than the 4 pending slots) send one body byte and stall. On main every other request
     was 429 until they timed out; now others are served and the stalled ones end in 408 at the request timeout."""
