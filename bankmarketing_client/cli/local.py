@@ -10,6 +10,7 @@ import threading
 from typing import Any
 
 from bankmarketing_client.errors import ConfigurationError
+from bankmarketing_client.local.limits import DEFAULT_LIMITS  # no aiohttp: --help works without the 'local' extra
 
 
 def _port(text: str) -> int:
@@ -29,12 +30,27 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--contract", choices=("inputs", "data"), default="inputs")
     serve.add_argument("--primary-key", help="default: generated, shown once on stdout")
     serve.add_argument("--secondary-key", help="default: generated")
-    serve.add_argument("--request-timeout-ms", type=int, default=5000)
-    serve.add_argument("--max-concurrent-requests", type=int, default=2, help="per instance, as in Azure")
-    serve.add_argument("--max-pending", type=int, default=None, help="429 above this (default: 2 x concurrency)")
-    serve.add_argument("--max-body-bytes", type=int, default=25 * 1024 * 1024)
+    limits = DEFAULT_LIMITS
     serve.add_argument(
-        "--header-timeout-ms", type=int, default=60_000, help="close connections slower to send their headers"
+        "--request-timeout-ms", type=int, default=limits.request_timeout_ms, help="408 past this (default: %(default)s)"
+    )
+    serve.add_argument(
+        "--max-concurrent-requests",
+        type=int,
+        default=limits.max_concurrent_requests_per_instance,
+        help="per instance, as in Azure (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--max-pending", type=int, default=limits.max_pending, help="429 above this (default: 2 x concurrency)"
+    )
+    serve.add_argument(
+        "--max-body-bytes", type=int, default=limits.max_body_bytes, help="413 above this (default: %(default)s)"
+    )
+    serve.add_argument(
+        "--header-timeout-ms",
+        type=int,
+        default=limits.header_timeout_ms,
+        help="close connections slower to send their headers (default: %(default)s)",
     )
     serve.add_argument("--workers", type=int, default=2, help="gunicorn workers in the container")
     serve.add_argument("--data", help="training CSV (default: $BANKMARKETING_DATA, the cache, or a download)")

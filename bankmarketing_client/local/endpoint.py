@@ -24,6 +24,7 @@ from typing import Literal, Self
 
 from bankmarketing_client.local.faults import FaultSpec
 from bankmarketing_client.local.front import CONFIG_ENV, READY_PREFIX, STATS_PATH, FrontConfig
+from bankmarketing_client.local.limits import DEFAULT_LIMITS, FrontLimits
 from bankmarketing_client.local.process import ChildProcess, LocalEndpointError, free_port, port_in_use
 
 Contract = Literal["inputs", "data"]
@@ -46,8 +47,9 @@ def generate_key() -> str:
 class LocalEndpoint:
     """Start with ``with LocalEndpoint() as ep:``; talk to ``ep.scoring_uri`` with ``ep.primary_key``.
 
-    ``port=0`` picks a free port. ``model_delay_ms`` makes every prediction slow (for timeout tests);
-    ``faults`` injects failures at the front. Keys are generated when not given and never printed.
+    ``port=0`` picks a free port. The front's limits (``request_timeout_ms``, ``max_pending``, ...) are
+    :class:`~.limits.FrontLimits`' fields and defaults, kept in ``limits``. ``model_delay_ms`` makes every prediction
+    slow (for timeout tests); ``faults`` injects failures at the front. Keys are generated when not given and never printed.
     """
 
     def __init__(
@@ -58,11 +60,11 @@ class LocalEndpoint:
         port: int = 0,
         primary_key: str | None = None,
         secondary_key: str | None = None,
-        request_timeout_ms: int = 5000,
-        max_concurrent_requests_per_instance: int = 2,
-        max_pending: int | None = None,
-        max_body_bytes: int = 25 * 1024 * 1024,
-        header_timeout_ms: int = 60_000,
+        request_timeout_ms: int = DEFAULT_LIMITS.request_timeout_ms,
+        max_concurrent_requests_per_instance: int = DEFAULT_LIMITS.max_concurrent_requests_per_instance,
+        max_pending: int | None = DEFAULT_LIMITS.max_pending,
+        max_body_bytes: int = DEFAULT_LIMITS.max_body_bytes,
+        header_timeout_ms: int = DEFAULT_LIMITS.header_timeout_ms,
         faults: FaultSpec | None = None,
         model_delay_ms: float = 0,
         worker_count: int = 2,
@@ -84,11 +86,13 @@ class LocalEndpoint:
         self.port = port
         self._primary_key = primary_key or generate_key()
         self._secondary_key = secondary_key or generate_key()
-        self.request_timeout_ms = request_timeout_ms
-        self.max_concurrent_requests_per_instance = max_concurrent_requests_per_instance
-        self.max_pending = max_pending
-        self.max_body_bytes = max_body_bytes
-        self.header_timeout_ms = header_timeout_ms
+        self.limits = FrontLimits(
+            request_timeout_ms=request_timeout_ms,
+            max_concurrent_requests_per_instance=max_concurrent_requests_per_instance,
+            max_pending=max_pending,
+            max_body_bytes=max_body_bytes,
+            header_timeout_ms=header_timeout_ms,
+        )
         self.faults = faults or FaultSpec()
         self.model_delay_ms = model_delay_ms
         self.worker_count = worker_count
@@ -209,11 +213,7 @@ class LocalEndpoint:
             secondary_key=self._secondary_key,
             host=self.host,
             port=self.port,
-            request_timeout_ms=self.request_timeout_ms,
-            max_concurrent_requests_per_instance=self.max_concurrent_requests_per_instance,
-            max_pending=self.max_pending,
-            max_body_bytes=self.max_body_bytes,
-            header_timeout_ms=self.header_timeout_ms,
+            limits=self.limits,
             faults=self.faults,
         )
         env = self._child_env()

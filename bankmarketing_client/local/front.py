@@ -54,6 +54,7 @@ from bankmarketing_client.forwarding import (
     server_logger,
 )
 from bankmarketing_client.local.faults import Fault, FaultInjector, FaultSpec
+from bankmarketing_client.local.limits import FrontLimits
 
 log = logging.getLogger("bankmarketing_client.local.front")
 
@@ -82,31 +83,19 @@ class FrontConfig:
     secondary_key: str = field(repr=False)
     host: str = "127.0.0.1"
     port: int = 0
-    request_timeout_ms: int = 5000
-    max_concurrent_requests_per_instance: int = 2
-    instance_count: int = 1
-    max_pending: int | None = None
-    max_body_bytes: int = 25 * 1024 * 1024
-    #: A connection must send complete request headers within this time of opening, or of its previous answer
-    #: (so it also closes idle keep-alive connections; longer than the client's 30 s keep-alive expiry).
-    header_timeout_ms: int = 60_000
+    limits: FrontLimits = field(default_factory=FrontLimits)
     faults: FaultSpec = field(default_factory=FaultSpec)
 
-    @property
-    def pending_limit(self) -> int:
-        """Azure answers 429 past ``2 x max_concurrent_requests_per_instance x instances`` pending requests."""
-        if self.max_pending is not None:
-            return self.max_pending
-        return 2 * self.max_concurrent_requests_per_instance * self.instance_count
-
     def to_json(self) -> str:
-        data = {k: v for k, v in self.__dict__.items() if k != "faults"}
+        data = {k: v for k, v in self.__dict__.items() if k not in ("limits", "faults")}
+        data["limits"] = self.limits.to_dict()
         data["faults"] = self.faults.to_dict()
         return json.dumps(data)
 
     @classmethod
     def from_json(cls, text: str) -> FrontConfig:
         data = json.loads(text)
+        data["limits"] = FrontLimits.from_dict(data.get("limits") or {})
         data["faults"] = FaultSpec.from_dict(data.get("faults") or {})
         return cls(**data)
 
@@ -131,7 +120,7 @@ class Front:
         self.config = config
         self._keys = tuple(k.encode() for k in (config.primary_key, config.secondary_key) if k)
         self._faults = FaultInjector(config.faults)
-        self._dispatch = asyncio.Semaphore(config.max_concurrent_requests_per_instance * config.instance_count)
+        self._dispatch = asyncio.Semaphore(config.limits.concurrency)
         self._pending = 0
         self.stats: Counter[str] = Counter()
         self.http_log = server_logger("bankmarketing_client.local.front.http", counter=self.stats)
@@ -141,7 +130,7 @@ class Front:
 
     # -- set-up ---------------------------------------------------------------------------------------------------
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=self.config.max_body_bytes + 1)
+        app = web.Application(client_max_size=self.config.limits.max_body_bytes + 1)
         app.router.add_post("/score", self.score)
         # Only the health check and the swagger are open, as in Azure; nothing else reaches the container.
         app.router.add_get("/", self.passthrough)
@@ -157,7 +146,7 @@ class Front:
             self.app(),
             access_log=None,
             handle_signals=False,
-            keepalive_timeout=self.config.header_timeout_ms / 1000,
+            keepalive_timeout=self.config.limits.header_timeout_ms / 1000,
             logger=self.http_log,
         )
 
@@ -293,7 +282,7 @@ class Front:
             target, caller_headers = self._outbound(request)
         except BadRequest as exc:
             return self._bad_request(exc, request_id)
-        deadline = asyncio.get_running_loop().time() + self.config.request_timeout_ms / 1000
+        deadline = asyncio.get_running_loop().time() + self.config.limits.request_timeout_ms / 1000
         body = await self._read_body(request, request_id, deadline)
         if isinstance(body, web.Response):
             return body
@@ -317,11 +306,13 @@ class Front:
 
     def _too_large(self, request_id: str) -> web.Response:
         self.stats["413"] += 1
-        return _json_response(413, f"Request body is larger than {self.config.max_body_bytes} bytes.", request_id)
+        return _json_response(
+            413, f"Request body is larger than {self.config.limits.max_body_bytes} bytes.", request_id
+        )
 
     def _timed_out(self, request_id: str) -> web.Response:
         self.stats["408"] += 1
-        return _json_response(408, f"Request timed out after {self.config.request_timeout_ms} ms.", request_id)
+        return _json_response(408, f"Request timed out after {self.config.limits.request_timeout_ms} ms.", request_id)
 
     async def score(self, request: web.Request) -> web.StreamResponse:
         config = self.config
@@ -361,15 +352,15 @@ class Front:
             self.stats["fault_reset"] += 1
             self._reset(request)
             raise asyncio.CancelledError  # nothing more is written on an aborted connection
-        if request.content_length is not None and request.content_length > config.max_body_bytes:
+        if request.content_length is not None and request.content_length > config.limits.max_body_bytes:
             return self._too_large(request_id)
         # The request timeout covers the upload and the answer. The body is read (bounded in size and time) before
         # the request counts as pending: a slow upload holds its own connection, never a slot others need.
-        deadline = asyncio.get_running_loop().time() + config.request_timeout_ms / 1000
+        deadline = asyncio.get_running_loop().time() + config.limits.request_timeout_ms / 1000
         body = await self._read_body(request, request_id, deadline)
         if isinstance(body, web.Response):
             return body
-        if self._pending >= config.pending_limit:
+        if self._pending >= config.limits.pending_limit:
             self.stats["429"] += 1
             return _json_response(429, "Too many pending requests for this deployment.", request_id)
         self._pending += 1

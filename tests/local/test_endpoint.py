@@ -17,6 +17,8 @@ import pytest
 
 from bankmarketing_client.errors import DatasetError
 from bankmarketing_client.local import LocalEndpoint, LocalEndpointError
+from bankmarketing_client.local.front import FrontConfig
+from bankmarketing_client.local.limits import FrontLimits
 
 
 def _descendants(pid: int) -> set[int]:
@@ -107,6 +109,24 @@ def test_logs_are_removed_on_stop_unless_a_folder_was_named(tmp_path: Path) -> N
 def test_unknown_contract_is_refused() -> None:
     with pytest.raises(LocalEndpointError, match="contract must be one of"):
         LocalEndpoint(contract="csv")  # type: ignore[arg-type]
+
+
+def test_limits_are_one_description_shared_by_endpoint_front_and_cli() -> None:
+    """LocalEndpoint's keywords fill FrontLimits; the front's JSON config carries them; the CLI shows its defaults."""
+    endpoint = LocalEndpoint(request_timeout_ms=400, max_pending=3, header_timeout_ms=1500)
+    assert endpoint.limits == FrontLimits(request_timeout_ms=400, max_pending=3, header_timeout_ms=1500)
+    assert endpoint.limits.pending_limit == 3
+    assert LocalEndpoint().limits == FrontLimits()
+    assert FrontLimits(max_concurrent_requests_per_instance=3, instance_count=2).pending_limit == 12
+    config = FrontConfig(upstream="http://127.0.0.1:1", primary_key="p", secondary_key="s", limits=endpoint.limits)
+    assert FrontConfig.from_json(config.to_json()) == config
+    help_text = subprocess.run(
+        [sys.executable, "-m", "bankmarketing_client.cli", "local", "serve", "--help"],
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stdout  # fmt: skip
+    defaults = FrontLimits()
+    for shown in (defaults.request_timeout_ms, defaults.max_body_bytes, defaults.header_timeout_ms):
+        assert f"(default: {shown})" in " ".join(help_text.split())
 
 
 def _read_until(proc: subprocess.Popen[bytes], marker: str, timeout: float) -> str:
