@@ -14,6 +14,8 @@ retry). The CLI configures logging for its own output (``-v``).
 from __future__ import annotations
 
 import logging
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _distribution_version
 from typing import TYPE_CHECKING
 
 from bankmarketing_client._lazy import lazy_exports
@@ -55,7 +57,10 @@ if TYPE_CHECKING:
     from bankmarketing_client.features import BankMarketingRecord, validate_records
     from bankmarketing_client.retry import RetryPolicy
 
-__version__ = "0.1.0"
+try:  # pyproject.toml holds the version; the installed metadata carries it here (one place to bump)
+    __version__: str = _distribution_version("bankmarketing-client")
+except PackageNotFoundError:  # a source tree on sys.path that was never installed
+    __version__ = "0+unknown"
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
