@@ -1,9 +1,10 @@
 """The scoring client: one core, an async face and a sync face.
 
 Everything that does not wait lives once in :class:`_ClientCore`: settings, request building (ids, timeouts
-clipped to the deadline), record validation, body encoding, status-to-exception mapping, retry decisions and
-answer decoding. The two faces differ only where waiting happens: which httpx client sends, how the
-concurrency limit is held (``asyncio.Semaphore`` or ``threading.BoundedSemaphore``) and how tenacity sleeps.
+clipped to the deadline), record validation, body encoding, status-to-exception mapping and answer decoding
+(which failures are retried is decided in :mod:`bankmarketing_client.retry` alone). The two faces differ only
+where waiting happens: which httpx client sends, how the concurrency limit is held (``asyncio.Semaphore`` or
+``threading.BoundedSemaphore``) and how tenacity sleeps.
 That is the shape of openai-python's base client, and it is why the sync face needs no event loop: it runs in
 plain threads and in gevent greenlets (Locust), where ``asyncio.run`` per call would break.
 
@@ -55,7 +56,14 @@ from bankmarketing_client.errors import (
     ServiceUnavailableError,
     UnexpectedResponseError,
 )
-from bankmarketing_client.retry import MODEL_STATUS_HEADER, RetryableError, RetryPolicy, parse_retry_after
+from bankmarketing_client.retry import (
+    MODEL_STATUS_HEADER,
+    RetryableError,
+    RetryPolicy,
+    overrun_error,
+    parse_retry_after,
+    transport_error,
+)
 from bankmarketing_client.urls import endpoint_urls, redact_url
 
 if TYPE_CHECKING:
@@ -285,13 +293,8 @@ class _ClientCore:
         return cap
 
     def overrun_error(self, request: httpx.Request, budget: float) -> RetryableError:
-        """The attempt took its whole budget (e.g. an answer trickling in): retryable while time is left."""
-        return RetryableError(
-            RequestTimeoutError(
-                f"no complete answer from {_where(request)} within {budget:g} s",
-                request_id=request.headers.get("x-request-id"),
-            )
-        )
+        """The attempt took its whole budget: :func:`~bankmarketing_client.retry.overrun_error` for ``request``."""
+        return overrun_error(where=_where(request), budget=budget, request_id=request.headers.get("x-request-id"))
 
     def build_request(self, op: _Operation, cap: float | None) -> httpx.Request:
         """A fresh request for the next attempt of ``op``, each phase's timeout clipped to ``cap``."""
@@ -322,23 +325,13 @@ class _ClientCore:
     # -- reading answers -------------------------------------------------------------------------------------
 
     def transport_error(self, request: httpx.Request, exc: httpx.RequestError) -> Exception:
-        """A failure with no usable HTTP answer: timeouts and connection errors are retryable, the rest not."""
-        request_id = request.headers.get("x-request-id")
-        where = _where(request)
-        if isinstance(exc, httpx.UnsupportedProtocol):
-            return ConfigurationError(f"cannot send to {redact_url(self.scoring_url)}: {exc}")
-        if isinstance(exc, httpx.TimeoutException):
-            kind = type(exc).__name__.replace("Timeout", " timeout").lower().strip()
-            error: APIError = RequestTimeoutError(f"no answer from {where} ({kind})", request_id=request_id)
-        elif isinstance(exc, httpx.TransportError):
-            error = ServiceUnavailableError(
-                f"could not reach {where} ({type(exc).__name__}: {exc})", request_id=request_id
-            )
-        else:  # e.g. a body that cannot be decoded: sending it again would not help
-            return UnexpectedResponseError(
-                f"unreadable answer from {where} ({type(exc).__name__}: {exc})", request_id=request_id
-            )
-        return RetryableError(error)
+        """No usable HTTP answer: classified (and wrapped when retried) by the policy's module, not here."""
+        return transport_error(
+            exc,
+            where=_where(request),
+            target=redact_url(self.scoring_url),
+            request_id=request.headers.get("x-request-id"),
+        )
 
     def check(self, request: httpx.Request, response: httpx.Response) -> None:
         """Return for a 2xx; otherwise raise the mapped error, wrapped for retry when the policy says so."""
@@ -347,10 +340,9 @@ class _ClientCore:
             return
         headers = response.headers
         request_id = _server_request_id(headers) or request.headers.get("x-request-id")
-        retry_after = parse_retry_after(headers)
-        error = self.status_error(status, headers, response.content, request_id, retry_after)
+        error = self.status_error(status, headers, response.content, request_id, parse_retry_after(headers))
         if self.retry.should_retry_status(status, headers):
-            raise RetryableError(error, retry_after=retry_after)
+            raise RetryableError(error)
         raise error
 
     def status_error(
@@ -361,7 +353,7 @@ class _ClientCore:
         request_id: str | None,
         retry_after: float | None,
     ) -> APIError:
-        common: dict[str, Any] = {"status": status, "request_id": request_id, "body": body}
+        common: dict[str, Any] = {"status": status, "request_id": request_id, "body": body, "retry_after": retry_after}
         if status in (401, 403):
             return AuthenticationError("the endpoint refused the key or token", **common)
         if status == 408:
@@ -373,7 +365,7 @@ class _ClientCore:
             reason = headers.get("ms-azureml-model-error-reason", "no reason given")
             return ModelError(f"the model failed (container status {model_status}: {reason})", **common)
         if status == 429:
-            return RateLimitedError("too many requests pending at the endpoint", retry_after=retry_after, **common)
+            return RateLimitedError("too many requests pending at the endpoint", **common)
         if status == 500:
             return ModelError("the scoring container failed", **common)
         if status in (502, 503, 504):

@@ -61,11 +61,11 @@ class APIError(BankMarketingError):
 
     ``status`` is ``None`` when no HTTP answer arrived (connection refused, reset, timed out). ``transient`` is
     set by the client when its retry policy judged the error "not now" rather than "not this request" (so a
-    later attempt may succeed), with the server's wait hint in ``retry_hint`` when it gave one.
+    later attempt may succeed). ``retry_after`` is the server's ``Retry-After`` in seconds when the answer
+    carried one: the one hint the retry policy waits for (on the errors it retries) and callers can read.
     """
 
     transient: bool = False
-    retry_hint: float | None = None
 
     def __init__(
         self,
@@ -74,8 +74,10 @@ class APIError(BankMarketingError):
         status: int | None = None,
         request_id: str | None = None,
         body: str | bytes | None = None,
+        retry_after: float | None = None,
     ) -> None:
         self.status = status
+        self.retry_after = retry_after
         self.request_id = request_id
         self.body_excerpt = excerpt(body)
         parts = [message]
@@ -98,10 +100,6 @@ class ModelError(APIError):
 
 class RateLimitedError(APIError):
     """429: too many pending requests; ``retry_after`` is the server's hint in seconds, if any."""
-
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
-        self.retry_after = retry_after
-        super().__init__(message, **kwargs)  # type: ignore[arg-type]
 
 
 class RequestTimeoutError(APIError):

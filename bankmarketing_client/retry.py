@@ -14,27 +14,41 @@ What is retried, and why (see ``docs/retry-policy.md`` for the comparison with a
   shows up as 502/503 at the front.
 * Every other 4xx never: the request itself is wrong (key, payload, size).
 
-Waits are exponential with *full* jitter (a uniform draw in ``[0, min(cap, base * 2**n)]``), so that many
-clients refused together do not come back together. A ``Retry-After`` header (seconds or an HTTP date)
-replaces the computed wait. Attempts stop at ``max_attempts`` or when the next wait would cross the overall
-``deadline``, whichever comes first; the last error is then raised as it is (never tenacity's ``RetryError``).
+Everything is tenacity's own parts: attempts stop at ``stop_after_attempt(max_attempts) |
+stop_before_delay(deadline)`` (the count, or a wait that would cross the overall deadline, whichever comes
+first); the wait is the server's ``Retry-After`` (seconds or an HTTP date) when the error carries one, and
+otherwise ``wait_random_exponential`` (*full* jitter, a uniform draw in ``[0, min(cap, base * 2**(n-1))]``), so
+that many clients refused together do not come back together. A ``Retry-After`` over ``max_retry_after`` is
+not retried at all. The last error is raised as it is (``reraise=True``: never tenacity's ``RetryError``).
+
+Which failures are retried is decided here alone: statuses by :meth:`RetryPolicy.should_retry_status`, and
+transport failures (no HTTP answer) by :func:`transport_error`, which also names the :class:`APIError` each
+becomes. A retried error is wrapped in :class:`RetryableError` while attempts remain.
 """
 
 from __future__ import annotations
 
-import asyncio
 import email.utils
 import logging
 import math
 import random
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
+import httpx
 import tenacity
+from tenacity.stop import stop_base
+from tenacity.wait import wait_base
 
-from bankmarketing_client.errors import APIError
+from bankmarketing_client.errors import (
+    APIError,
+    ConfigurationError,
+    RequestTimeoutError,
+    ServiceUnavailableError,
+    UnexpectedResponseError,
+)
 
 logger = logging.getLogger("bankmarketing_client.retry")
 
@@ -45,17 +59,45 @@ MODEL_STATUS_HEADER: Final = "ms-azureml-model-error-statuscode"
 
 
 class RetryableError(Exception):
-    """Internal: wraps an :class:`APIError` the policy decided to retry, with the server's wait hint if any.
+    """Internal: wraps an :class:`APIError` the policy decided to retry (its ``retry_after`` paces the wait).
 
     Never escapes the client: when attempts run out, the wrapped ``error`` is raised instead.
     """
 
-    def __init__(self, error: APIError, *, retry_after: float | None = None) -> None:
+    def __init__(self, error: APIError) -> None:
         super().__init__(str(error))
         self.error = error
-        self.retry_after = retry_after
         error.transient = True  # the policy's verdict travels with the error callers see
-        error.retry_hint = retry_after
+
+
+def transport_error(
+    exc: httpx.RequestError, *, where: str, target: str, request_id: str | None
+) -> RetryableError | APIError | ConfigurationError:
+    """What a failure with no usable HTTP answer becomes, and whether it is retried (wrapped) or not.
+
+    Timeouts and connection errors (refused, reset, DNS) are retried: the request may not have reached the model,
+    and scoring is pure. An unsupported scheme is a configuration mistake and an undecodable body would be the same
+    again, so neither is retried. ``where`` is ``host:port`` and ``target`` the redacted URI, for messages.
+    """
+    if isinstance(exc, httpx.UnsupportedProtocol):
+        return ConfigurationError(f"cannot send to {target}: {exc}")
+    if isinstance(exc, httpx.TimeoutException):
+        kind = type(exc).__name__.replace("Timeout", " timeout").lower().strip()
+        return RetryableError(RequestTimeoutError(f"no answer from {where} ({kind})", request_id=request_id))
+    if isinstance(exc, httpx.TransportError):
+        return RetryableError(
+            ServiceUnavailableError(f"could not reach {where} ({type(exc).__name__}: {exc})", request_id=request_id)
+        )
+    return UnexpectedResponseError(
+        f"unreadable answer from {where} ({type(exc).__name__}: {exc})", request_id=request_id
+    )
+
+
+def overrun_error(*, where: str, budget: float, request_id: str | None) -> RetryableError:
+    """The attempt took its whole budget (e.g. an answer trickling in): retried, like a timeout, while time is left."""
+    return RetryableError(
+        RequestTimeoutError(f"no complete answer from {where} within {budget:g} s", request_id=request_id)
+    )
 
 
 def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
@@ -86,6 +128,31 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -
             return None
         return max(0.0, ms / 1000.0) if math.isfinite(ms) else None
     return None
+
+
+class wait_full_jitter(tenacity.wait_random_exponential):
+    """tenacity's ``wait_random_exponential`` (full jitter) with the uniform draw injectable, so tests can pin it."""
+
+    def __init__(self, *, multiplier: float, max: float, rng: Callable[[float, float], float]) -> None:
+        super().__init__(multiplier=multiplier, max=max)
+        self.rng = rng
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
+        ceiling = tenacity.wait_exponential.__call__(self, retry_state)  # the window wait_random_exponential draws in
+        return self.rng(self.min, ceiling)
+
+
+class wait_retry_after(wait_base):
+    """The server's ``Retry-After`` when the failed attempt's error carries one, otherwise ``fallback``."""
+
+    def __init__(self, fallback: wait_base) -> None:
+        self.fallback = fallback
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
+        error = _failed_error(retry_state)
+        if error is not None and error.retry_after is not None:
+            return error.retry_after
+        return self.fallback(retry_state)
 
 
 @dataclass(frozen=True)
@@ -128,30 +195,32 @@ class RetryPolicy:
             return wrapped.isdigit() and int(wrapped) in self.retry_statuses
         return False
 
+    def should_retry(self, exc: BaseException) -> bool:
+        """tenacity's ``retry=`` test: a wrapped error, unless its ``Retry-After`` is longer than we wait for."""
+        if not isinstance(exc, RetryableError):
+            return False
+        hint = exc.error.retry_after
+        return hint is None or hint <= self.max_retry_after
+
+    @property
+    def stop(self) -> stop_base:
+        """``stop_after_attempt(max_attempts) | stop_before_delay(deadline)`` (the count alone without deadline)."""
+        by_count = tenacity.stop_after_attempt(self.max_attempts)
+        return by_count if self.deadline is None else by_count | tenacity.stop_before_delay(self.deadline)
+
+    @property
+    def wait(self) -> wait_retry_after:
+        """The server's ``Retry-After`` if any, else full-jitter exponential backoff (``wait_random_exponential``)."""
+        return wait_retry_after(wait_full_jitter(multiplier=self.backoff_base, max=self.backoff_max, rng=self.rng))
+
     def backoff(self, retry_number: int) -> float:
-        """Full-jitter exponential wait before retry ``retry_number`` (1 for the first retry)."""
-        ceiling = min(self.backoff_max, self.backoff_base * (2.0 ** max(0, retry_number - 1)))
-        return self.rng(0.0, ceiling)
-
-    # -- tenacity wiring -------------------------------------------------------------------------------------
-
-    def _wait(self, state: tenacity.RetryCallState) -> float:
-        hint = _hint(state)
-        if hint is not None:
-            return hint
-        return self.backoff(state.attempt_number)
-
-    def _stop(self, state: tenacity.RetryCallState) -> bool:
-        if state.attempt_number >= self.max_attempts:
-            return True
-        hint = _hint(state)
-        if hint is not None and hint > self.max_retry_after:
-            return True
-        elapsed = state.seconds_since_start or 0.0
-        return self.deadline is not None and elapsed + state.upcoming_sleep >= self.deadline
+        """The jittered wait before retry ``retry_number`` (1 for the first) when the server gave no hint."""
+        state = tenacity.RetryCallState(retry_object=self.retrying(), fn=None, args=(), kwargs={})
+        state.attempt_number = retry_number
+        return self.wait(state)
 
     def _log_retry(self, state: tenacity.RetryCallState) -> None:
-        error = _error(state)
+        error = _failed_error(state)
         if error is None:
             return
         logger.warning(
@@ -163,33 +232,30 @@ class RetryPolicy:
             state.upcoming_sleep,
         )
 
-    def _kwargs(self) -> dict[str, object]:
-        return {
-            "stop": self._stop,
-            "wait": self._wait,
-            "retry": tenacity.retry_if_exception_type(RetryableError),
-            "before_sleep": self._log_retry,
-            "reraise": True,
-        }
-
     def retrying(self, *, sleep: Callable[[float], None] | None = None) -> tenacity.Retrying:
         """A fresh tenacity ``Retrying`` for one blocking call.
 
         Without ``sleep``, tenacity looks ``time.sleep`` up at each wait, so a gevent monkey-patch applied after
         this module was imported (Locust) still makes waits cooperative.
         """
-        if sleep is None:
-            return tenacity.Retrying(**self._kwargs())  # type: ignore[arg-type]
-        return tenacity.Retrying(sleep=sleep, **self._kwargs())  # type: ignore[arg-type]
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception(self.should_retry),
+            stop=self.stop,
+            wait=self.wait,
+            before_sleep=self._log_retry,
+            reraise=True,
+        )
+        return retrying if sleep is None else retrying.copy(sleep=sleep)
 
-    def async_retrying(self) -> AsyncIterator[tenacity.AttemptManager]:
-        """The attempts of one asynchronous call: the same tenacity controller and rules, waits on asyncio.
-
-        Used as ``async for attempt in policy.async_retrying(): with attempt: ...``, like tenacity's
-        ``AsyncRetrying``, which is not used because it re-inspects every callback on every attempt to support
-        coroutine callbacks this policy does not have (about 50 us per call, measured).
-        """
-        return _AsyncAttempts(tenacity.Retrying(**self._kwargs()))  # type: ignore[arg-type]
+    def async_retrying(self) -> tenacity.AsyncRetrying:
+        """The same rules for one asynchronous call, waits awaited: ``async for attempt in ...: with attempt:``."""
+        return tenacity.AsyncRetrying(
+            retry=tenacity.retry_if_exception(self.should_retry),
+            stop=self.stop,
+            wait=self.wait,
+            before_sleep=self._log_retry,
+            reraise=True,
+        )
 
     def remaining(self, started: float, *, now: float | None = None) -> float | None:
         """Seconds left before the deadline of a call that started at ``started`` (``time.monotonic()``)."""
@@ -199,43 +265,13 @@ class RetryPolicy:
         return self.deadline - (current - started)
 
 
-class _AsyncAttempts:
-    """Drives a tenacity ``Retrying`` controller from async code: attempts are yielded, waits are awaited."""
-
-    def __init__(self, controller: tenacity.Retrying) -> None:
-        controller.begin()
-        self._controller = controller
-        self._state = tenacity.RetryCallState(retry_object=controller, fn=None, args=(), kwargs={})
-
-    def __aiter__(self) -> _AsyncAttempts:
-        return self
-
-    async def __anext__(self) -> tenacity.AttemptManager:
-        while True:
-            action = self._controller.iter(retry_state=self._state)  # raises the last error when it gives up
-            if isinstance(action, tenacity.DoAttempt):
-                return tenacity.AttemptManager(retry_state=self._state)
-            if isinstance(action, tenacity.DoSleep):
-                self._state.prepare_for_next_attempt()
-                await asyncio.sleep(action)
-                continue
-            raise StopAsyncIteration
-
-
-def _error(state: tenacity.RetryCallState) -> APIError | None:
+def _failed_error(state: tenacity.RetryCallState) -> APIError | None:
+    """The error the policy is retrying after the attempt ``state`` describes, if that attempt failed so."""
     outcome = state.outcome
     if outcome is None or not outcome.failed:
         return None
     exc = outcome.exception()
     return exc.error if isinstance(exc, RetryableError) else None
-
-
-def _hint(state: tenacity.RetryCallState) -> float | None:
-    outcome = state.outcome
-    if outcome is None or not outcome.failed:
-        return None
-    exc = outcome.exception()
-    return exc.retry_after if isinstance(exc, RetryableError) else None
 
 
 def _describe(error: APIError) -> str:

@@ -170,7 +170,7 @@ class Sender:
                         sleeping = True
                         self.waiting += 1
                         self.slot_freed.set()
-                        raise RetryableError(exc, retry_after=exc.retry_hint) from exc
+                        raise RetryableError(exc) from exc  # its retry_after, if any, paces the wait
                     self.tuner.on_success(rows, time.monotonic() - sent)
                     return self._decode(raw.content, raw.status, raw.request_id, rows)
         except RetryableError as exc:  # the policy gave up: the endpoint's own error, as the client raises it

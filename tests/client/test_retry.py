@@ -10,11 +10,19 @@ import email.utils
 import logging
 from collections.abc import Callable
 
+import httpx
 import pytest
 import tenacity
 
-from bankmarketing_client.errors import APIError, RateLimitedError, ServiceUnavailableError
-from bankmarketing_client.retry import RetryableError, RetryPolicy, parse_retry_after
+from bankmarketing_client.errors import (
+    APIError,
+    ConfigurationError,
+    RateLimitedError,
+    RequestTimeoutError,
+    ServiceUnavailableError,
+    UnexpectedResponseError,
+)
+from bankmarketing_client.retry import RetryableError, RetryPolicy, overrun_error, parse_retry_after, transport_error
 
 NOW = 1_800_000_000.0
 
@@ -141,7 +149,7 @@ def test_non_retryable_errors_pass_through_at_once() -> None:
 def test_retry_after_replaces_the_backoff() -> None:
     def throttled(n: int) -> None:
         if n < 3:
-            raise RetryableError(RateLimitedError("slow down", status=429, retry_after=1.25), retry_after=1.25)
+            raise RetryableError(RateLimitedError("slow down", status=429, retry_after=1.25))
 
     attempts, slept = _run(RetryPolicy(max_attempts=5, backoff_base=100.0), throttled)
     assert (attempts, slept) == (3, [1.25, 1.25])
@@ -149,7 +157,7 @@ def test_retry_after_replaces_the_backoff() -> None:
 
 def test_a_wait_past_the_deadline_is_not_started() -> None:
     def throttled(_: int) -> None:
-        raise RetryableError(RateLimitedError("slow down", status=429), retry_after=10.0)
+        raise RetryableError(RateLimitedError("slow down", status=429, retry_after=10.0))
 
     attempts, slept = _run(RetryPolicy(max_attempts=5, deadline=5.0), throttled)
     assert (attempts, slept) == (1, [])
@@ -157,7 +165,7 @@ def test_a_wait_past_the_deadline_is_not_started() -> None:
 
 def test_an_overlong_retry_after_is_not_waited_for_even_without_deadline() -> None:
     def throttled(_: int) -> None:
-        raise RetryableError(RateLimitedError("slow down", status=429), retry_after=3600.0)
+        raise RetryableError(RateLimitedError("slow down", status=429, retry_after=3600.0))
 
     attempts, slept = _run(RetryPolicy(max_attempts=5, deadline=None, max_retry_after=60.0), throttled)
     assert (attempts, slept) == (1, [])
@@ -210,3 +218,158 @@ def test_tenacity_retry_error_never_escapes() -> None:
 def test_blocking_waits_look_up_time_sleep_late() -> None:
     """tenacity's own ``nap.sleep`` resolves ``time.sleep`` per call, so gevent patching after import still works."""
     assert RetryPolicy().retrying().sleep is tenacity.nap.sleep
+
+
+# -- the composition: tenacity's own stops and waits ------------------------------------------------------------
+
+
+def _failed_state(policy: RetryPolicy, error: Exception | None, *, attempt: int = 1) -> tenacity.RetryCallState:
+    """A tenacity call state after ``attempt`` failed with ``error`` (or succeeded, for ``None``)."""
+    state = tenacity.RetryCallState(retry_object=policy.retrying(), fn=None, args=(), kwargs={})
+    state.attempt_number = attempt
+    if error is None:
+        state.set_result(None)
+    else:
+        state.set_exception((type(error), error, None))
+    return state
+
+
+def test_the_stop_is_the_or_of_tenacitys_attempt_and_deadline_stops() -> None:
+    stop = RetryPolicy(max_attempts=4, deadline=5.0).stop
+    assert isinstance(stop, tenacity.stop.stop_any)
+    by_count, by_deadline = stop.stops
+    assert isinstance(by_count, tenacity.stop_after_attempt)
+    assert by_count.max_attempt_number == 4
+    assert isinstance(by_deadline, tenacity.stop_before_delay)
+    assert by_deadline.max_delay == 5.0
+    no_deadline = RetryPolicy(max_attempts=4, deadline=None).stop
+    assert isinstance(no_deadline, tenacity.stop_after_attempt)
+
+
+@pytest.mark.parametrize(
+    ("attempt", "elapsed", "upcoming", "stops"),
+    [
+        (1, 0.0, 0.1, False),
+        (4, 0.0, 0.1, True),  # the count
+        (2, 4.0, 0.5, False),
+        (2, 4.0, 1.0, True),  # elapsed plus the next wait reaches the deadline
+        (2, 5.5, 0.0, True),  # the deadline already passed
+    ],
+)
+def test_either_stop_ends_the_call(attempt: int, elapsed: float, upcoming: float, stops: bool) -> None:
+    policy = RetryPolicy(max_attempts=4, deadline=5.0)
+    state = _failed_state(policy, _unavailable(), attempt=attempt)
+    state.start_time = 100.0
+    state.outcome_timestamp = 100.0 + elapsed
+    state.upcoming_sleep = upcoming
+    assert policy.stop(state) is stops
+
+
+def test_the_fallback_wait_is_tenacitys_random_exponential_with_the_policys_shape() -> None:
+    fallback = RetryPolicy(backoff_base=0.25, backoff_max=4.0).wait.fallback
+    assert isinstance(fallback, tenacity.wait_random_exponential)
+    assert (fallback.multiplier, fallback.max, fallback.min) == (0.25, 4.0, 0)
+
+
+def test_retry_after_on_any_retried_error_replaces_the_random_draw() -> None:
+    draws: list[float] = []
+
+    def record(low: float, high: float) -> float:
+        draws.append(high)
+        return high
+
+    policy = RetryPolicy(backoff_base=1.0, backoff_max=8.0, rng=record)
+    hinted = RetryableError(ServiceUnavailableError("down", status=503, retry_after=2.5))
+    assert policy.wait(_failed_state(policy, hinted, attempt=3)) == 2.5
+    assert draws == []  # the random wait was not even drawn
+    assert policy.wait(_failed_state(policy, _unavailable(), attempt=3)) == 4.0
+    assert draws == [4.0]
+
+
+def test_an_overlong_retry_after_is_not_retried_and_a_fitting_one_is() -> None:
+    policy = RetryPolicy(max_retry_after=60.0)
+    assert policy.should_retry(RetryableError(RateLimitedError("slow", status=429, retry_after=60.0)))
+    assert not policy.should_retry(RetryableError(RateLimitedError("slow", status=429, retry_after=61.0)))
+    assert not policy.should_retry(RateLimitedError("slow", status=429))  # not wrapped: the policy did not judge it
+
+
+def test_one_retry_after_attribute() -> None:
+    assert RateLimitedError("slow", status=429, retry_after=3.0).retry_after == 3.0
+    assert RateLimitedError("slow", status=429).retry_after is None
+    assert APIError("down", status=503, retry_after=1.0).retry_after == 1.0
+    assert not hasattr(APIError("down"), "retry_hint")
+    assert not hasattr(RetryableError(APIError("down")), "retry_after")
+
+
+def test_wrapping_marks_the_error_transient() -> None:
+    error = ServiceUnavailableError("down", status=503)
+    assert not error.transient
+    assert RetryableError(error).error is error
+    assert error.transient
+
+
+_REQUEST = httpx.Request("POST", "http://127.0.0.1:5001/score")
+
+
+@pytest.mark.parametrize(
+    ("exc", "kind", "text"),
+    [
+        (httpx.ConnectError("refused", request=_REQUEST), ServiceUnavailableError, "could not reach h:1 (ConnectError"),
+        (httpx.ReadError("reset", request=_REQUEST), ServiceUnavailableError, "(ReadError: reset)"),
+        (httpx.RemoteProtocolError("closed", request=_REQUEST), ServiceUnavailableError, "RemoteProtocolError"),
+        (httpx.ConnectTimeout("slow", request=_REQUEST), RequestTimeoutError, "no answer from h:1 (connect timeout)"),
+        (httpx.ReadTimeout("slow", request=_REQUEST), RequestTimeoutError, "(read timeout)"),
+        (httpx.PoolTimeout("busy", request=_REQUEST), RequestTimeoutError, "(pool timeout)"),
+    ],
+)
+def test_transport_failures_that_are_retried(exc: httpx.RequestError, kind: type[APIError], text: str) -> None:
+    verdict = transport_error(exc, where="h:1", target="http://h:1/score", request_id="req-9")
+    assert isinstance(verdict, RetryableError)
+    assert type(verdict.error) is kind
+    assert text in str(verdict.error)
+    assert verdict.error.request_id == "req-9"
+    assert verdict.error.status is None
+    assert verdict.error.transient
+    assert RetryPolicy().should_retry(verdict)
+
+
+def test_transport_failures_that_are_not_retried() -> None:
+    scheme = httpx.UnsupportedProtocol("no ftp", request=_REQUEST)
+    verdict = transport_error(scheme, where="h:1", target="ftp://h:1/score", request_id="req-9")
+    assert isinstance(verdict, ConfigurationError)
+    assert "cannot send to ftp://h:1/score" in str(verdict)
+    decoding = httpx.DecodingError("bad gzip", request=_REQUEST)
+    verdict = transport_error(decoding, where="h:1", target="http://h:1/score", request_id="req-9")
+    assert isinstance(verdict, UnexpectedResponseError)
+    assert not verdict.transient
+    assert not RetryPolicy().should_retry(verdict)
+
+
+def test_an_attempt_that_overran_its_budget_is_retried_as_a_timeout() -> None:
+    verdict = overrun_error(where="h:1", budget=2.5, request_id="req-3")
+    assert isinstance(verdict.error, RequestTimeoutError)
+    assert "within 2.5 s" in str(verdict.error)
+    assert RetryPolicy().should_retry(verdict)
+
+
+def test_async_retrying_is_tenacitys_and_reraises_the_last_error(caplog: pytest.LogCaptureFixture) -> None:
+    import asyncio
+
+    policy = RetryPolicy(max_attempts=3, backoff_base=0.0)
+    assert isinstance(policy.async_retrying(), tenacity.AsyncRetrying)
+    calls: list[int] = []
+
+    async def always_down() -> None:
+        async for attempt in policy.async_retrying():
+            with attempt:
+                calls.append(attempt.retry_state.attempt_number)
+                raise _unavailable(f"req-{attempt.retry_state.attempt_number}")
+
+    with caplog.at_level(logging.WARNING, logger="bankmarketing_client.retry"), pytest.raises(RetryableError) as caught:
+        asyncio.run(always_down())
+    assert calls == [1, 2, 3]
+    assert caught.value.error.request_id == "req-3"
+    assert [("request id req-1" in m, "request id req-2" in m) for m in caplog.messages] == [
+        (True, False),
+        (False, True),
+    ]
