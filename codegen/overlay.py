@@ -17,21 +17,13 @@ import copy
 from collections.abc import Mapping
 from typing import Any, Literal
 
+from bankmarketing_client.contract import _resolve, detect_contract
+from bankmarketing_client.errors import ConfigurationError
 from codegen.domain import SENTINELS, Domain
 from codegen.errors import CodegenError
 
 Family = Literal["inputs", "data"]
 JSONDict = dict[str, Any]
-
-
-def _resolve(doc: Mapping[str, Any], schema: Mapping[str, Any]) -> Any:
-    ref = schema.get("$ref")
-    if not isinstance(ref, str):
-        return schema
-    node: Any = doc
-    for part in ref.lstrip("#/").split("/"):
-        node = node[part]
-    return node
 
 
 def service_input(doc: Mapping[str, Any]) -> JSONDict:
@@ -44,22 +36,25 @@ def service_input(doc: Mapping[str, Any]) -> JSONDict:
 
 
 def family_of(doc: Mapping[str, Any]) -> Family:
-    """``inputs`` when the request wraps records in ``Inputs``, else ``data``."""
-    props = service_input(doc).get("properties") or {}
-    if "Inputs" in props:
-        return "inputs"
-    if "data" in props:
-        return "data"
-    raise CodegenError("ServiceInput has neither an 'Inputs' nor a 'data' property")
+    """``inputs`` when the request wraps records in ``Inputs``, else ``data`` (``data-method`` included).
+
+    The client's own detection (:func:`bankmarketing_client.contract.detect_contract`), so that the generated
+    client and the hand-written one can never read the same swagger as different families.
+    """
+    try:
+        family = detect_contract(doc).family
+    except ConfigurationError as exc:
+        raise CodegenError(str(exc)) from None
+    return "inputs" if family == "inputs" else "data"
 
 
 def record_schema(doc: Mapping[str, Any]) -> JSONDict:
     """The schema of one record (the items of the ``data`` array), wherever the family puts it."""
-    node: Any = service_input(doc)
+    node: Mapping[str, Any] = service_input(doc)
     if family_of(doc) == "inputs":
-        node = _resolve(doc, node["properties"]["Inputs"])
-    data = _resolve(doc, node["properties"]["data"])
-    items = _resolve(doc, data.get("items") or {})
+        node = _resolve(doc, (node.get("properties") or {}).get("Inputs"))
+    data = _resolve(doc, (node.get("properties") or {}).get("data"))
+    items = _resolve(doc, data.get("items"))  # the node itself, not a copy: the overlay edits it in place
     if not isinstance(items, dict) or not items.get("properties"):
         raise CodegenError("the data array's items declare no properties")
     return items

@@ -11,10 +11,11 @@ import json
 import os
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from bankmarketing_client.errors import ConfigurationError
+from bankmarketing_client.urls import endpoint_urls, redact_url
 from codegen.errors import CodegenError
 
 TIMEOUT_S = 30.0
@@ -26,14 +27,16 @@ def is_url(source: str) -> bool:
 
 
 def swagger_url(url: str) -> str:
-    """Accept a swagger URL, a scoring URI (``.../score``) or a base URL, and return the swagger URL."""
-    parts = urlsplit(url)
-    path = parts.path.rstrip("/")
-    if path.endswith("/score"):
-        path = path[: -len("/score")] + "/swagger.json"
-    elif not path.endswith(".json"):
-        path += "/swagger.json"
-    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+    """The swagger URL of a scoring URI, a swagger URI or a bare ``http(s)://host[:port]``.
+
+    :func:`bankmarketing_client.urls.endpoint_urls` derives it, as for the client, the docs proxy and the load
+    test: the swagger lives beside the scoring route, whatever that route is named (``https://h/predict`` ->
+    ``https://h/swagger.json``).
+    """
+    try:
+        return endpoint_urls(url, what="the spec URL").url("swagger.json")
+    except ConfigurationError as exc:
+        raise CodegenError(str(exc)) from None
 
 
 def _parse(text: str, where: str) -> dict[str, Any]:
@@ -76,10 +79,11 @@ def fetch(url: str, *, version: str | None, headers: dict[str, str], timeout: fl
     try:
         response = httpx.get(url, params=params, headers=headers, timeout=timeout, follow_redirects=True)
     except httpx.HTTPError as exc:
-        raise CodegenError(f"cannot fetch {url}: {exc.__class__.__name__}: {exc}") from None
+        raise CodegenError(f"cannot fetch {redact_url(url)}: {exc.__class__.__name__}: {exc}") from None
+    shown = redact_url(str(response.url))
     if response.status_code != 200:
-        raise CodegenError(f"{response.url} answered HTTP {response.status_code}")
-    return _parse(response.text, str(response.url))
+        raise CodegenError(f"{shown} answered HTTP {response.status_code}")
+    return _parse(response.text, shown)
 
 
 def fetch_best(url: str, *, api_key_env: str | None = None) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bankmarketing_client.local.endpoint import LocalEndpoint
+from bankmarketing_client.urls import endpoint_urls
 from codegen.cli import main
 from codegen.errors import CodegenError
 from codegen.project import snapshot_path
@@ -21,10 +22,18 @@ from codegen.source import api_key_headers, fetch_best, load, swagger_url
         ("http://h:1", "http://h:1/swagger.json"),
         ("http://h:1/", "http://h:1/swagger.json"),
         ("https://h/api/v1/service/x/swagger.json?version=2", "https://h/api/v1/service/x/swagger.json"),
+        ("https://h/api/v1/service/x/score/", "https://h/api/v1/service/x/swagger.json"),
+        # The client's derivation (urls.endpoint_urls): the swagger lives beside the scoring route, whatever its name.
+        ("https://h/predict", "https://h/swagger.json"),
     ],
 )
 def test_swagger_url(given: str, expected: str) -> None:
-    assert swagger_url(given) == expected
+    assert swagger_url(given) == expected == endpoint_urls(given).url("swagger.json")
+
+
+def test_a_spec_url_that_is_no_http_url_is_one_clean_error() -> None:
+    with pytest.raises(CodegenError, match="must be an http"):
+        swagger_url("ftp://h/score")
 
 
 def test_yaml_specs_are_read(tmp_path: Path) -> None:

@@ -88,3 +88,22 @@ def test_input_is_not_modified_and_2_0_is_refused(shared_data: Path) -> None:
     assert json.dumps(converted) == before
     with pytest.raises(CodegenError, match=r"convert Swagger 2\.0 first"):
         apply_overlay(raw, None)
+
+
+def test_family_is_the_clients_detection_on_every_real_swagger(shared_data: Path) -> None:
+    """Codegen and the client read each swagger, 2.0 or converted to OpenAPI 3, as the same family."""
+    from bankmarketing_client.contract import detect_contract
+
+    swaggers = sorted((shared_data / "azure-swagger").glob("*.json"))
+    assert swaggers
+    for swagger in swaggers:
+        raw = json.loads(swagger.read_text())
+        client_family = detect_contract(raw).family
+        expected = "inputs" if client_family == "inputs" else "data"
+        assert family_of(raw) == family_of(swagger2_to_openapi3(raw)) == expected, swagger.name
+
+
+def test_a_swagger_without_a_scoring_input_is_one_codegen_error() -> None:
+    doc = {"openapi": "3.0.3", "paths": {"/score": {"post": {}}}, "components": {"schemas": {}}}
+    with pytest.raises(CodegenError, match="request body schema"):
+        family_of(doc)
