@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import random
-import urllib.error
-import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,17 +52,30 @@ def resolve_target(host: str | None, scoring_uri: str | None) -> EndpointURLs:
 
 
 def detect_family(target: EndpointURLs, *, timeout: float = 10.0) -> str:
-    """The contract family the endpoint's own swagger declares (``inputs`` when its input has ``Inputs``)."""
-    url = target.url("swagger.json")  # beside the scoring route, prefix kept
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - the user's own endpoint URL
-            spec = json.load(response)
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        raise ConfigurationError(
-            f"could not read the endpoint's swagger at {redact_url(url)} ({exc}); pass --contract inputs|data"
-        ) from None
-    if not isinstance(spec, Mapping):
-        raise ConfigurationError(f"the swagger at {redact_url(url)} is not a JSON object; pass --contract inputs|data")
+    """The contract family the endpoint's own swagger declares, read as the client reads it.
+
+    The project's sync client (it works under gevent) fetches the swagger beside the scoring route and detects
+    the family, so the load test and the client cannot disagree about an endpoint. One attempt, no key: Azure
+    serves the swagger unauthenticated, and a setup step should fail fast rather than retry.
+    """
+    from bankmarketing_client.client import ScoringClient, Timeouts
+    from bankmarketing_client.retry import RetryPolicy
+
+    url = redact_url(target.url("swagger.json"))
+    client = ScoringClient(
+        target.scoring_url,
+        timeouts=Timeouts(connect=timeout, read=timeout, total=timeout),
+        retry=RetryPolicy(max_attempts=1, deadline=timeout),
+        use_env=False,  # no key from the environment: the swagger needs none, and none should travel
+    )
+    with client:
+        try:
+            spec = client.swagger()
+        except BankMarketingError as exc:
+            reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+            raise ConfigurationError(
+                f"could not read the endpoint's swagger at {url} ({reason}); pass --contract inputs|data"
+            ) from None
     return detect_contract(spec).family
 
 

@@ -61,6 +61,25 @@ def test_detect_family_reads_the_swagger_beside_the_scoring_route(endpoint_data:
         assert _payloads.detect_family(_payloads.resolve_target(given, None)) == "data"
 
 
+def test_detect_family_failures_are_one_line_naming_the_redacted_url(endpoint_data: LocalEndpoint) -> None:
+    """The client fetches the swagger: a refused connection or a 404 is one line, the URL without its userinfo."""
+    from bankmarketing_client.local.process import free_port
+
+    origin = endpoint_data.base_url.removeprefix("http://")
+    for given, words in (
+        (f"http://user:SECRETKEY@127.0.0.1:{free_port()}/score", "could not read the endpoint's swagger at http://"),
+        (f"http://user:SECRETKEY@{origin}/nowhere/score", "404"),
+    ):
+        with pytest.raises(ConfigurationError) as caught:
+            _payloads.detect_family(_payloads.resolve_target(None, given), timeout=5.0)
+        message = str(caught.value)
+        assert words in message
+        assert "/swagger.json (" in message
+        assert message.endswith("pass --contract inputs|data")
+        assert "\n" not in message
+        assert "SECRETKEY" not in message
+
+
 @pytest.mark.parametrize(
     "name",
     [
