@@ -95,7 +95,7 @@ def main() -> None:
         print("\n## 1. Throughput: straight to the container vs through the front (same payload, same concurrency)")
         print(f"{'records':>7} {'conc':>4} | {'direct req/s':>12} {'p50 ms':>7} {'p99 ms':>7} | "
               f"{'front req/s':>11} {'p50 ms':>7} {'p99 ms':>7} | {'front/direct':>12} {'front CPU ms/req':>16} "
-              f"{'errors':>6}")  # fmt: skip
+              f"{'failures':>8}")  # fmt: skip
         ratios = []
         for n, payload in payloads.items():
             body = json.dumps(payload).encode()
@@ -116,7 +116,7 @@ def main() -> None:
                 print(f"{n:>7} {conc:>4} | {direct.requests_per_second:>12.1f} {direct.p50_ms:>7.1f} {direct.p99_ms:>7.1f} | "
                       f"{front.requests_per_second:>11.1f} {front.p50_ms:>7.1f} {front.p99_ms:>7.1f} | "
                       f"{ratio:>12.3f} {sorted(front_cpu)[len(front_cpu) // 2]:>16.2f} "
-                      f"{direct.errors + front.errors:>6}")  # fmt: skip
+                      f"{direct.failures + front.failures:>8}")  # fmt: skip
         print(f"front/direct req/s: median {sorted(ratios)[len(ratios) // 2]:.3f}, min {min(ratios):.3f}")
 
         print("\n## 2. CPU per request (ms), server side")

@@ -29,6 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).parent))
+
+import _wrk  # bench/ holds top-level modules
+
 REPO = Path(__file__).resolve().parents[1]
 LOADTEST = REPO / "loadtest"
 SINK_ANSWER = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 7\r\n\r\nHealthy"
@@ -112,22 +116,10 @@ def run_ab(url: str, body_file: Path, key: str, concurrency: int, duration: int,
     return Result(name, _number(r"Requests per second:\s+([\d.]+)", out), failures, cpu, duration)
 
 
-def run_wrk(url: str, body: bytes | None, key: str, concurrency: int, duration: int, workdir: Path) -> Result:
-    script = workdir / "post.lua"
-    lines = []
-    if body is not None:
-        lines += ['wrk.method = "POST"', f"wrk.body = [==[{body.decode()}]==]"]
-        lines += ['wrk.headers["Content-Type"] = "application/json"']
-    lines.append(f'wrk.headers["Authorization"] = "Bearer {key}"')
-    script.write_text("\n".join(lines) + "\n")
-    script.chmod(0o600)
-    try:
-        command = ["wrk", "-t", "1", "-c", str(concurrency), "-d", f"{duration}s", "-s", str(script), url]
-        out, cpu = timed(command, duration + 60)
-    finally:
-        script.unlink(missing_ok=True)
-    failures = int(_number(r"Non-2xx or 3xx responses:\s+(\d+)", out) + _number(r"Socket errors:.*?timeout (\d+)", out))
-    return Result("wrk (keep-alive)", _number(r"Requests/sec:\s+([\d.]+)", out), failures, cpu, duration)
+def run_wrk(url: str, body: bytes | None, key: str, concurrency: int, duration: int) -> Result:
+    """The shared runner (``bench/_wrk.py``): one thread, so its CPU share compares with one Locust process."""
+    result = _wrk.run_wrk(url, body, connections=concurrency, seconds=duration, key=key, threads=1)
+    return Result("wrk (keep-alive)", result.requests_per_second, result.failures, result.cpu_seconds, duration)
 
 
 def run_locust(
@@ -223,7 +215,7 @@ def main() -> int:
             # Interleaved rounds: the machine is shared, so one tool must not get a quiet minute to itself.
             rounds.append(
                 [
-                    run_wrk(ep.scoring_uri, body, key, c, seconds, work),
+                    run_wrk(ep.scoring_uri, body, key, c, seconds),
                     run_ab(ep.scoring_uri, body_file, key, c, seconds, keepalive=False),
                     run_ab(ep.scoring_uri, body_file, key, c, seconds, keepalive=True),
                     run_locust(
@@ -248,7 +240,7 @@ def main() -> int:
             with tempfile.TemporaryDirectory(prefix="bench-loadgen-") as tmp:
                 work = Path(tmp)
                 url = f"http://127.0.0.1:{port}"
-                sink_wrk = run_wrk(url + "/", None, "unused", args.ceiling_users, seconds, work)
+                sink_wrk = run_wrk(url + "/", None, "unused", args.ceiling_users, seconds)
                 sink_wrk.tool = "wrk vs trivial server"
                 ceiling = run_locust(
                     url, "unused", args.ceiling_users, seconds, "HealthUser", work, "--contract", "inputs",
