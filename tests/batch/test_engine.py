@@ -141,3 +141,39 @@ def test_a_transient_answer_that_never_ends_stops_the_run_and_fails_no_row(tmp_p
 
     asyncio.run(run())
     assert burst.sizes == [8, 8, 8]  # the policy's attempts, never a split
+
+
+def test_the_engine_paces_its_retries_by_the_servers_retry_after(caplog: pytest.LogCaptureFixture) -> None:
+    """The engine re-raises the client's 429 to its own policy: the wait is the error's ``retry_after`` (0.01 s),
+    where the backoff (pinned at 50 s) would cross the 5 s deadline and stop after the first attempt."""
+    import logging
+
+    import pyarrow as pa
+
+    from bankmarketing_client.batch.engine import Sender
+    from bankmarketing_client.batch.tuner import Tuner
+    from bankmarketing_client.contract import Contract
+
+    sizes: list[int] = []
+
+    def throttle_twice(request: httpx.Request) -> httpx.Response:
+        records = json.loads(request.content)["Inputs"]["data"]
+        sizes.append(len(records))
+        if len(sizes) <= 2:
+            return httpx.Response(429, json={"message": "too many"}, headers={"Retry-After": "0.01"})
+        return httpx.Response(200, json={"Results": [[0.75, 0.25] for _ in records]})
+
+    policy = RetryPolicy(max_attempts=4, deadline=5.0, backoff_base=50.0, backoff_max=50.0, rng=lambda _low, high: high)
+
+    async def run() -> int:
+        client = _client(throttle_twice)
+        sender = Sender(client, Contract.of("inputs"), proba=True, tuner=Tuner(), policy=policy)
+        answer = await sender.score(pa.array(['{"age": 1}'] * 8, pa.string()))
+        await client.aclose()
+        assert answer.failures == []
+        return sender.retries
+
+    with caplog.at_level(logging.WARNING, logger="bankmarketing_client.retry"):
+        assert asyncio.run(run()) == 2
+    assert sizes == [8, 8, 8]
+    assert [m.split("waiting ")[1] for m in caplog.messages if "HTTP 429" in m] == ["0.01 s", "0.01 s"]

@@ -36,12 +36,15 @@ from bankmarketing_client.errors import (
     ConfigurationError,
     ModelError,
     PayloadTooLargeError,
+    RateLimitedError,
     RecordValidationError,
     RequestTimeoutError,
     ServiceUnavailableError,
     UnexpectedResponseError,
 )
 from bankmarketing_client.local.endpoint import LocalEndpoint
+from bankmarketing_client.local.faults import FaultSpec
+from bankmarketing_client.local.pytest_plugin import EndpointFactory
 from bankmarketing_client.retry import RetryPolicy
 
 pytest_plugins = ["scoring_support"]
@@ -702,3 +705,33 @@ def test_errors_carry_the_policys_transient_verdict(
         client.request({"Inputs": {"data": [bad]}})
     assert failed.value.status == 424
     assert not failed.value.transient
+
+
+def test_an_exhausted_429_is_raised_as_itself_with_the_servers_retry_after(
+    bankmarketing_endpoint_factory: EndpointFactory, sample_records: Records, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Real front throttling every request: each retry waited its Retry-After (not a draw from the 50 s backoff,
+    which could cross the deadline), and the last 429 comes back typed, with the hint and the transient verdict."""
+    throttled = bankmarketing_endpoint_factory(
+        contract="inputs", faults=FaultSpec(throttled_ratio=1.0, retry_after_seconds=0.05), worker_count=1
+    )
+    policy = RetryPolicy(max_attempts=3, deadline=20.0, backoff_base=50.0, backoff_max=50.0)
+
+    async def run() -> None:
+        async with AsyncScoringClient(
+            throttled.scoring_uri, throttled.primary_key, contract="inputs", retry=policy
+        ) as client:
+            await client.predict(sample_records)
+
+    with (
+        caplog.at_level(logging.WARNING, logger="bankmarketing_client.retry"),
+        pytest.raises(RateLimitedError) as caught,
+    ):
+        asyncio.run(run())
+    assert caught.value.status == 429
+    assert caught.value.retry_after == 0.05
+    assert caught.value.transient
+    assert re.findall(r"HTTP 429 \(attempt (\d) of 3 failed.*waiting (\S+) s", caplog.text) == [
+        ("1", "0.05"),
+        ("2", "0.05"),
+    ]
