@@ -157,7 +157,11 @@ def read_records_file(path: str | Path, *, what: str = "the records file") -> li
 # -- detection -----------------------------------------------------------------------------------------------
 
 
-def _resolve(spec: Mapping[str, Any], schema: Any, depth: int = 0) -> Mapping[str, Any]:
+def resolve_ref(spec: Mapping[str, Any], schema: Any, depth: int = 0) -> Mapping[str, Any]:
+    """``schema`` with its local ``$ref`` chain followed in ``spec`` (at most 10 deep); ``{}`` if it is no object.
+
+    Public because codegen's overlay reads the same documents: one resolver for both.
+    """
     if not isinstance(schema, Mapping):
         return {}
     ref = schema.get("$ref")
@@ -165,7 +169,7 @@ def _resolve(spec: Mapping[str, Any], schema: Any, depth: int = 0) -> Mapping[st
         node: Any = spec
         for part in ref[2:].split("/"):
             node = node.get(part) if isinstance(node, Mapping) else None
-        return _resolve(spec, node, depth + 1)
+        return resolve_ref(spec, node, depth + 1)
     return schema
 
 
@@ -176,11 +180,11 @@ def _score_request_schema(spec: Mapping[str, Any]) -> Mapping[str, Any]:
         raise ConfigurationError("the swagger has no POST /score operation; set the contract explicitly")
     for parameter in operation.get("parameters") or ():  # Swagger 2.0: the body parameter
         if isinstance(parameter, Mapping) and parameter.get("in") == "body":
-            return _resolve(spec, parameter.get("schema"))
+            return resolve_ref(spec, parameter.get("schema"))
     content = (operation.get("requestBody") or {}).get("content") or {}  # OpenAPI 3.x
     for media in content.values():
         if isinstance(media, Mapping) and "schema" in media:
-            return _resolve(spec, media["schema"])
+            return resolve_ref(spec, media["schema"])
     raise ConfigurationError("the swagger's POST /score has no request body schema; set the contract explicitly")
 
 

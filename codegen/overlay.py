@@ -17,7 +17,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from bankmarketing_client.contract import _resolve, detect_contract
+from bankmarketing_client.contract import detect_contract, resolve_ref
 from bankmarketing_client.errors import ConfigurationError
 from codegen.domain import SENTINELS, Domain
 from codegen.errors import CodegenError
@@ -52,9 +52,9 @@ def record_schema(doc: Mapping[str, Any]) -> JSONDict:
     """The schema of one record (the items of the ``data`` array), wherever the family puts it."""
     node: Mapping[str, Any] = service_input(doc)
     if family_of(doc) == "inputs":
-        node = _resolve(doc, (node.get("properties") or {}).get("Inputs"))
-    data = _resolve(doc, (node.get("properties") or {}).get("data"))
-    items = _resolve(doc, data.get("items"))  # the node itself, not a copy: the overlay edits it in place
+        node = resolve_ref(doc, (node.get("properties") or {}).get("Inputs"))
+    data = resolve_ref(doc, (node.get("properties") or {}).get("data"))
+    items = resolve_ref(doc, data.get("items"))  # the node itself, not a copy: the overlay edits it in place
     if not isinstance(items, dict) or not items.get("properties"):
         raise CodegenError("the data array's items declare no properties")
     return items
