@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Final, Generic, Self, TypeVar
 
 import httpx
 
-from bankmarketing_client import deadline
+from bankmarketing_client import __version__, deadline
 from bankmarketing_client.auth import Secret, TokenProvider, build_auth
 from bankmarketing_client.contract import (
     Contract,
@@ -77,7 +77,7 @@ ENV_SCORING_URI: Final = "BANKMARKETING_SCORING_URI"
 ENV_API_KEY: Final = "BANKMARKETING_API_KEY"
 ENV_SECONDARY_KEY: Final = "BANKMARKETING_SECONDARY_KEY"
 DEFAULT_MAX_CONCURRENCY: Final = 8
-USER_AGENT: Final = f"bankmarketing-client/0.1.0 python-httpx/{httpx.__version__}"
+USER_AGENT: Final = f"bankmarketing-client/{__version__} python-httpx/{httpx.__version__}"
 
 #: The httpx client a face sends with.
 H = TypeVar("H", httpx.Client, httpx.AsyncClient)
