@@ -42,6 +42,12 @@ def test_version_is_the_installed_metadata_written_once_in_pyproject() -> None:
     assert bankmarketing_client.__version__ == version("bankmarketing-client") == pyproject["project"]["version"]
 
 
+def test_the_user_agent_names_the_same_version() -> None:
+    from bankmarketing_client.client import USER_AGENT
+
+    assert USER_AGENT.startswith(f"bankmarketing-client/{bankmarketing_client.__version__} python-httpx/")
+
+
 def test_version_falls_back_when_the_package_is_not_installed() -> None:
     """A source tree on sys.path without metadata still imports, with a version that cannot pass for a release."""
     code = (
