@@ -35,7 +35,7 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 import httpx
 import tenacity
@@ -238,24 +238,22 @@ class RetryPolicy:
         Without ``sleep``, tenacity looks ``time.sleep`` up at each wait, so a gevent monkey-patch applied after
         this module was imported (Locust) still makes waits cooperative.
         """
-        retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception(self.should_retry),
-            stop=self.stop,
-            wait=self.wait,
-            before_sleep=self._log_retry,
-            reraise=True,
-        )
+        retrying = tenacity.Retrying(**self._rules())
         return retrying if sleep is None else retrying.copy(sleep=sleep)
 
     def async_retrying(self) -> tenacity.AsyncRetrying:
         """The same rules for one asynchronous call, waits awaited: ``async for attempt in ...: with attempt:``."""
-        return tenacity.AsyncRetrying(
-            retry=tenacity.retry_if_exception(self.should_retry),
-            stop=self.stop,
-            wait=self.wait,
-            before_sleep=self._log_retry,
-            reraise=True,
-        )
+        return tenacity.AsyncRetrying(**self._rules())
+
+    def _rules(self) -> dict[str, Any]:
+        """What both kinds of tenacity loop are built from: one set of rules for both faces."""
+        return {
+            "retry": tenacity.retry_if_exception(self.should_retry),
+            "stop": self.stop,
+            "wait": self.wait,
+            "before_sleep": self._log_retry,
+            "reraise": True,  # the last error as it is, never tenacity's RetryError
+        }
 
     def remaining(self, started: float, *, now: float | None = None) -> float | None:
         """Seconds left before the deadline of a call that started at ``started`` (``time.monotonic()``)."""
