@@ -188,12 +188,18 @@ def first_lines(path: Path, count: int) -> list[bytes]:
     return lines
 
 
-def header_too_long(path: Path) -> DatasetError:
-    """The one-line refusal of a header over :data:`MAX_LINE_BYTES` (a wrong or damaged file)."""
-    return DatasetError(
-        f"{path}: the header line is longer than {MAX_LINE_BYTES:,} bytes; expected a CSV header with the "
-        "20 feature columns (is this the right file?)"
-    )
+def header_lines(path: Path, count: int) -> list[bytes]:
+    """:func:`first_lines`, refusing a header (the first line) over :data:`MAX_LINE_BYTES` in one line.
+
+    Raises :class:`DatasetError` for a wrong or damaged file whose header is that long; ``OSError`` as usual.
+    """
+    lines = first_lines(path, count)
+    if lines and len(lines[0]) > MAX_LINE_BYTES:
+        raise DatasetError(
+            f"{path}: the header line is longer than {MAX_LINE_BYTES:,} bytes; expected a CSV header with the "
+            "20 feature columns (is this the right file?)"
+        )
+    return lines
 
 
 def split_header(header: str, delimiter: str) -> list[str]:
@@ -204,9 +210,7 @@ def split_header(header: str, delimiter: str) -> list[str]:
 def read_header(path: Path) -> tuple[str, list[str]]:
     """Return the delimiter and the column names, or say clearly why this is not the dataset."""
     try:
-        lines = first_lines(path, 1)
-        if lines and len(lines[0]) > MAX_LINE_BYTES:
-            raise header_too_long(path)
+        lines = header_lines(path, 1)
         first = lines[0].decode("utf-8") if lines else ""
     except (OSError, UnicodeDecodeError) as exc:
         raise DatasetError(f"{path}: cannot read as UTF-8 text: {exc}") from exc

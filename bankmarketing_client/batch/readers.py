@@ -28,9 +28,7 @@ from bankmarketing_client.data import (
     FEATURE_COLUMNS,
     FLOAT_COLUMNS,
     INTEGER_COLUMNS,
-    MAX_LINE_BYTES,
-    first_lines,
-    header_too_long,
+    header_lines,
     split_header,
 )
 from bankmarketing_client.errors import DatasetError
@@ -150,9 +148,7 @@ def _id_column(path: Path, columns: list[str], id_column: str | None) -> str | N
 def _csv_header(path: Path, delimiter: str | None) -> tuple[str, list[str]]:
     """The delimiter and column names, from at most two bounded lines (a huge header is refused, not read)."""
     try:
-        lines = first_lines(path, 2)
-        if lines and len(lines[0]) > MAX_LINE_BYTES:
-            raise header_too_long(path)
+        lines = header_lines(path, 2)
         header = lines[0].decode("utf-8-sig") if lines else ""
     except UnicodeDecodeError:
         raise DatasetError(f"{path}: not UTF-8 text; is it a Parquet file with another suffix?") from None
