@@ -21,6 +21,18 @@ COMMAND_MODULES: tuple[str, ...] = ("scoring", "batch", "local", "azure", "docs"
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (counts, sizes and timeouts where 0 means nothing works)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
 #: Top-level module -> the extra that installs it, for a one-line hint instead of a ModuleNotFoundError.
 OPTIONAL_MODULES: dict[str, str] = {
     "azureml": "azureml",

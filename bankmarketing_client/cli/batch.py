@@ -23,21 +23,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bankmarketing_client.cli import EXIT_INTERRUPTED
+from bankmarketing_client.cli import EXIT_INTERRUPTED, positive_int
 from bankmarketing_client.cli.connection import add_connection_options, connection_from
 
 EXIT_OK = 0
 EXIT_ROWS_FAILED = 1
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
 
 
 def register(subparsers: Any) -> None:
@@ -56,8 +46,8 @@ def register(subparsers: Any) -> None:
     score.add_argument("--errors", type=Path, help="errors file (default: <output stem>.errors.csv, if any)")
     score.add_argument("--fail-fast", action="store_true", help="stop at the first invalid row; write no output")
     score.add_argument("--resume", action="store_true", help="continue an interrupted run from its checkpoint")
-    score.add_argument("--batch-size", type=_positive, help="records per request (default: tuned)")
-    score.add_argument("--concurrency", type=_positive, help="requests in flight (default: tuned)")
+    score.add_argument("--batch-size", type=positive_int, help="records per request (default: tuned)")
+    score.add_argument("--concurrency", type=positive_int, help="requests in flight (default: tuned)")
     score.add_argument("--id-column", help="column carried to the output (default: a column named id, if any)")
     score.add_argument("--delimiter", choices=(",", ";"), help="CSV delimiter (default: detected)")
     score.add_argument("--proba", dest="proba", action="store_true", default=None, help="require probabilities")

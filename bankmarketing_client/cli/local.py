@@ -9,6 +9,7 @@ import sys
 import threading
 from typing import Any
 
+from bankmarketing_client.cli import positive_int
 from bankmarketing_client.errors import ConfigurationError
 from bankmarketing_client.local.limits import DEFAULT_LIMITS  # no aiohttp: --help works without the 'local' extra
 
@@ -32,23 +33,29 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--secondary-key", help="default: generated")
     limits = DEFAULT_LIMITS
     serve.add_argument(
-        "--request-timeout-ms", type=int, default=limits.request_timeout_ms, help="408 past this (default: %(default)s)"
+        "--request-timeout-ms",
+        type=positive_int,
+        default=limits.request_timeout_ms,
+        help="408 past this (default: %(default)s)",
     )
     serve.add_argument(
         "--max-concurrent-requests",
-        type=int,
+        type=positive_int,
         default=limits.max_concurrent_requests_per_instance,
         help="per instance, as in Azure (default: %(default)s)",
     )
     serve.add_argument(
-        "--max-pending", type=int, default=limits.max_pending, help="429 above this (default: 2 x concurrency)"
+        "--max-pending", type=positive_int, default=limits.max_pending, help="429 above this (default: 2 x concurrency)"
     )
     serve.add_argument(
-        "--max-body-bytes", type=int, default=limits.max_body_bytes, help="413 above this (default: %(default)s)"
+        "--max-body-bytes",
+        type=positive_int,
+        default=limits.max_body_bytes,
+        help="413 above this (default: %(default)s)",
     )
     serve.add_argument(
         "--header-timeout-ms",
-        type=int,
+        type=positive_int,
         default=limits.header_timeout_ms,
         help="close connections slower to send their headers (default: %(default)s)",
     )

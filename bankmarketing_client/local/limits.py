@@ -25,6 +25,12 @@ class FrontLimits:
     #: (so it also closes idle keep-alive connections; longer than the client's 30 s keep-alive expiry).
     header_timeout_ms: int = 60_000
 
+    def __post_init__(self) -> None:
+        """Refuse limits under which nothing can work (a 0 ms timeout, a 0-byte body, no concurrency)."""
+        for name, value in self.to_dict().items():
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be at least 1, got {value}")
+
     @property
     def pending_limit(self) -> int:
         """Azure answers 429 past ``2 x max_concurrent_requests_per_instance x instances`` pending requests."""

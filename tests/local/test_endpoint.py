@@ -129,6 +129,27 @@ def test_limits_are_one_description_shared_by_endpoint_front_and_cli() -> None:
         assert f"(default: {shown})" in " ".join(help_text.split())
 
 
+@pytest.mark.parametrize(
+    "flag",
+    ["--request-timeout-ms", "--max-concurrent-requests", "--max-pending", "--max-body-bytes", "--header-timeout-ms"],
+)
+def test_a_limit_under_which_nothing_works_is_refused_at_start(flag: str) -> None:
+    """0 ms to answer, 0 bytes of body, no pending slot: one line and exit 2, before anything starts."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bankmarketing_client.cli", "local", "serve", flag, "0"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert f"argument {flag}: must be at least 1" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_front_limits_refuse_what_cannot_work_from_python_too() -> None:
+    with pytest.raises(ValueError, match="header_timeout_ms must be at least 1, got -5"):
+        LocalEndpoint(header_timeout_ms=-5)
+    assert FrontLimits(max_pending=None).pending_limit == 4  # None is Azure's rule, not a refused value
+
+
 def _read_until(proc: subprocess.Popen[bytes], marker: str, timeout: float) -> str:
     """Read the raw pipe (not a buffered reader, which would hide lines from select) until ``marker``."""
     assert proc.stdout is not None
