@@ -40,6 +40,8 @@ def _holder(fd: int) -> str:
         text = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
     except OSError:
         text = ""
+    # Another user's process may hold a lock on a file it wrote: show its words as one line of plain text.
+    text = " ".join("".join(c if c.isprintable() else " " for c in text).split())
     return text or "a run that is just starting"
 
 

@@ -59,3 +59,22 @@ def test_a_lock_file_replaced_after_opening_is_not_trusted(tmp_path: Path, monke
         # the lock is on the file the path names now, so another run is refused
         with pytest.raises(ConfigurationError, match="another run"), output_lock(output):
             pass  # pragma: no cover - never reached
+
+
+def test_the_holders_words_reach_the_refusal_as_one_line_of_plain_text(tmp_path: Path) -> None:
+    """A lock held by someone else's process over a file it filled: no terminal escapes or line breaks pass on."""
+    import fcntl
+
+    output = tmp_path / "out.csv"
+    path = lock_path(output)
+    path.write_bytes(b"pid 7\x1b[2J\r\nFAKE: all rows scored\x00")
+    fd = os.open(path, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(ConfigurationError) as refused, output_lock(output):
+            pass  # pragma: no cover - never reached
+    finally:
+        os.close(fd)
+    message = str(refused.value)
+    assert "(pid 7 [2J FAKE: all rows scored)" in message
+    assert message.isprintable()
