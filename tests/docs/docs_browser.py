@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -49,6 +52,7 @@ class Browser:
             [executable, *HEADLESS_FLAGS, f"--user-data-dir={self._profile.name}", "about:blank"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,  # its helper processes (renderer, GPU, crashpad) share the group: end them all
         )
         self._http: aiohttp.ClientSession | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
@@ -70,13 +74,25 @@ class Browser:
             await self._ws.close()
         if self._http is not None:
             await self._http.close()
-        self._process.terminate()
-        try:
+        self._stop_group(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self._process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait(timeout=10)
-        self._profile.cleanup()
+        # Helpers that outlive the browser process kept writing into the profile while it was being removed
+        # ("Directory not empty"): the whole group goes before the folder does, and removal is tried again.
+        self._stop_group(signal.SIGKILL)
+        self._process.wait(timeout=10)
+        for attempt in range(10):
+            try:
+                self._profile.cleanup()
+                return
+            except OSError:
+                if attempt == 9:
+                    raise
+                await asyncio.sleep(0.5)
+
+    def _stop_group(self, sig: signal.Signals) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._process.pid, sig)
 
     async def _devtools_port(self, seconds: float) -> int:
         marker = Path(self._profile.name) / "DevToolsActivePort"
