@@ -97,3 +97,24 @@ def test_cache_is_reused_and_keyed_to_the_data(
     smaller.write_text("\n".join(train_path.read_text().splitlines()[:2001]) + "\n")
     assert m.ensure_model_dir(smaller) != first
     assert isinstance(m.load_model(first), m.BankMarketingModel)
+
+
+@pytest.fixture(scope="module")
+def balanced(train_path: Path) -> m.BankMarketingModel:
+    return m.train(data.read_frame(train_path), variant="balanced")
+
+
+def test_balanced_variant_trades_precision_for_recall(
+    trained: m.BankMarketingModel, balanced: m.BankMarketingModel, holdout: object
+) -> None:
+    plain = m.evaluate(trained, holdout)  # type: ignore[arg-type]
+    weighted = m.evaluate(balanced, holdout)  # type: ignore[arg-type]
+    assert weighted.recall_yes > plain.recall_yes + 0.2  # what balancing the classes is for
+    assert weighted.precision_yes < plain.precision_yes
+    assert weighted.auc_weighted >= 0.94  # the ranking stays as good; only the threshold's meaning moves
+
+
+def test_variants_cache_apart(train_path: Path) -> None:
+    assert m.model_dir_for(train_path, variant="balanced") != m.model_dir_for(train_path)
+    with pytest.raises(ValueError, match="model variant"):
+        m.train(data.read_frame(train_path).head(50), variant="weighted")  # type: ignore[arg-type]
