@@ -24,6 +24,10 @@ not retried at all. The last error is raised as it is (``reraise=True``: never t
 Which failures are retried is decided here alone: statuses by :meth:`RetryPolicy.should_retry_status`, and
 transport failures (no HTTP answer) by :func:`transport_error`, which also names the :class:`APIError` each
 becomes. A retried error is wrapped in :class:`RetryableError` while attempts remain.
+
+Whoever needs to know about a retry subscribes to the policy instead of looping itself:
+:meth:`RetryPolicy.with_hook` gives a policy whose ``on_retry`` callbacks hear each retried error and the wait
+before the next attempt (the batch tuner sends less after a 429 and frees the slot while the chunk waits).
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 import httpx
@@ -56,6 +60,9 @@ logger = logging.getLogger("bankmarketing_client.retry")
 RETRYABLE_STATUSES: Final = frozenset({408, 429, 502, 503, 504})
 #: Header Azure's front adds to a 424: the status the container answered.
 MODEL_STATUS_HEADER: Final = "ms-azureml-model-error-statuscode"
+
+#: Told about every retry, before its wait: the error being retried and the seconds about to be waited.
+RetryHook = Callable[[APIError, float], None]
 
 
 class RetryableError(Exception):
@@ -162,7 +169,8 @@ class RetryPolicy:
     ``max_attempts`` counts the first try (1 = never retry). ``deadline`` bounds the whole call in seconds,
     waits included (``None``: attempts alone bound it). ``backoff_base`` and ``backoff_max`` shape the
     exponential wait before full jitter. A ``Retry-After`` longer than ``max_retry_after`` is not waited for:
-    the error is raised at once, since the caller is better placed to decide about a long pause.
+    the error is raised at once, since the caller is better placed to decide about a long pause. ``on_retry``
+    are the subscribers told about each retry (see :meth:`with_hook`).
     """
 
     max_attempts: int = 5
@@ -172,6 +180,7 @@ class RetryPolicy:
     max_retry_after: float = 60.0
     retry_statuses: frozenset[int] = field(default=RETRYABLE_STATUSES)
     rng: Callable[[float, float], float] = field(default=random.uniform, repr=False, compare=False)
+    on_retry: tuple[RetryHook, ...] = field(default=(), repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
@@ -185,6 +194,10 @@ class RetryPolicy:
     def no_retries(cls) -> RetryPolicy:
         """One attempt only, still bounded by the default deadline."""
         return cls(max_attempts=1)
+
+    def with_hook(self, hook: RetryHook) -> RetryPolicy:
+        """This policy with ``hook`` also told about each retry (a new instance: a shared policy is left alone)."""
+        return replace(self, on_retry=(*self.on_retry, hook))
 
     def should_retry_status(self, status: int, headers: Mapping[str, str]) -> bool:
         """The rule above: the transient set, and a 424 only when the model status it wraps is transient."""
@@ -219,18 +232,22 @@ class RetryPolicy:
         state.attempt_number = retry_number
         return self.wait(state)
 
-    def _log_retry(self, state: tenacity.RetryCallState) -> None:
+    def _before_sleep(self, state: tenacity.RetryCallState) -> None:
+        """tenacity's ``before_sleep``: one WARNING per retry, then the subscribers."""
         error = _failed_error(state)
         if error is None:
             return
+        wait = state.upcoming_sleep
         logger.warning(
             "retrying after %s (attempt %d of %d failed, request id %s); waiting %.2f s",
             _describe(error),
             state.attempt_number,
             self.max_attempts,
             error.request_id or "-",
-            state.upcoming_sleep,
+            wait,
         )
+        for hook in self.on_retry:
+            hook(error, wait)
 
     def retrying(self, *, sleep: Callable[[float], None] | None = None) -> tenacity.Retrying:
         """A fresh tenacity ``Retrying`` for one blocking call.
@@ -251,7 +268,7 @@ class RetryPolicy:
             "retry": tenacity.retry_if_exception(self.should_retry),
             "stop": self.stop,
             "wait": self.wait,
-            "before_sleep": self._log_retry,
+            "before_sleep": self._before_sleep,
             "reraise": True,  # the last error as it is, never tenacity's RetryError
         }
 

@@ -126,6 +126,22 @@ def test_stops_after_max_attempts_and_reraises_the_last_error() -> None:
     assert len(slept) == 3
 
 
+def test_hooks_hear_each_retry_with_its_error_and_wait_and_the_shared_policy_is_untouched() -> None:
+    heard: list[tuple[str | None, float]] = []
+    shared = RetryPolicy(max_attempts=3, backoff_base=0.0)
+    policy = shared.with_hook(lambda error, wait: heard.append((error.request_id, wait)))
+
+    def fail(n: int) -> None:
+        raise _unavailable(f"req-{n}")
+
+    attempts, slept = _run(policy, fail)
+    assert attempts == 3
+    assert heard == [("req-1", 0.0), ("req-2", 0.0)]  # before each wait; none after the last attempt
+    assert slept == [0.0, 0.0]
+    assert shared.on_retry == ()
+    assert policy == shared  # hooks are not part of what the policy decides
+
+
 def test_success_after_failures_returns_normally() -> None:
     def fail(n: int) -> None:
         if n < 3:
