@@ -10,19 +10,27 @@ Three shapes of request body exist in the wild, told apart by the endpoint's own
 Decoding does not trust the family (or the swagger's ``ServiceOutput``, which is wrong for the ``data``
 family): whatever was sent, a JSON string holding JSON is unwrapped, ``Results``/``result`` are both
 understood, and a body carrying ``error`` raises :class:`ModelError`, since AutoML's classic script reports
-failures as HTTP 200.
+failures as HTTP 200. Two decoders share those rules: :func:`to_predictions` (one typed object per record, for
+the typed calls) and :func:`decode_scores` (columns, with a fast path for big batches); the label rule
+(:func:`label_of`, P(yes) > 0.5) is written once, here.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, Literal, get_args
+from typing import TYPE_CHECKING, Any, Final, Literal, get_args
 
 from bankmarketing_client.errors import ConfigurationError, ModelError, UnexpectedResponseError
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
 
 Family = Literal["inputs", "data", "data-method"]
 Method = Literal["predict", "predict_proba"]
@@ -30,6 +38,13 @@ FAMILIES: Final[tuple[str, ...]] = get_args(Family)
 #: The label the model gives a client who subscribed; the other class is "no".
 POSITIVE_LABEL: Final = "yes"
 NEGATIVE_LABEL: Final = "no"
+#: P(yes) above this is a "yes" (scikit-learn's argmax over two classes: a tie goes to "no").
+DECISION_THRESHOLD: Final = 0.5
+
+
+def label_of(p_yes: float) -> str:
+    """The label the model's ``predict`` gives for a ``predict_proba`` of ``p_yes``: the one label rule."""
+    return POSITIVE_LABEL if p_yes > DECISION_THRESHOLD else NEGATIVE_LABEL
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,8 +293,7 @@ def to_predictions(
         for offset, value in enumerate(results):
             if proba:
                 p = _probability(value)
-                label = POSITIVE_LABEL if p > 0.5 else NEGATIVE_LABEL  # argmax; a tie goes to "no"
-                out.append(Prediction(start_row + offset, label, p))
+                out.append(Prediction(start_row + offset, label_of(p), p))
             else:
                 out.append(Prediction(start_row + offset, _label(value)))
     except ValueError as exc:
@@ -287,3 +301,101 @@ def to_predictions(
             f"result for row {start_row + len(out)}: {exc}", status=status, request_id=request_id, body=body
         ) from None
     return out
+
+
+# -- columns for batches -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Scores:
+    """A batch's answers as columns, in input order: labels, and P(yes) (NaN where only labels were asked for)."""
+
+    labels: list[str]
+    probabilities: list[float]
+
+
+def decode_scores(
+    body: bytes, expected: int, *, proba: bool, status: int = 200, request_id: str | None = None
+) -> Scores:
+    """The same answer as :func:`to_predictions`, as columns and without a Python object per record when the body
+    has the common shape (numpy and pyarrow, the batch extra); any other shape, errors included, takes the full
+    decoder and raises what it raises."""
+    try:
+        if proba:
+            pairs = _fast_pairs(body, expected)
+            if pairs is not None:
+                return pairs
+        results = decode_results(body, status=status, request_id=request_id)
+        fast = _fast_results(results, expected, proba=proba)
+    except ImportError:  # the fast paths need the batch extra; the full decoder does not
+        results = decode_results(body, status=status, request_id=request_id)
+        fast = None
+    if fast is not None:
+        return fast
+    predictions = to_predictions(results, expected, proba=proba, status=status, request_id=request_id, body=body)
+    return Scores(
+        [p.label for p in predictions],
+        [p.probability if p.probability is not None else math.nan for p in predictions],
+    )
+
+
+_PAIRS_HEAD: Final = re.compile(rb'\A\s*\{\s*"Results"\s*:\s*\[\s*\[')
+_PAIRS_TAIL: Final = re.compile(rb"\]\s*\]\s*\}\s*\Z")
+_PAIRS_SEPARATOR: Final = re.compile(rb"\]\s*,\s*\[")
+
+
+def _fast_pairs(body: bytes, rows: int) -> Scores | None:
+    """``{"Results": [[p_no, p_yes], ...]}`` parsed by Arrow's CSV number parser, 3-4x faster than ``json``.
+
+    Only this exact shape is taken here (anything else, errors included, goes to the full decoder), and Arrow
+    rounds decimal text to the nearest double exactly as ``json`` does, so the numbers are identical.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    head = _PAIRS_HEAD.match(body)
+    tail = _PAIRS_TAIL.search(body)
+    if head is None or tail is None or tail.start() <= head.end():
+        return None
+    inner = body[head.end() : tail.start()]
+    lines = inner.replace(b"], [", b"\n")
+    if b"[" in lines:  # other spacing than json.dumps' default
+        lines = _PAIRS_SEPARATOR.sub(b"\n", inner)
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(lines),
+            read_options=pacsv.ReadOptions(column_names=["no", "yes"], use_threads=False),
+            convert_options=pacsv.ConvertOptions(column_types={"no": pa.float64(), "yes": pa.float64()}),
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    if table.num_rows != rows or table.column("yes").null_count or table.column("no").null_count:
+        return None
+    return _from_yes(table.column("yes").to_numpy())
+
+
+def _fast_results(results: list[Any], rows: int, *, proba: bool) -> Scores | None:
+    """The common shapes of decoded results, without a Python object per row; None sends odd answers on."""
+    import numpy as np
+
+    if len(results) != rows:
+        return None
+    if not proba:
+        labels = [v for v in results if type(v) is str]
+        return Scores(labels, [math.nan] * rows) if len(labels) == rows else None
+    try:
+        pairs = np.asarray(results, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    if pairs.shape != (rows, 2):
+        return None
+    return _from_yes(pairs[:, 1])
+
+
+def _from_yes(yes: NDArray[np.float64]) -> Scores | None:
+    """Labels by :func:`label_of`'s rule, vectorised; None if any P(yes) is outside [0, 1] (or NaN)."""
+    import numpy as np
+
+    if not np.all((yes >= 0) & (yes <= 1)):
+        return None
+    return Scores(np.where(yes > DECISION_THRESHOLD, POSITIVE_LABEL, NEGATIVE_LABEL).tolist(), yes.tolist())

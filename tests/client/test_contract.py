@@ -12,7 +12,15 @@ from typing import Any
 
 import pytest
 
-from bankmarketing_client.contract import Contract, decode_results, detect_contract, encode, to_predictions
+from bankmarketing_client.contract import (
+    Contract,
+    decode_results,
+    decode_scores,
+    detect_contract,
+    encode,
+    label_of,
+    to_predictions,
+)
 from bankmarketing_client.errors import ConfigurationError, ModelError, UnexpectedResponseError
 from bankmarketing_client.local.endpoint import LocalEndpoint
 
@@ -146,6 +154,45 @@ def test_probability_pairs_and_labels() -> None:
     ]
     assert predictions[1].subscribed
     assert not predictions[0].subscribed
+
+
+def test_column_decoding_equals_the_typed_decoder() -> None:
+    """The batch's columns (fast paths: Arrow's number parser, numpy) give exactly the typed decoder's answers."""
+    import random
+
+    rng = random.Random(3)
+    pairs = [[1 - p, p] for p in (rng.random() for _ in range(500))] + [[0.5, 0.5], [1.0, 0.0]]
+    for body in (
+        json.dumps({"Results": pairs}).encode(),  # the Arrow path
+        json.dumps({"Results": pairs}, separators=(",", ":")).encode(),
+        json.dumps(json.dumps({"result": pairs})).encode(),  # double encoded: the numpy path
+        json.dumps({"Results": [{"no": 1 - p, "yes": p} for _, p in pairs]}).encode(),  # the full decoder
+    ):
+        scores = decode_scores(body, len(pairs), proba=True)
+        typed = to_predictions(decode_results(body), len(pairs), proba=True)
+        assert scores.labels == [p.label for p in typed]
+        assert scores.probabilities == [p.probability for p in typed]
+    labels = decode_scores(json.dumps({"Results": ["no", "yes", 1]}).encode(), 3, proba=False)
+    assert labels.labels == ["no", "yes", "yes"]
+
+
+@pytest.mark.parametrize(
+    ("body", "expected", "error", "match"),
+    [
+        (json.dumps({"Results": [[0.5, 0.5]] * 3}).encode(), 4, UnexpectedResponseError, "sent 4 records but got 3"),
+        (json.dumps({"Results": [[0.5, 0.5], [0.1, 1.5]]}).encode(), 2, UnexpectedResponseError, "result for row 2"),
+        (b'"{\\"error\\": \\"bad\\"}"', 1, ModelError, "bad"),
+    ],
+)
+def test_column_decoding_refuses_what_the_typed_decoder_refuses(
+    body: bytes, expected: int, error: type[Exception], match: str
+) -> None:
+    with pytest.raises(error, match=match):
+        decode_scores(body, expected, proba=True)
+
+
+def test_the_label_rule_is_p_yes_over_one_half() -> None:
+    assert [label_of(p) for p in (0.0, 0.5, 0.5000001, 1.0)] == ["no", "no", "yes", "yes"]
 
 
 def test_integer_labels_of_the_v1_swagger_map_to_yes_no() -> None:
