@@ -54,27 +54,6 @@ def test_a_row_the_model_refuses_is_isolated_by_bisection(write_subset: WriteSub
     assert out[29]["prediction"] == ""
 
 
-def test_fast_probability_decoding_equals_the_contract_decoder() -> None:
-    import random
-
-    from bankmarketing_client.batch.engine import _fast_pairs
-    from bankmarketing_client.contract import decode_results, to_predictions
-
-    rng = random.Random(3)
-    pairs = [[1 - p, p] for p in (rng.random() for _ in range(500))] + [[0.5, 0.5], [1.0, 0.0]]
-    for body in (
-        json.dumps({"Results": pairs}).encode(),
-        json.dumps({"Results": pairs}, separators=(",", ":")).encode(),
-    ):
-        fast = _fast_pairs(body, len(pairs))
-        assert fast is not None
-        slow = to_predictions(decode_results(body), len(pairs), proba=True)
-        assert fast.labels == [p.label for p in slow]
-        assert fast.probabilities == [p.probability for p in slow]
-    assert _fast_pairs(json.dumps({"Results": pairs[:3]}).encode(), 4) is None
-    assert _fast_pairs(b'"{\\"error\\": \\"bad\\"}"', 1) is None
-
-
 class _Burst:
     """Answers the first ``failures`` requests with a 424 wrapping a transient container status, then scores.
 
@@ -102,7 +81,7 @@ def _client(handler: Callable[[httpx.Request], httpx.Response]) -> AsyncScoringC
         "http://scoring.invalid/score",
         "key",
         contract="inputs",
-        retry=RetryPolicy(max_attempts=1, deadline=None),  # as the scorer builds its own client
+        retry=RetryPolicy.no_retries(),  # the engine's own policy must be what retries its chunks
         http_client=httpx.AsyncClient(transport=transport),
     )
 
@@ -144,8 +123,8 @@ def test_a_transient_answer_that_never_ends_stops_the_run_and_fails_no_row(tmp_p
 
 
 def test_the_engine_paces_its_retries_by_the_servers_retry_after(caplog: pytest.LogCaptureFixture) -> None:
-    """The engine re-raises the client's 429 to its own policy: the wait is the error's ``retry_after`` (0.01 s),
-    where the backoff (pinned at 50 s) would cross the 5 s deadline and stop after the first attempt."""
+    """The engine's policy, run by the client's core, waits the 429's ``retry_after`` (0.01 s), where the backoff
+    (pinned at 50 s) would cross the 5 s deadline and stop after the first attempt; the hook tells the tuner."""
     import logging
 
     import pyarrow as pa
@@ -165,15 +144,20 @@ def test_the_engine_paces_its_retries_by_the_servers_retry_after(caplog: pytest.
 
     policy = RetryPolicy(max_attempts=4, deadline=5.0, backoff_base=50.0, backoff_max=50.0, rng=lambda _low, high: high)
 
+    tuner = Tuner()
+    concurrency = tuner.concurrency
+
     async def run() -> int:
         client = _client(throttle_twice)
-        sender = Sender(client, Contract.of("inputs"), proba=True, tuner=Tuner(), policy=policy)
+        sender = Sender(client, Contract.of("inputs"), proba=True, tuner=tuner, policy=policy)
         answer = await sender.score(pa.array(['{"age": 1}'] * 8, pa.string()))
         await client.aclose()
         assert answer.failures == []
+        assert sender.waiting == 0
         return sender.retries
 
     with caplog.at_level(logging.WARNING, logger="bankmarketing_client.retry"):
         assert asyncio.run(run()) == 2
     assert sizes == [8, 8, 8]
     assert [m.split("waiting ")[1] for m in caplog.messages if "HTTP 429" in m] == ["0.01 s", "0.01 s"]
+    assert tuner.concurrency == max(1, concurrency - 2)  # each 429 told the tuner to send less
