@@ -1,7 +1,8 @@
 """``LocalEndpoint``: the deployed endpoint, locally. The real scoring container behind Azure's front layer.
 
-Two child processes: the real ``azmlinfsrv`` (gunicorn + Flask) running our entry script on a private loopback
-port, and the front (:mod:`.front`) that clients talk to. Both die with this process.
+Child processes: one real ``azmlinfsrv`` (gunicorn + Flask) per deployment, running our entry script with that
+deployment's model on a private loopback port, and the front (:mod:`.front`) that clients talk to. All die with
+this process. By default one deployment, ``blue``, takes all traffic (the endpoint of before issue 13).
 """
 
 from __future__ import annotations
@@ -18,16 +19,20 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 from bankmarketing_client.local.faults import FaultSpec
 from bankmarketing_client.local.front import CONFIG_ENV, READY_PREFIX, STATS_PATH, FrontConfig
-from bankmarketing_client.local.limits import DEFAULT_LIMITS, FrontLimits
+from bankmarketing_client.local.limits import DEFAULT_LIMITS, Deployment, FrontLimits, Routing, parse_deployment
 from bankmarketing_client.local.process import ChildProcess, LocalEndpointError, free_port, port_in_use
+from bankmarketing_client.local.tokens import DEFAULT_LIFETIME_S, TokenIssuer, new_secret
 
 Contract = Literal["inputs", "data"]
+AuthMode = Literal["key", "aml_token"]
 CONTRACTS: tuple[Contract, ...] = ("inputs", "data")
 SCORE_SCRIPT = Path(__file__).with_name("score.py")
 
@@ -50,6 +55,12 @@ class LocalEndpoint:
     ``port=0`` picks a free port. The front's limits (``request_timeout_ms``, ``max_pending``, ...) are
     :class:`~.limits.FrontLimits`' fields and defaults, kept in ``limits``. ``model_delay_ms`` makes every prediction
     slow (for timeout tests); ``faults`` injects failures at the front. Keys are generated when not given and never printed.
+
+    Several deployments: ``deployments=["blue", "green"]`` (or :class:`~.limits.Deployment` objects, or strings
+    ``"green=balanced,request_timeout_ms=300"``: the limit keywords above are each one's defaults), ``traffic=
+    {"blue": 90, "green": 10}``, ``mirror={"green": 20}``, ``routing_seed`` for the split's RNG. Counters per
+    deployment: :meth:`deployment_stats`. ``auth_mode="aml_token"`` makes the front accept tokens from
+    :meth:`get_token` (lifetime ``token_lifetime_s``, refresh after ``token_refresh_after_s``) instead of keys.
     """
 
     def __init__(
@@ -66,6 +77,13 @@ class LocalEndpoint:
         max_body_bytes: int = DEFAULT_LIMITS.max_body_bytes,
         header_timeout_ms: int = DEFAULT_LIMITS.header_timeout_ms,
         faults: FaultSpec | None = None,
+        deployments: Sequence[Deployment | str] | None = None,
+        traffic: Mapping[str, int] | None = None,
+        mirror: Mapping[str, int] | None = None,
+        routing_seed: int = 0,
+        auth_mode: AuthMode = "key",
+        token_lifetime_s: float = DEFAULT_LIFETIME_S,
+        token_refresh_after_s: float | None = None,
         model_delay_ms: float = 0,
         worker_count: int = 2,
         data_path: str | Path | None = None,
@@ -86,13 +104,31 @@ class LocalEndpoint:
         self.port = port
         self._primary_key = primary_key or generate_key()
         self._secondary_key = secondary_key or generate_key()
-        self.limits = FrontLimits(
+        base = FrontLimits(
             request_timeout_ms=request_timeout_ms,
             max_concurrent_requests_per_instance=max_concurrent_requests_per_instance,
             max_pending=max_pending,
             max_body_bytes=max_body_bytes,
             header_timeout_ms=header_timeout_ms,
         )
+        if auth_mode not in ("key", "aml_token"):
+            raise LocalEndpointError(f"auth_mode must be key or aml_token, not {auth_mode!r}")
+        if auth_mode == "aml_token" and (primary_key or secondary_key):
+            raise LocalEndpointError("keys apply to auth_mode='key' only; an aml_token endpoint accepts tokens")
+        try:
+            specs = [parse_deployment(d, base) if isinstance(d, str) else d for d in deployments or ["blue"]]
+            self.routing = Routing(
+                deployments=tuple(specs),
+                traffic=dict(traffic) if traffic is not None else None,
+                mirror=dict(mirror) if mirror is not None else None,
+                seed=routing_seed,
+            )
+            self._tokens = TokenIssuer(new_secret(), token_lifetime_s, token_refresh_after_s)
+        except ValueError as exc:
+            raise LocalEndpointError(str(exc)) from None
+        self.auth_mode: AuthMode = auth_mode
+        #: The endpoint-wide limits (the first deployment's; each deployment's are in ``routing``).
+        self.limits = self.routing.deployments[0].limits
         self.faults = faults or FaultSpec()
         self.model_delay_ms = model_delay_ms
         self.worker_count = worker_count
@@ -102,13 +138,14 @@ class LocalEndpoint:
         self._log_dir_made: Path | None = None
         self.log_dir = self._log_dir_given or Path(tempfile.gettempdir())
         self.startup_timeout = startup_timeout
-        self.container: ChildProcess | None = None
+        self.containers: dict[str, ChildProcess] = {}
+        self.container_ports: dict[str, int] = {}
         self.front: ChildProcess | None = None
-        self.container_port: int | None = None
 
     def __repr__(self) -> str:
         state = f"{self.base_url}" if self.front else "stopped"
-        return f"LocalEndpoint(contract={self.contract!r}, {state})"
+        names = ", ".join(d.name for d in self.routing.deployments)
+        return f"LocalEndpoint(contract={self.contract!r}, deployments=[{names}], {state})"
 
     # -- public surface -----------------------------------------------------------------------------------------
     @property
@@ -133,15 +170,47 @@ class LocalEndpoint:
         return f"{self.base_url}/swagger.json"
 
     @property
+    def deployment_names(self) -> list[str]:
+        return [d.name for d in self.routing.deployments]
+
+    @property
+    def container(self) -> ChildProcess | None:
+        """The first deployment's container (the only one by default)."""
+        return self.containers.get(self.deployment_names[0])
+
+    @property
+    def container_port(self) -> int | None:
+        return self.container_ports.get(self.deployment_names[0])
+
+    @property
     def container_url(self) -> str:
         """The container itself, with no auth and none of the front's behaviour (for tests and benchmarks)."""
-        return f"http://127.0.0.1:{self.container_port}"
+        return self.deployment_url(self.deployment_names[0])
+
+    def deployment_url(self, name: str) -> str:
+        """One deployment's container, bypassing the front."""
+        return f"http://127.0.0.1:{self.container_ports[name]}"
+
+    def _stats(self) -> dict[str, Any]:
+        with urllib.request.urlopen(self.base_url + STATS_PATH, timeout=5) as response:  # noqa: S310 - loopback
+            data: dict[str, Any] = json.load(response)
+        return data
 
     def stats(self) -> dict[str, int]:
-        """What the front has seen so far (requests, 401, 424, injected faults, ...)."""
-        with urllib.request.urlopen(self.base_url + STATS_PATH, timeout=5) as response:  # noqa: S310 - loopback
-            data: dict[str, int] = json.load(response)
-        return data
+        """What the front has seen so far, all deployments together (requests, 401, 424, injected faults, ...)."""
+        return {k: v for k, v in self._stats().items() if isinstance(v, int)}
+
+    def deployment_stats(self) -> dict[str, dict[str, int]]:
+        """Each deployment's own counters: requests routed to it, its 200/408/424/429, mirrored copies, pending."""
+        deployments: dict[str, dict[str, int]] = self._stats()["deployments"]
+        return deployments
+
+    def get_token(self) -> dict[str, Any]:
+        """A new token for an ``aml_token`` endpoint, shaped as Azure's ``get_keys`` returns it: ``accessToken``,
+        ``tokenType``, ``expiryTimeUtc`` and ``refreshAfterTimeUtc`` (seconds since the epoch)."""
+        if self.auth_mode != "aml_token":
+            raise LocalEndpointError("this endpoint uses key auth; tokens are issued for auth_mode='aml_token' only")
+        return self._tokens.issue()
 
     def __enter__(self) -> Self:
         self.start()
@@ -160,13 +229,17 @@ class LocalEndpoint:
             raise LocalEndpointError(f"port {self.port} on {self.host} is already in use; choose another or use 0")
         from bankmarketing_client.local.model import ensure_model_dir
 
-        model_dir = ensure_model_dir(self.data_path)  # DatasetError, with its own clear message, if no data
+        # DatasetError, with its own clear message, if no data. Each variant is trained once and cached.
+        model_dirs = {
+            d.name: ensure_model_dir(self.data_path, variant="balanced" if d.model == "balanced" else "default")
+            for d in self.routing.deployments
+        }
         if self._log_dir_given is None:
             self.log_dir = self._log_dir_made = Path(tempfile.mkdtemp(prefix="bankmarketing-local-"))
         else:
             self.log_dir.mkdir(parents=True, exist_ok=True)
         try:
-            self._start_container(model_dir)
+            self._start_containers(model_dirs)
             self._start_front()
         except BaseException:
             self.stop()
@@ -177,8 +250,16 @@ class LocalEndpoint:
         env["PYTHONUNBUFFERED"] = "1"
         return env
 
-    def _start_container(self, model_dir: Path) -> None:
-        self.container_port = free_port()
+    def _start_containers(self, model_dirs: Mapping[str, Path]) -> None:
+        """Start every deployment's container at once, then wait for all (each takes seconds to boot)."""
+        for name, model_dir in model_dirs.items():
+            self._spawn_container(name, model_dir)
+        with ThreadPoolExecutor(max_workers=len(model_dirs)) as pool:
+            for future in [pool.submit(self._await_container, name) for name in model_dirs]:
+                future.result()
+
+    def _spawn_container(self, name: str, model_dir: Path) -> None:
+        port = self.container_ports[name] = free_port()
         env = self._child_env()
         env.update(
             {
@@ -191,33 +272,41 @@ class LocalEndpoint:
         argv = [
             sys.executable, "-m", "bankmarketing_client.local.container_main",
             "--entry_script", str(SCORE_SCRIPT), "--model_dir", str(model_dir),
-            "--port", str(self.container_port), "--worker_count", str(self.worker_count),
+            "--port", str(port), "--worker_count", str(self.worker_count),
         ]  # fmt: skip
-        self.container = ChildProcess("container", argv, env, self.log_dir / "container.log", self.log_dir)
+        # The first deployment keeps the log name of the one-deployment endpoint.
+        log_name = "container.log" if name == self.deployment_names[0] else f"container-{name}.log"
+        self.containers[name] = ChildProcess("container", argv, env, self.log_dir / log_name, self.log_dir)
+
+    def _await_container(self, name: str) -> None:
+        container = self.containers[name]
+        which = "the scoring container" if len(self.containers) == 1 else f"deployment {name}'s scoring container"
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
-            if not self.container.alive():
+            if not container.alive():
                 raise LocalEndpointError(
-                    f"the scoring container exited during start-up (code {self.container.proc.returncode}); "
-                    f"the last lines of its log:\n{self.container.log_tail()}"
+                    f"{which} exited during start-up (code {container.proc.returncode}); "
+                    f"the last lines of its log:\n{container.log_tail()}"
                 )
-            if _healthy(self.container_url):
+            if _healthy(self.deployment_url(name)):
                 return
             time.sleep(0.2)
-        raise LocalEndpointError(f"the scoring container was not healthy after {self.startup_timeout:.0f} s")
+        raise LocalEndpointError(f"{which} was not healthy after {self.startup_timeout:.0f} s")
 
     def _start_front(self) -> None:
         config = FrontConfig(
-            upstream=self.container_url,
+            upstreams={name: self.deployment_url(name) for name in self.deployment_names},
             primary_key=self._primary_key,
             secondary_key=self._secondary_key,
             host=self.host,
             port=self.port,
-            limits=self.limits,
+            routing=self.routing,
             faults=self.faults,
+            auth_mode=self.auth_mode,
+            token_secret=self._tokens.secret if self.auth_mode == "aml_token" else "",
         )
         env = self._child_env()
-        env[CONFIG_ENV] = config.to_json()  # keys travel in the environment, never in argv
+        env[CONFIG_ENV] = config.to_json()  # keys and the token secret travel in the environment, never in argv
         argv = [sys.executable, "-m", "bankmarketing_client.local.front"]
         self.front = ChildProcess("front", argv, env, self.log_dir / "front.log", self.log_dir)
         line = _read_line(self.front, timeout=30.0)
@@ -228,22 +317,27 @@ class LocalEndpoint:
 
     def stop(self) -> None:
         """Stop the front, then the container; idempotent. No process of ours is left afterwards."""
-        for child in (self.front, self.container):
+        for child in (self.front, *self.containers.values()):
             if child is not None:
                 child.stop()
         if self._log_dir_made is not None:
             shutil.rmtree(self._log_dir_made, ignore_errors=True)
             self._log_dir_made = None
         self.front = None
-        self.container = None
+        self.containers = {}
 
-    def kill_container(self) -> None:
-        """Kill the scoring container abruptly, leaving the front up (to test 502/503 handling)."""
-        if self.container is not None:
-            self.container.kill()
+    def kill_container(self, deployment: str | None = None) -> None:
+        """Kill a deployment's scoring container (default: the first) abruptly, leaving the front up (502/503)."""
+        container = self.containers.get(deployment or self.deployment_names[0])
+        if container is not None:
+            container.kill()
+
+    def children(self) -> list[ChildProcess]:
+        """The processes that must stay alive: the front and every container."""
+        return [c for c in (self.front, *self.containers.values()) if c is not None]
 
     def pids(self) -> list[int]:
-        return [c.pid for c in (self.front, self.container) if c is not None]
+        return [c.pid for c in self.children()]
 
 
 def is_loopback(host: str) -> bool:

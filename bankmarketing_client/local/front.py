@@ -4,6 +4,11 @@ The inference server does no authentication, closes every connection and turns e
 In Azure, the endpoint's front does more, and this module does the same locally (FIELD-NOTES section 3):
 
 * ``Authorization: Bearer <key>`` on ``/score``, primary or secondary key, compared in constant time: else 401;
+  with ``auth_mode="aml_token"``, a token of this run's (:mod:`.tokens`) that has not expired instead;
+* several deployments (:class:`~.limits.Routing`), each its own container with its own limits and counters: live
+  traffic split by weight with a seeded RNG, ``azureml-model-deployment: NAME`` picks one regardless of weight
+  (an unknown name is 404), 404 when no deployment has positive weight and no header picks one, a share mirrored
+  to a deployment whose answers are discarded; every answer from a deployment names it in the same header;
 * 413 past a body size limit, 429 when more requests are pending than allowed, 408 past the request timeout;
 * 424 with ``ms-azureml-model-error-statuscode`` / ``-reason`` for any non-200 from the container;
 * 503 at once when the container does not accept connections, 502 when it drops one;
@@ -34,6 +39,7 @@ import hmac
 import json
 import logging
 import os
+import random
 import signal
 import socket
 import sys
@@ -54,7 +60,8 @@ from bankmarketing_client.forwarding import (
     server_logger,
 )
 from bankmarketing_client.local.faults import Fault, FaultInjector, FaultSpec
-from bankmarketing_client.local.limits import FrontLimits
+from bankmarketing_client.local.limits import FrontLimits, Routing
+from bankmarketing_client.local.tokens import TokenIssuer
 
 log = logging.getLogger("bankmarketing_client.local.front")
 
@@ -72,32 +79,75 @@ PASSTHROUGH_HEADERS: Final = (
 )
 #: Request headers the container gets from the caller (the front sets Host, Content-Length and the request id).
 FORWARDED_HEADERS: Final = ("Content-Type", "x-ms-client-request-id")
+#: Picks a deployment on the way in; names the one that served on the way out (Azure's header, both directions).
+DEPLOYMENT_HEADER: Final = "azureml-model-deployment"
+AUTH_MODES: Final = ("key", "aml_token")
+#: Azure's answer when no deployment has positive weight and no header picks one (its troubleshooting guide).
+NO_ROUTE_MESSAGE: Final = (
+    "No valid deployments to route to. Please check that the endpoint has at least one deployment with positive "
+    "weight values or use a deployment specific header to route."
+)
+#: For a header naming no deployment: 404, without echoing the name or listing the endpoint's deployments.
+UNKNOWN_DEPLOYMENT_MESSAGE: Final = f"The deployment named in the {DEPLOYMENT_HEADER} header was not found."
 
 
 @dataclass
 class FrontConfig:
     """Everything the front needs; serialised to JSON in the environment of the front process."""
 
-    upstream: str
+    #: Deployment name -> its container's base URL, one for each of ``routing.deployments``.
+    upstreams: dict[str, str]
     primary_key: str = field(repr=False)
     secondary_key: str = field(repr=False)
     host: str = "127.0.0.1"
     port: int = 0
-    limits: FrontLimits = field(default_factory=FrontLimits)
+    routing: Routing = field(default_factory=Routing)
     faults: FaultSpec = field(default_factory=FaultSpec)
+    auth_mode: str = "key"
+    #: The per-run token signing secret (``aml_token``), travelling with the keys in the environment.
+    token_secret: str = field(default="", repr=False)
+
+    def __post_init__(self) -> None:
+        if self.auth_mode not in AUTH_MODES:
+            raise ValueError(f"auth mode must be one of {', '.join(AUTH_MODES)}, not {self.auth_mode!r}")
+        if self.auth_mode == "aml_token" and not self.token_secret:
+            raise ValueError("aml_token auth needs a token signing secret")
+        missing = [d.name for d in self.routing.deployments if d.name not in self.upstreams]
+        if missing:
+            raise ValueError(f"no container for deployment(s) {', '.join(missing)}")
+
+    @property
+    def limits(self) -> FrontLimits:
+        """The endpoint-wide limits (body size, header timeout): the first deployment's."""
+        return self.routing.deployments[0].limits
 
     def to_json(self) -> str:
-        data = {k: v for k, v in self.__dict__.items() if k not in ("limits", "faults")}
-        data["limits"] = self.limits.to_dict()
+        data = {k: v for k, v in self.__dict__.items() if k not in ("routing", "faults")}
+        data["routing"] = self.routing.to_dict()
         data["faults"] = self.faults.to_dict()
         return json.dumps(data)
 
     @classmethod
     def from_json(cls, text: str) -> FrontConfig:
         data = json.loads(text)
-        data["limits"] = FrontLimits.from_dict(data.get("limits") or {})
+        data["routing"] = Routing.from_dict(data["routing"])
         data["faults"] = FaultSpec.from_dict(data.get("faults") or {})
         return cls(**data)
+
+
+class DeploymentState:
+    """One deployment at run time: where its container is, its limits, its slots and its own counters."""
+
+    def __init__(self, name: str, upstream: str, limits: FrontLimits) -> None:
+        self.name = name
+        self.limits = limits
+        url = urlsplit(upstream)
+        self.host = url.hostname or "127.0.0.1"
+        self.port = url.port or 80
+        self.dispatch = asyncio.Semaphore(limits.concurrency)
+        self.pending = 0
+        self.stats: Counter[str] = Counter()
+        self.header = {DEPLOYMENT_HEADER: name}
 
 
 class UpstreamError(Exception):
@@ -119,14 +169,28 @@ class Front:
     def __init__(self, config: FrontConfig) -> None:
         self.config = config
         self._keys = tuple(k.encode() for k in (config.primary_key, config.secondary_key) if k)
+        self._tokens = TokenIssuer(config.token_secret) if config.auth_mode == "aml_token" else None
         self._faults = FaultInjector(config.faults)
-        self._dispatch = asyncio.Semaphore(config.limits.concurrency)
-        self._pending = 0
         self.stats: Counter[str] = Counter()
         self.http_log = server_logger("bankmarketing_client.local.front.http", counter=self.stats)
-        upstream = urlsplit(config.upstream)
-        self._upstream_host = upstream.hostname or "127.0.0.1"
-        self._upstream_port = upstream.port or 80
+        routing = config.routing
+        self.deployments = {
+            d.name: DeploymentState(d.name, config.upstreams[d.name], d.limits) for d in routing.deployments
+        }
+        self._default = self.deployments[routing.deployments[0].name]
+        # Seeded, so that tests can count: one stream for the live split, one for the mirror's draws.
+        self._traffic_rng = random.Random(routing.seed)  # noqa: S311 - routing, not security
+        self._mirror_rng = random.Random(routing.seed + 1)  # noqa: S311 - routing, not security
+        live = {name: share for name, share in routing.live.items() if share > 0}
+        self._live_states = [self.deployments[name] for name in live]
+        self._live_cum: list[float] = []
+        total = 0
+        for share in live.values():
+            total += share
+            self._live_cum.append(total)
+        mirror = next(iter(routing.mirrored.items()), None)
+        self._mirror = (self.deployments[mirror[0]], mirror[1] / 100) if mirror else None
+        self._background: set[asyncio.Task[None]] = set()
 
     # -- set-up ---------------------------------------------------------------------------------------------------
     def app(self) -> web.Application:
@@ -167,18 +231,54 @@ class Front:
         return value
 
     def _authorized(self, header: str | None) -> bool:
-        """Constant-time check of ``Bearer <key>`` against both keys (both are always compared).
+        """Constant-time check of ``Bearer <key>`` against both keys (both are always compared), or in
+        ``aml_token`` mode of ``Bearer <token>`` against this run's signing secret (keys are then refused, as Azure
+        does).
 
         The scheme is case-insensitive, as HTTP says; the key is not.
         """
         scheme, _, token = (header or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return False
+        if self._tokens is not None:
+            return self._tokens.check(token.strip())
         given = token.strip().encode()
         matched = False
         for key in self._keys:
             matched |= hmac.compare_digest(given, key)
         return matched
+
+    @staticmethod
+    def _named_deployment(request: web.Request) -> str | None:
+        """The ``azureml-model-deployment`` header's one value (two, or a non-printable one, are BadRequest)."""
+        values = request.headers.getall(DEPLOYMENT_HEADER, [])
+        if len(values) > 1:
+            raise BadRequest(f"More than one {DEPLOYMENT_HEADER} header.")
+        if not values:
+            return None
+        value: str = values[0].strip()
+        if not printable_ascii(value):
+            raise BadRequest(f"The {DEPLOYMENT_HEADER} header must be printable ASCII.")
+        return value
+
+    def _route(self, request: web.Request) -> DeploymentState | str:
+        """The deployment that serves this request, or the 404 message: the header wins, else the weighted draw."""
+        name = self._named_deployment(request)
+        if name is not None:
+            picked = self.deployments.get(name)
+            if picked is None:
+                return UNKNOWN_DEPLOYMENT_MESSAGE
+            picked.stats["by_header"] += 1  # the rest of its "requests" were drawn by weight
+            return picked
+        if not self._live_cum:
+            return NO_ROUTE_MESSAGE
+        if len(self._live_states) == 1:
+            return self._live_states[0]
+        point = self._traffic_rng.random() * self._live_cum[-1]
+        for state, bound in zip(self._live_states, self._live_cum, strict=True):
+            if point < bound:
+                return state
+        return self._live_states[-1]
 
     @staticmethod
     def _outbound(request: web.Request) -> tuple[str, dict[str, str]]:
@@ -203,7 +303,13 @@ class Front:
         return target, headers
 
     async def _forward(
-        self, method: str, target: str, caller_headers: dict[str, str], body: bytes, request_id: str
+        self,
+        deployment: DeploymentState,
+        method: str,
+        target: str,
+        caller_headers: dict[str, str],
+        body: bytes,
+        request_id: str,
     ) -> tuple[int, dict[str, str], bytes]:
         """One HTTP/1.1 exchange with the container over a fresh connection (it closes every connection anyway).
 
@@ -214,14 +320,14 @@ class Front:
         """
         lines = [
             f"{method} {target} HTTP/1.1",
-            f"Host: {self._upstream_host}:{self._upstream_port}",
+            f"Host: {deployment.host}:{deployment.port}",
             "Connection: close",
             f"Content-Length: {len(body)}",
             f"x-request-id: {request_id}",
         ]
         lines.extend(f"{name}: {value}" for name, value in caller_headers.items())
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
-        reader, writer = await asyncio.open_connection(self._upstream_host, self._upstream_port)
+        reader, writer = await asyncio.open_connection(deployment.host, deployment.port)
         try:
             writer.write(head + body)
             status_line = await reader.readline()
@@ -254,13 +360,15 @@ class Front:
             return given
         return str(uuid.uuid4())
 
-    async def _read_body(self, request: web.Request, request_id: str, deadline: float) -> bytes | web.Response:
+    async def _read_body(
+        self, request: web.Request, request_id: str, deadline: float, deployment: DeploymentState
+    ) -> bytes | web.Response:
         """The whole body by ``deadline`` (408), within the size limit (413), or the answer that refuses it."""
         try:
             async with asyncio.timeout_at(deadline):
                 return await request.read()
         except TimeoutError:
-            return self._timed_out(request_id)
+            return self._timed_out(request_id, deployment)
         except web.HTTPRequestEntityTooLarge:  # a chunked body, past the limit while being read
             return self._too_large(request_id)
         except (ConnectionError, HttpProcessingError):  # the caller went away, or sent a malformed chunk
@@ -269,7 +377,9 @@ class Front:
     # -- handlers -------------------------------------------------------------------------------------------------
     async def stats_view(self, _: web.Request) -> web.Response:
         """Counters for tests and benchmarks (not part of Azure's surface): what reached the front."""
-        return web.json_response({**self.stats, "pending": self._pending})
+        deployments = {name: {**d.stats, "pending": d.pending} for name, d in self.deployments.items()}
+        pending = sum(d.pending for d in self.deployments.values())
+        return web.json_response({**self.stats, "pending": pending, "deployments": deployments})
 
     async def not_found(self, request: web.Request) -> web.StreamResponse:
         """Any other path or method (``//score``, ``GET /score``, ...): 404, never forwarded."""
@@ -280,25 +390,36 @@ class Front:
         request_id = self._request_id(request)
         try:
             target, caller_headers = self._outbound(request)
+            named = self._named_deployment(request)
         except BadRequest as exc:
             return self._bad_request(exc, request_id)
-        deadline = asyncio.get_running_loop().time() + self.config.limits.request_timeout_ms / 1000
-        body = await self._read_body(request, request_id, deadline)
+        # The header picks the deployment whose swagger (or health) is wanted; else the first one answers.
+        deployment = self.deployments.get(named, self._default) if named else self._default
+        deadline = asyncio.get_running_loop().time() + deployment.limits.request_timeout_ms / 1000
+        body = await self._read_body(request, request_id, deadline, deployment)
         if isinstance(body, web.Response):
             return body
         try:
-            status, headers, payload = await self._forward(request.method, target, caller_headers, body, request_id)
+            status, headers, payload = await self._forward(
+                deployment, request.method, target, caller_headers, body, request_id
+            )
         except (ConnectionRefusedError, UpstreamError) as exc:
-            return self._unreachable(exc, request_id)
-        return web.Response(status=status, body=payload, headers={**headers, **_ids(request_id)})
+            return self._unreachable(exc, request_id, deployment)
+        return web.Response(status=status, body=payload, headers={**headers, **_ids(request_id), **deployment.header})
 
-    def _unreachable(self, exc: Exception, request_id: str) -> web.Response:
+    def _count(self, status: str, deployment: DeploymentState | None = None) -> None:
+        """One answer in the endpoint's totals and, when a deployment gave it, in that deployment's counters."""
+        self.stats[status] += 1
+        if deployment is not None:
+            deployment.stats[status] += 1
+
+    def _unreachable(self, exc: Exception, request_id: str, deployment: DeploymentState) -> web.Response:
         """503 at once when the container refuses connections (it is down), 502 when it dropped one."""
         if isinstance(exc, ConnectionRefusedError):
-            self.stats["503"] += 1
-            return _json_response(503, "The scoring container is not available.", request_id)
-        self.stats["502"] += 1
-        return _json_response(502, "The scoring container dropped the connection.", request_id)
+            self._count("503", deployment)
+            return _json_response(503, "The scoring container is not available.", request_id, **deployment.header)
+        self._count("502", deployment)
+        return _json_response(502, "The scoring container dropped the connection.", request_id, **deployment.header)
 
     def _bad_request(self, exc: BadRequest, request_id: str) -> web.Response:
         self.stats["400"] += 1
@@ -310,9 +431,14 @@ class Front:
             413, f"Request body is larger than {self.config.limits.max_body_bytes} bytes.", request_id
         )
 
-    def _timed_out(self, request_id: str) -> web.Response:
-        self.stats["408"] += 1
-        return _json_response(408, f"Request timed out after {self.config.limits.request_timeout_ms} ms.", request_id)
+    def _timed_out(self, request_id: str, deployment: DeploymentState) -> web.Response:
+        self._count("408", deployment)
+        return _json_response(
+            408,
+            f"Request timed out after {deployment.limits.request_timeout_ms} ms.",
+            request_id,
+            **deployment.header,
+        )
 
     async def score(self, request: web.Request) -> web.StreamResponse:
         config = self.config
@@ -324,16 +450,22 @@ class Front:
             return self._bad_request(exc, request_id)
         if not self._authorized(authorization):
             self.stats["401"] += 1
+            what = "token" if self._tokens is not None else "key"
             return _json_response(
                 401,
-                "Unauthorized: a valid key is required (Authorization: Bearer <key>).",
+                f"Unauthorized: a valid {what} is required (Authorization: Bearer <{what}>).",
                 request_id,
                 **{"WWW-Authenticate": "Bearer"},
             )
         try:
             target, caller_headers = self._outbound(request)
+            deployment = self._route(request)
         except BadRequest as exc:
             return self._bad_request(exc, request_id)
+        if isinstance(deployment, str):
+            self.stats["404"] += 1
+            return _json_response(404, deployment, request_id)
+        deployment.stats["requests"] += 1
         fault = self._faults.draw()
         if config.faults.latency_ms:
             await asyncio.sleep(config.faults.latency_ms / 1000)
@@ -356,34 +488,78 @@ class Front:
             return self._too_large(request_id)
         # The request timeout covers the upload and the answer. The body is read (bounded in size and time) before
         # the request counts as pending: a slow upload holds its own connection, never a slot others need.
-        deadline = asyncio.get_running_loop().time() + config.limits.request_timeout_ms / 1000
-        body = await self._read_body(request, request_id, deadline)
+        deadline = asyncio.get_running_loop().time() + deployment.limits.request_timeout_ms / 1000
+        body = await self._read_body(request, request_id, deadline, deployment)
         if isinstance(body, web.Response):
             return body
-        if self._pending >= config.limits.pending_limit:
-            self.stats["429"] += 1
-            return _json_response(429, "Too many pending requests for this deployment.", request_id)
-        self._pending += 1
+        if deployment.pending >= deployment.limits.pending_limit:
+            self._count("429", deployment)
+            return _json_response(
+                429, "Too many pending requests for this deployment.", request_id, **deployment.header
+            )
+        if self._mirror is not None and self._mirror_rng.random() < self._mirror[1]:
+            self._mirror_copy(self._mirror[0], request.method, target, caller_headers, body)
+        deployment.pending += 1
         try:
-            return await self._score_upstream(request.method, target, caller_headers, body, request_id, deadline)
+            return await self._score_upstream(
+                deployment, request.method, target, caller_headers, body, request_id, deadline
+            )
         finally:
-            self._pending -= 1
+            deployment.pending -= 1
+
+    def _mirror_copy(
+        self, mirror: DeploymentState, method: str, target: str, caller_headers: dict[str, str], body: bytes
+    ) -> None:
+        """Send a copy to the mirror deployment in the background: its answer is counted and discarded, and the
+        caller's request never waits for it. A mirror with no free pending slot drops the copy (Azure's mirror
+        never throttles live traffic)."""
+        if mirror.pending >= mirror.limits.pending_limit:
+            mirror.stats["mirror_dropped"] += 1
+            return
+        mirror.stats["mirror_requests"] += 1
+        mirror.pending += 1
+        task = asyncio.create_task(self._mirror_exchange(mirror, method, target, caller_headers, body))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _mirror_exchange(
+        self, mirror: DeploymentState, method: str, target: str, caller_headers: dict[str, str], body: bytes
+    ) -> None:
+        try:
+            async with asyncio.timeout(mirror.limits.request_timeout_ms / 1000), mirror.dispatch:
+                status, _, _ = await self._forward(mirror, method, target, caller_headers, body, str(uuid.uuid4()))
+            mirror.stats[f"mirror_{status}"] += 1
+        except TimeoutError:
+            mirror.stats["mirror_408"] += 1
+        except (ConnectionRefusedError, UpstreamError):
+            mirror.stats["mirror_failed"] += 1
+        finally:
+            mirror.pending -= 1
 
     async def _score_upstream(
-        self, method: str, target: str, caller_headers: dict[str, str], body: bytes, request_id: str, deadline: float
+        self,
+        deployment: DeploymentState,
+        method: str,
+        target: str,
+        caller_headers: dict[str, str],
+        body: bytes,
+        request_id: str,
+        deadline: float,
     ) -> web.StreamResponse:
         try:
-            async with asyncio.timeout_at(deadline), self._dispatch:
-                status, headers, payload = await self._forward(method, target, caller_headers, body, request_id)
+            async with asyncio.timeout_at(deadline), deployment.dispatch:
+                status, headers, payload = await self._forward(
+                    deployment, method, target, caller_headers, body, request_id
+                )
         except TimeoutError:
-            return self._timed_out(request_id)
+            return self._timed_out(request_id, deployment)
         except (ConnectionRefusedError, UpstreamError) as exc:
-            return self._unreachable(exc, request_id)
+            return self._unreachable(exc, request_id, deployment)
         ids = _ids(request_id)
         if status == 200:
-            self.stats["200"] += 1
-            return web.Response(status=200, body=payload, headers={**headers, **ids})
-        self.stats["424"] += 1
+            self._count("200", deployment)
+            return web.Response(status=200, body=payload, headers={**headers, **ids, **deployment.header})
+        self._count("424", deployment)
         reason = _error_reason(payload)
         return web.Response(
             status=424,
@@ -391,6 +567,7 @@ class Front:
             headers={
                 **headers,
                 **ids,
+                **deployment.header,
                 "ms-azureml-model-error-statuscode": str(status),
                 "ms-azureml-model-error-reason": reason,
             },

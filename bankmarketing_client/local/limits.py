@@ -53,3 +53,148 @@ class FrontLimits:
 
 #: The defaults, for signatures and argparse.
 DEFAULT_LIMITS = FrontLimits()
+
+
+#: FrontLimits fields that belong to each deployment (Azure's ``request_settings`` and ``instance_count``); the others
+#: (body size, header timeout) are the endpoint's and are taken from the first deployment.
+DEPLOYMENT_FIELDS: tuple[str, ...] = (
+    "request_timeout_ms",
+    "max_concurrent_requests_per_instance",
+    "instance_count",
+    "max_pending",
+)
+#: ``blue`` serves the model in service, ``green`` the candidate, unless ``NAME=MODEL`` says otherwise.
+DEFAULT_MODELS: dict[str, str] = {"green": "balanced"}
+MODEL_CHOICES: tuple[str, ...] = ("default", "balanced")
+#: Azure caps the mirrored share at 50 %.
+MAX_MIRROR_PERCENT = 50
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """One deployment: its name, its model variant and its own limits (its own 429/408 accounting)."""
+
+    name: str
+    model: str = "default"
+    limits: FrontLimits = DEFAULT_LIMITS
+
+    def __post_init__(self) -> None:
+        if not self.name or not self.name.replace("-", "").isalnum() or not self.name[0].isalpha():
+            raise ValueError(
+                f"deployment name {self.name!r} must start with a letter and hold only letters, digits and '-'"
+            )
+        if self.model not in MODEL_CHOICES:
+            raise ValueError(f"deployment {self.name}: model must be one of {', '.join(MODEL_CHOICES)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "model": self.model, "limits": self.limits.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Deployment:
+        return cls(name=data["name"], model=data["model"], limits=FrontLimits.from_dict(data["limits"]))
+
+
+@dataclass(frozen=True)
+class Routing:
+    """The endpoint's deployments, live traffic (percent, summing to 100 or 0) and mirrored traffic.
+
+    The one description of deployments and their limits: the front, ``LocalEndpoint`` and ``local serve`` share it.
+    Validation follows Azure's rules, each refusal one line naming the deployment.
+    """
+
+    deployments: tuple[Deployment, ...] = (Deployment("blue"),)
+    traffic: dict[str, int] | None = None  # None: all to the first deployment
+    mirror: dict[str, int] | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        names = [d.name for d in self.deployments]
+        if not names:
+            raise ValueError("at least one deployment is needed")
+        if len(set(names)) != len(names):
+            raise ValueError(f"deployment names must be unique, got {', '.join(names)}")
+        traffic = self.live
+        for label, shares in (("--traffic", traffic), ("--mirror", self.mirrored)):
+            for name, share in shares.items():
+                if name not in names:
+                    raise ValueError(
+                        f"{label} names {name!r}, which is not a deployment (deployments: {', '.join(names)})"
+                    )
+                if share < 0:
+                    raise ValueError(f"{label} {name}={share}: a share cannot be negative")
+        total = sum(traffic.values())
+        if total not in (0, 100):
+            raise ValueError(f"--traffic must sum to 100 (or 0 for none), got {total}")
+        if len(self.mirrored) > 1:
+            raise ValueError("--mirror can copy traffic to one deployment only")
+        for name, share in self.mirrored.items():
+            if share > MAX_MIRROR_PERCENT:
+                raise ValueError(f"--mirror {name}={share}: at most {MAX_MIRROR_PERCENT} % can be mirrored")
+            if traffic.get(name, 0) > 0:
+                raise ValueError(f"--mirror {name}: a deployment that takes live traffic cannot also be a mirror")
+
+    @property
+    def live(self) -> dict[str, int]:
+        """Live traffic per deployment, every deployment listed (0 where not given)."""
+        given = self.traffic if self.traffic is not None else {self.deployments[0].name: 100}
+        return {**{d.name: 0 for d in self.deployments}, **given}
+
+    @property
+    def mirrored(self) -> dict[str, int]:
+        return {k: v for k, v in (self.mirror or {}).items() if v}
+
+    def deployment(self, name: str) -> Deployment | None:
+        return next((d for d in self.deployments if d.name == name), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "deployments": [d.to_dict() for d in self.deployments],
+            "traffic": self.traffic,
+            "mirror": self.mirror,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Routing:
+        return cls(
+            deployments=tuple(Deployment.from_dict(d) for d in data["deployments"]),
+            traffic=data.get("traffic"),
+            mirror=data.get("mirror"),
+            seed=int(data.get("seed", 0)),
+        )
+
+
+def parse_shares(text: str, option: str) -> dict[str, int]:
+    """``blue=90,green=10`` -> ``{"blue": 90, "green": 10}``; a malformed item is one clear ValueError."""
+    shares: dict[str, int] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, value = item.partition("=")
+        try:
+            share = int(value)
+        except ValueError:
+            share = None
+        if not sep or not name.strip() or share is None:
+            raise ValueError(f"{option} {item!r}: expected NAME=PERCENT, e.g. blue=90,green=10")
+        if name.strip() in shares:
+            raise ValueError(f"{option} names {name.strip()!r} twice")
+        shares[name.strip()] = share
+    return shares
+
+
+def parse_deployment(text: str, base: FrontLimits = DEFAULT_LIMITS) -> Deployment:
+    """``NAME[=MODEL][,setting=value...]``, e.g. ``green=balanced,request_timeout_ms=300,instance_count=2``.
+
+    Settings are :data:`DEPLOYMENT_FIELDS`; the others come from ``base`` (the command line's endpoint-wide limits).
+    """
+    head, *settings = [part.strip() for part in text.split(",")]
+    name, _, model = head.partition("=")
+    overrides: dict[str, int] = {}
+    for item in settings:
+        key, sep, value = item.partition("=")
+        if not sep or key not in DEPLOYMENT_FIELDS or not value.isdigit():
+            raise ValueError(
+                f"--deployment {name}: {item!r} is not SETTING=NUMBER with SETTING one of {', '.join(DEPLOYMENT_FIELDS)}"
+            )
+        overrides[key] = int(value)
+    limits = FrontLimits.from_dict({**base.to_dict(), **overrides})
+    return Deployment(name=name, model=model or DEFAULT_MODELS.get(name, "default"), limits=limits)

@@ -118,7 +118,10 @@ def test_limits_are_one_description_shared_by_endpoint_front_and_cli() -> None:
     assert endpoint.limits.pending_limit == 3
     assert LocalEndpoint().limits == FrontLimits()
     assert FrontLimits(max_concurrent_requests_per_instance=3, instance_count=2).pending_limit == 12
-    config = FrontConfig(upstream="http://127.0.0.1:1", primary_key="p", secondary_key="s", limits=endpoint.limits)
+    assert endpoint.routing.deployments[0].limits is endpoint.limits  # the one deployment carries them
+    config = FrontConfig(
+        upstreams={"blue": "http://127.0.0.1:1"}, primary_key="p", secondary_key="s", routing=endpoint.routing
+    )
     assert FrontConfig.from_json(config.to_json()) == config
     help_text = subprocess.run(
         [sys.executable, "-m", "bankmarketing_client.cli", "local", "serve", "--help"],

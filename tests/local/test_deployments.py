@@ -1,0 +1,249 @@
+"""Several deployments behind one local endpoint (issue 13): the split, the header, the mirror, 404, and each
+deployment's own models, limits and counters. Real containers and a real front on loopback throughout."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from bankmarketing_client import data
+from bankmarketing_client.local import LocalEndpoint, LocalEndpointError
+from bankmarketing_client.local.front import DEPLOYMENT_HEADER, NO_ROUTE_MESSAGE, UNKNOWN_DEPLOYMENT_MESSAGE
+from bankmarketing_client.local.limits import Deployment, Routing
+from bankmarketing_client.local.model import ensure_model_dir, load_model, sample_records
+
+SEED = 7
+SPLIT = {"blue": 90, "green": 10}
+MIRROR_SHARE = 20
+
+
+@pytest.fixture(scope="module")
+def records() -> list[dict[str, Any]]:
+    frame = data.read_frame(data.resolve_holdout_path(None))
+    return sample_records(frame, 40)
+
+
+@pytest.fixture(scope="module")
+def blue_green() -> Iterator[LocalEndpoint]:
+    """blue (the model in service) 90 %, green (the balanced model) 10 %, shadow mirrored 20 %."""
+    endpoint = LocalEndpoint(
+        deployments=["blue", "green", "shadow,max_concurrent_requests_per_instance=4"],
+        traffic=SPLIT,
+        mirror={"shadow": MIRROR_SHARE},
+        routing_seed=SEED,
+        max_concurrent_requests_per_instance=4,
+        worker_count=1,
+    )
+    with endpoint:
+        yield endpoint
+
+
+def _body(records: list[dict[str, Any]], method: str = "predict_proba") -> dict[str, Any]:
+    return {"Inputs": {"data": records}, "GlobalParameters": {"method": method}}
+
+
+def _post_many(
+    endpoint: LocalEndpoint,
+    body: dict[str, Any],
+    count: int,
+    concurrency: int = 4,
+    headers: dict[str, str] | None = None,
+) -> list[httpx.Response]:
+    async def run() -> list[httpx.Response]:
+        limit = asyncio.Semaphore(concurrency)
+        auth = {"Authorization": f"Bearer {endpoint.primary_key}", **(headers or {})}
+        async with httpx.AsyncClient(headers=auth, timeout=60) as client:
+
+            async def one() -> httpx.Response:
+                async with limit:
+                    return await client.post(endpoint.scoring_uri, json=body)
+
+            return await asyncio.gather(*(one() for _ in range(count)))
+
+    return asyncio.run(run())
+
+
+def test_traffic_split_follows_the_weights_and_the_seed(
+    blue_green: LocalEndpoint, records: list[dict[str, Any]]
+) -> None:
+    before = blue_green.deployment_stats()
+    count = 1500
+    responses = _post_many(blue_green, _body(records[:1], "predict"), count)
+    assert {r.status_code for r in responses} == {200}
+    served = Counter(r.headers[DEPLOYMENT_HEADER] for r in responses)
+    after = blue_green.deployment_stats()
+    routed = {name: after[name].get("requests", 0) - before[name].get("requests", 0) for name in SPLIT}
+    assert served == routed  # the header names the deployment the counters saw
+    # Binomial tolerance: 4 standard deviations around the expected 10 %.
+    sd = (count * 0.1 * 0.9) ** 0.5
+    assert abs(routed["green"] - count * 0.1) < 4 * sd
+    assert "shadow" not in served
+    # And exactly what the seeded draw gives (the first draws went to earlier requests of this module, if any).
+    rng = random.Random(SEED)
+    draws = sum(before[name].get("requests", 0) - before[name].get("by_header", 0) for name in SPLIT)
+    for _ in range(draws):
+        rng.random()
+    expected_green = sum(1 for _ in range(count) if rng.random() * 100 >= SPLIT["blue"])
+    assert routed["green"] == expected_green
+
+
+def test_header_routing_beats_the_split(blue_green: LocalEndpoint, records: list[dict[str, Any]]) -> None:
+    for name in ("green", "shadow"):  # shadow has no live traffic: the header reaches it all the same, as in Azure
+        responses = _post_many(blue_green, _body(records[:2]), 30, headers={DEPLOYMENT_HEADER: name})
+        assert [r.headers[DEPLOYMENT_HEADER] for r in responses] == [name] * 30
+        assert {r.status_code for r in responses} == {200}
+
+
+def test_unknown_deployment_is_404_without_naming_any(blue_green: LocalEndpoint, records: list[dict[str, Any]]) -> None:
+    [response] = _post_many(blue_green, _body(records[:1]), 1, headers={DEPLOYMENT_HEADER: "purple"})
+    assert response.status_code == 404
+    assert response.json() == {"message": UNKNOWN_DEPLOYMENT_MESSAGE}
+    assert DEPLOYMENT_HEADER not in response.headers
+    assert not any(name in response.text for name in ("purple", "blue", "green", "shadow"))
+
+
+def test_each_deployment_answers_with_its_own_model(blue_green: LocalEndpoint, records: list[dict[str, Any]]) -> None:
+    """green's answers equal the balanced model called in-process; blue's the default model's; they differ."""
+    answers = {}
+    for name in ("blue", "green"):
+        [response] = _post_many(blue_green, _body(records), 1, headers={DEPLOYMENT_HEADER: name})
+        assert response.status_code == 200
+        answers[name] = response.json()["Results"]
+    green_model = load_model(ensure_model_dir(variant="balanced"))
+    blue_model = load_model(ensure_model_dir())
+    assert answers["green"] == green_model.predict_proba_records(records)
+    assert answers["blue"] == blue_model.predict_proba_records(records)
+    assert answers["green"] != answers["blue"]
+
+
+def test_mirror_gets_its_share_and_never_answers_the_caller(
+    blue_green: LocalEndpoint, records: list[dict[str, Any]]
+) -> None:
+    before = blue_green.deployment_stats()["shadow"]
+    count = 300
+    responses = _post_many(blue_green, _body(records[:1], "predict"), count)
+    assert "shadow" not in {r.headers.get(DEPLOYMENT_HEADER) for r in responses}
+    shadow = blue_green.deployment_stats()["shadow"]
+    copies = shadow.get("mirror_requests", 0) + shadow.get("mirror_dropped", 0)
+    copies -= before.get("mirror_requests", 0) + before.get("mirror_dropped", 0)
+    sd = (count * 0.2 * 0.8) ** 0.5
+    assert abs(copies - count * 0.2) < 4 * sd
+    assert shadow.get("requests", 0) == before.get("requests", 0)  # no live request was routed to it
+
+
+def test_a_dead_mirror_never_fails_the_caller(blue_green: LocalEndpoint, records: list[dict[str, Any]]) -> None:
+    """The mirror's answers are discarded: with its container gone, callers still get every answer."""
+    blue_green.kill_container("shadow")
+    responses = _post_many(blue_green, _body(records[:1], "predict"), 60)
+    assert {r.status_code for r in responses} == {200}
+    assert blue_green.deployment_stats()["shadow"].get("mirror_failed", 0) >= 1
+
+
+# -- zero weights, per-deployment 408 and 429 -----------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def unweighted() -> Iterator[LocalEndpoint]:
+    """No live traffic at all; blue has one slot and one pending place, green a 300 ms timeout; the model is slow."""
+    endpoint = LocalEndpoint(
+        deployments=["blue,max_concurrent_requests_per_instance=1,max_pending=1", "green,request_timeout_ms=300"],
+        traffic={"blue": 0, "green": 0},
+        model_delay_ms=800,
+        worker_count=1,
+    )
+    with endpoint:
+        yield endpoint
+
+
+def test_no_positive_weight_is_404_unless_the_header_picks(
+    unweighted: LocalEndpoint, records: list[dict[str, Any]]
+) -> None:
+    [response] = _post_many(unweighted, _body(records[:1]), 1)
+    assert response.status_code == 404
+    assert response.json() == {"message": NO_ROUTE_MESSAGE}
+    [picked] = _post_many(unweighted, _body(records[:1]), 1, headers={DEPLOYMENT_HEADER: "blue"})
+    assert picked.status_code == 200
+    assert picked.headers[DEPLOYMENT_HEADER] == "blue"
+
+
+def test_timeouts_are_each_deployments_own(unweighted: LocalEndpoint, records: list[dict[str, Any]]) -> None:
+    before = unweighted.deployment_stats()
+    [green] = _post_many(unweighted, _body(records[:1]), 1, headers={DEPLOYMENT_HEADER: "green"})
+    [blue] = _post_many(unweighted, _body(records[:1]), 1, headers={DEPLOYMENT_HEADER: "blue"})
+    assert (green.status_code, green.headers[DEPLOYMENT_HEADER]) == (408, "green")
+    assert "300 ms" in green.json()["message"]
+    assert blue.status_code == 200  # the same slow model, within blue's 5 s
+    after = unweighted.deployment_stats()
+    assert after["green"].get("408", 0) - before["green"].get("408", 0) == 1
+    assert after["blue"].get("408", 0) == before["blue"].get("408", 0)
+
+
+def test_pending_limits_are_each_deployments_own(unweighted: LocalEndpoint, records: list[dict[str, Any]]) -> None:
+    """Eight at once at blue (one slot, one pending place, an 800 ms model): the rest are 429, counted for blue only."""
+    before = unweighted.deployment_stats()
+    responses = _post_many(unweighted, _body(records[:1]), 8, concurrency=8, headers={DEPLOYMENT_HEADER: "blue"})
+    statuses = Counter(r.status_code for r in responses)
+    assert statuses[200] >= 1
+    assert statuses[429] >= 1
+    assert {r.headers[DEPLOYMENT_HEADER] for r in responses} == {"blue"}
+    after = unweighted.deployment_stats()
+    assert after["blue"].get("429", 0) - before["blue"].get("429", 0) == statuses[429]
+    assert after["green"].get("429", 0) == before["green"].get("429", 0)
+
+
+# -- the description and its refusals -------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"traffic": {"blue": 90, "green": 5}}, "--traffic must sum to 100 (or 0 for none), got 95"),
+        ({"traffic": {"blue": 100, "purple": 0}}, "--traffic names 'purple', which is not a deployment"),
+        ({"traffic": {"blue": 110, "green": -10}}, "--traffic green=-10: a share cannot be negative"),
+        ({"traffic": {"blue": 90, "green": 10}, "mirror": {"green": 20}}, "--mirror green: a deployment that takes"),
+        ({"traffic": {"blue": 100}, "mirror": {"green": 60}}, "--mirror green=60: at most 50 %"),
+    ],
+)
+def test_bad_routing_is_refused_before_anything_starts(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(LocalEndpointError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        LocalEndpoint(deployments=["blue", "green"], **kwargs)
+
+
+def test_routing_round_trips_and_keeps_the_one_deployment_default() -> None:
+    routing = Routing(deployments=(Deployment("blue"), Deployment("green", "balanced")), traffic=SPLIT, seed=3)
+    assert Routing.from_dict(json.loads(json.dumps(routing.to_dict()))) == routing
+    assert Routing().live == {"blue": 100}
+    assert LocalEndpoint().routing == Routing()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--traffic", "blue=90,green=20"], "--traffic must sum to 100 (or 0 for none), got 110"),
+        (["--traffic", "blue=100,purple=0"], "--traffic names 'purple', which is not a deployment"),
+        (["--traffic", "blue=110,green=-10"], "--traffic green=-10: a share cannot be negative"),
+        (["--traffic", "blue=90,green=10", "--mirror", "green=10"], "a deployment that takes live traffic cannot"),
+        (["--traffic", "blue:90"], "--traffic 'blue:90': expected NAME=PERCENT"),
+        (["--auth-mode", "aml_token", "--primary-key", "k"], "--primary-key/--secondary-key need --auth-mode key"),
+        (["--token-lifetime-s", "60"], "need --auth-mode aml_token"),
+        (
+            ["--auth-mode", "aml_token", "--token-lifetime-s", "5", "--token-refresh-after-s", "9"],
+            "within its lifetime",
+        ),
+    ],
+)
+def test_serve_refuses_bad_routing_with_one_line_and_exit_2(argv: list[str], message: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bankmarketing_client.cli", "local", "serve",
+         "--deployment", "blue", "--deployment", "green", *argv],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in done.stderr
