@@ -118,5 +118,17 @@ class UnexpectedResponseError(APIError):
     """An answer this client does not understand (wrong shape, not JSON, unexpected status)."""
 
 
+class RunStopped(BankMarketingError):
+    """A file run stopped before its end on an error from the endpoint; its progress is saved for ``--resume``.
+
+    ``cause`` is the error that stopped it (usually an :class:`APIError` whose retries ran out); the message says
+    how far the run got. Ctrl-C and SIGTERM are not this error: they stop the run the way Python stops anything.
+    """
+
+    def __init__(self, message: str, cause: BankMarketingError) -> None:
+        super().__init__(message)
+        self.cause = cause
+
+
 class AzureManagementError(BankMarketingError):
     """A call to the Azure ML management plane (workspace, service, pipeline) failed or ran out of time."""

@@ -11,25 +11,21 @@ from typing import TYPE_CHECKING
 from bankmarketing_client._lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from bankmarketing_client.batch.progress import BatchSummary, Progress
-    from bankmarketing_client.batch.scorer import (
-        Interrupted,
-        ScoredRow,
-        score_file,
-        score_file_async,
-        score_frame,
-        score_frame_async,
-        score_stream,
-    )
+    from bankmarketing_client.batch.filerun import score_file, score_file_async
+    from bankmarketing_client.batch.progress import Progress
+    from bankmarketing_client.batch.scorer import ScoredRow, score_frame, score_frame_async, score_stream
+    from bankmarketing_client.batch.summary import BatchSummary, RowCounts
     from bankmarketing_client.batch.tuner import TunerSettings
+    from bankmarketing_client.errors import RunStopped
 
 _EXPORTS = {
-    "BatchSummary": "bankmarketing_client.batch.progress",
+    "BatchSummary": "bankmarketing_client.batch.summary",
+    "RowCounts": "bankmarketing_client.batch.summary",
     "Progress": "bankmarketing_client.batch.progress",
-    "Interrupted": "bankmarketing_client.batch.scorer",
+    "RunStopped": "bankmarketing_client.errors",
     "ScoredRow": "bankmarketing_client.batch.scorer",
-    "score_file": "bankmarketing_client.batch.scorer",
-    "score_file_async": "bankmarketing_client.batch.scorer",
+    "score_file": "bankmarketing_client.batch.filerun",
+    "score_file_async": "bankmarketing_client.batch.filerun",
     "score_frame": "bankmarketing_client.batch.scorer",
     "score_frame_async": "bankmarketing_client.batch.scorer",
     "score_stream": "bankmarketing_client.batch.scorer",
@@ -37,8 +33,9 @@ _EXPORTS = {
 }
 __all__ = [
     "BatchSummary",
-    "Interrupted",
     "Progress",
+    "RowCounts",
+    "RunStopped",
     "ScoredRow",
     "TunerSettings",
     "score_file",

@@ -19,9 +19,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from bankmarketing_client.batch.summary import RowCounts
 from bankmarketing_client.errors import ConfigurationError
 
-VERSION: Final = 1
+#: 2: the counters and spool lengths nested under ``written`` (1 had them flat).
+VERSION: Final = 2
 _PROBE_BYTES: Final = 1 << 16
 
 
@@ -46,21 +48,37 @@ def fingerprint(path: Path) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class Written:
+    """What is completely written: the rows' counts and the spools' lengths that hold exactly those rows.
+
+    Frozen and replaced as one object, so a signal arriving mid-update never sees counts from one chunk and
+    lengths from another.
+    """
+
+    counts: RowCounts = field(default_factory=RowCounts)
+    output_bytes: int = 0
+    errors_bytes: int = 0
+
+    def plus(self, counts: RowCounts, output_bytes: int, errors_bytes: int) -> Written:
+        """This state with one more chunk's ``counts`` added, at the spools' new lengths."""
+        return Written(self.counts + counts, output_bytes, errors_bytes)
+
+
 @dataclass
 class Checkpoint:
     """Progress of one run; the counters let the final summary cover the interrupted parts too."""
 
     input: dict[str, Any]
     layout: dict[str, Any]
-    rows_done: int = 0
-    output_bytes: int = 0
-    errors_bytes: int = 0
-    scored: int = 0
-    rejected: int = 0
-    failed: int = 0
+    written: Written = field(default_factory=Written)
     retries: int = 0
     elapsed: float = 0.0
     version: int = field(default=VERSION)
+
+    @property
+    def rows_done(self) -> int:
+        return self.written.counts.rows
 
     def save(self, path: Path) -> None:
         staging = path.with_name(path.name + ".tmp")
@@ -81,8 +99,10 @@ class Checkpoint:
         if not isinstance(data, dict) or data.get("version") != VERSION:
             raise ConfigurationError(f"the checkpoint {path} is from another version; delete it to start over")
         try:
-            return cls(**data)
-        except TypeError:
+            written = data.pop("written")
+            counts = RowCounts.from_dict(written.pop("counts"))
+            return cls(written=Written(counts, **written), **data)
+        except (TypeError, KeyError, AttributeError):
             raise ConfigurationError(f"the checkpoint {path} is malformed; delete it to start over") from None
 
     def matches(self, input_fingerprint: dict[str, Any], layout: dict[str, Any]) -> str | None:

@@ -1,8 +1,9 @@
 """``bankmarketing-client``: thin subcommands over the library.
 
 Each ``cli/<group>.py`` module exposes ``register(subparsers)``; handlers take the parsed namespace and return
-an exit code. Heavy imports happen inside handlers so that ``--help`` stays fast. A user mistake
-(any :class:`BankMarketingError`) is printed as one line on stderr, never as a traceback.
+an exit code. Heavy imports happen inside handlers so that ``--help`` stays fast. Any :class:`BankMarketingError`
+(a user mistake, or the endpoint's failure) is printed as one line on stderr, never as a traceback, and exits with
+the code :mod:`.exits` gives it (the table of every exit code).
 """
 
 from __future__ import annotations
@@ -13,13 +14,11 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from bankmarketing_client.cli.exits import EXIT_INTERRUPTED, EXIT_USER_ERROR, exit_code_for
 from bankmarketing_client.errors import BankMarketingError
 
 #: Subcommand modules, in the order ``--help`` lists them.
 COMMAND_MODULES: tuple[str, ...] = ("scoring", "batch", "local", "azure", "docs")
-
-EXIT_USER_ERROR = 2
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 
 def positive_int(text: str) -> int:
@@ -71,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.handler(args)
     except BankMarketingError as exc:
         print(f"bankmarketing-client: error: {exc}", file=sys.stderr)
-        return EXIT_USER_ERROR
+        return exit_code_for(exc)
     except ModuleNotFoundError as exc:
         top = (exc.name or "").split(".")[0]
         if top not in OPTIONAL_MODULES:

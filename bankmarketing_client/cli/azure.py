@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bankmarketing_client.cli.exits import EXIT_FAILED, EXIT_OK
 from bankmarketing_client.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -211,4 +212,4 @@ def run_pipeline(args: argparse.Namespace) -> int:
         on_status=lambda status: print(f"run {run_id}: {status}", file=sys.stderr),
     )
     print(final)
-    return 0 if final == "Completed" else 1
+    return EXIT_OK if final == "Completed" else EXIT_FAILED

@@ -1,8 +1,9 @@
 """``bankmarketing-client score INPUT -o OUTPUT``: score a CSV or Parquet file, every row exactly once.
 
-Exit codes: 0 every row scored; 1 some rows were rejected (see the errors file) or failed at the endpoint, or
-``--fail-fast`` stopped at a bad row; 2 a user error (bad file, missing setting; one line, no traceback);
-130 interrupted by Ctrl-C or SIGTERM (progress saved: run again with ``--resume``).
+Exit codes (:mod:`.exits` has the table): 0 every row scored; 1 some rows were rejected (see the errors file) or
+failed at the endpoint, ``--fail-fast`` stopped at a bad row, or the endpoint failed and the run stopped (progress
+saved: run again with ``--resume``); 2 a user error (bad file, missing setting, refused key; one line, no
+traceback); 130 interrupted by Ctrl-C or SIGTERM (progress saved: run again with ``--resume``).
 
 The endpoint comes from ``--scoring-uri`` or ``$BANKMARKETING_SCORING_URI``; the key from ``$BANKMARKETING_API_KEY``
 or ``--key-file``, never from the command line.
@@ -23,11 +24,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bankmarketing_client.cli import EXIT_INTERRUPTED, positive_int
-from bankmarketing_client.cli.connection import add_connection_options, connection_from
-
-EXIT_OK = 0
-EXIT_ROWS_FAILED = 1
+from bankmarketing_client.cli import positive_int
+from bankmarketing_client.cli.endpoint_options import add_endpoint_options, endpoint_options
+from bankmarketing_client.cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 
 
 def register(subparsers: Any) -> None:
@@ -53,7 +52,7 @@ def register(subparsers: Any) -> None:
     score.add_argument("--proba", dest="proba", action="store_true", default=None, help="require probabilities")
     score.add_argument("--no-proba", dest="proba", action="store_false", help="labels only")
     score.add_argument("--allow-unknown-categories", action="store_true", help="send categories never seen in training")
-    add_connection_options(score)
+    add_endpoint_options(score)
     bar = score.add_mutually_exclusive_group()
     bar.add_argument("--progress", dest="progress", action="store_true", default=None, help="always draw the bar")
     bar.add_argument("--quiet", dest="progress", action="store_false", help="no bar (default when not a terminal)")
@@ -61,18 +60,18 @@ def register(subparsers: Any) -> None:
 
 
 def run_score(args: argparse.Namespace) -> int:
+    from bankmarketing_client.batch.filerun import score_file_async
     from bankmarketing_client.batch.progress import Progress
-    from bankmarketing_client.batch.scorer import score_file_async
 
     progress = Progress(enabled=args.progress)
-    connection = connection_from(args)
+    endpoint = endpoint_options(args)
     coroutine = score_file_async(
         args.input,
         args.output,
         errors=args.errors,
-        scoring_uri=connection.scoring_uri,
-        api_key=connection.api_key,
-        contract=connection.contract,
+        scoring_uri=endpoint.scoring_uri,
+        api_key=endpoint.api_key,
+        contract=endpoint.contract,
         proba=args.proba,
         batch_size=args.batch_size,
         concurrency=args.concurrency,
@@ -101,4 +100,4 @@ def run_score(args: argparse.Namespace) -> int:
         )
         return EXIT_INTERRUPTED
     print(summary)
-    return EXIT_OK if summary.ok else EXIT_ROWS_FAILED
+    return EXIT_OK if summary.ok else EXIT_FAILED

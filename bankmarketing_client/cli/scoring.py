@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bankmarketing_client.cli.connection import add_connection_options, connection_from
+from bankmarketing_client.cli.endpoint_options import add_endpoint_options, endpoint_options
 from bankmarketing_client.contract import read_records_file
 from bankmarketing_client.errors import ConfigurationError
 
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     common = argparse.ArgumentParser(add_help=False)
-    add_connection_options(common)
+    add_endpoint_options(common)
     common.add_argument("--timeout", type=float, default=60.0, help="overall deadline per call in seconds")
     common.add_argument("--retries", type=int, default=4, help="retries after the first attempt (default 4)")
 
@@ -48,13 +48,13 @@ def _client(args: argparse.Namespace) -> ScoringClient:
     from bankmarketing_client.client import ScoringClient, Timeouts
     from bankmarketing_client.retry import RetryPolicy
 
-    connection = connection_from(args)
+    endpoint = endpoint_options(args)
     if args.retries < 0 or args.timeout <= 0:
         raise ConfigurationError("--retries must be 0 or more and --timeout positive")
     return ScoringClient(
-        connection.scoring_uri,
-        connection.api_key,
-        contract=connection.contract,
+        endpoint.scoring_uri,
+        endpoint.api_key,
+        contract=endpoint.contract,
         timeouts=Timeouts(total=args.timeout),
         retry=RetryPolicy(max_attempts=args.retries + 1, deadline=args.timeout),
     )

@@ -118,3 +118,25 @@ def test_a_bad_input_file_found_mid_run_does_not_suggest_resume(
     assert "--resume" not in err
     assert "Traceback" not in err
     assert files_under(tmp_path) == {source}, "a run that cannot be resumed must leave no spool or checkpoint"
+
+
+def test_an_endpoint_failure_exits_1_keeps_the_progress_and_resumes(
+    scoring_env: LocalEndpoint, write_subset: WriteSubset, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An endpoint error no retry gets past stops the run with its progress saved; it is not a user error (2).
+
+    A scoring URI whose path the endpoint does not serve is the real server's answer (404) that is neither
+    transient nor a refused key; the same command on the right URI with --resume then finishes the file.
+    """
+    source = write_subset(rows=40)
+    output = tmp_path / "o.csv"
+    wrong = scoring_env.scoring_uri.rsplit("/", 1)[0] + "/nothere"
+    assert main(["score", str(source), "-o", str(output), "--scoring-uri", wrong, "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "HTTP 404" in err
+    assert "--resume" in err
+    assert "Traceback" not in err
+    assert scoring_env.primary_key not in err
+    assert not output.exists()
+    assert main(["score", str(source), "-o", str(output), "--quiet", "--resume"]) == 0
+    assert [row["row"] for row in read_csv_rows(output)] == [str(n) for n in range(1, 41)]

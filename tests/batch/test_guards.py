@@ -8,7 +8,6 @@ request when the run is refused, and leave no file behind.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import subprocess
@@ -18,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from bankmarketing_client.batch import score_file
-from bankmarketing_client.batch.checkpoint import checkpoint_path
+from bankmarketing_client.batch.checkpoint import Checkpoint, checkpoint_path
 from bankmarketing_client.batch.lock import lock_path
 from bankmarketing_client.local.endpoint import LocalEndpoint
 from batch.batch_support import CLI, WriteSubset, cli_env, files_under, read_csv_rows, run_measured, sparse_hole
@@ -30,10 +29,8 @@ HUGE = 2**30
 
 
 def _rows_done(output: Path) -> int:
-    try:
-        return int(json.loads(checkpoint_path(output).read_text())["rows_done"])
-    except (FileNotFoundError, ValueError, KeyError):
-        return 0
+    found = Checkpoint.load(checkpoint_path(output))  # written by rename: never seen half-written
+    return found.rows_done if found is not None else 0
 
 
 def test_a_second_run_on_a_busy_output_is_refused_and_the_first_ends_correctly(

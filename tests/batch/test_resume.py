@@ -7,7 +7,6 @@ clean reference goes to the fault-free endpoint. Same model, so identical bytes 
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 import time
@@ -16,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from bankmarketing_client.batch import score_file
-from bankmarketing_client.batch.checkpoint import checkpoint_path
+from bankmarketing_client.batch.checkpoint import Checkpoint, checkpoint_path
 from bankmarketing_client.batch.lock import lock_path
 from bankmarketing_client.local.endpoint import LocalEndpoint
 from batch.batch_support import CLI, WriteSubset, cli_env, read_csv_rows
@@ -26,10 +25,8 @@ STOP_AFTER_ROWS = 200
 
 
 def _rows_done(checkpoint: Path) -> int:
-    try:
-        return int(json.loads(checkpoint.read_text())["rows_done"])
-    except (FileNotFoundError, ValueError, KeyError):
-        return 0
+    found = Checkpoint.load(checkpoint)  # written by rename: never seen half-written
+    return found.rows_done if found is not None else 0
 
 
 def _start(source: Path, output: Path, endpoint: LocalEndpoint, *extra: str) -> subprocess.Popen[str]:

@@ -9,6 +9,16 @@ from typing import Any
 import pytest
 
 from bankmarketing_client.cli import main
+from bankmarketing_client.cli.exits import EXIT_FAILED, EXIT_USER_ERROR, exit_code_for
+from bankmarketing_client.errors import (
+    AuthenticationError,
+    BankMarketingError,
+    ConfigurationError,
+    DatasetError,
+    RunStopped,
+    ServiceUnavailableError,
+    UnexpectedResponseError,
+)
 from bankmarketing_client.local.endpoint import LocalEndpoint
 
 pytest_plugins = ["scoring_support"]
@@ -175,3 +185,29 @@ def test_wrong_key_is_one_clean_line_without_the_key(
     assert "refused the key" in line
     assert "HTTP 401" in line
     assert wrong not in line
+
+
+def test_an_unreachable_endpoint_exits_1_not_as_a_user_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("BANKMARKETING_API_KEY", raising=False)
+    assert main(["health", "--scoring-uri", "http://127.0.0.1:9/score", "--retries", "0"]) == 1
+    assert "could not reach" in _one_line_error(capsys)
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        (ConfigurationError("no scoring URI"), EXIT_USER_ERROR),
+        (DatasetError("the file is empty"), EXIT_USER_ERROR),
+        (AuthenticationError("the endpoint refused the key", status=401), EXIT_USER_ERROR),
+        (ServiceUnavailableError("could not reach h", status=None), EXIT_FAILED),
+        (UnexpectedResponseError("unexpected answer", status=404), EXIT_FAILED),
+        (RunStopped("stopped", ServiceUnavailableError("HTTP 503", status=503)), EXIT_FAILED),
+        (RunStopped("stopped", AuthenticationError("refused", status=401)), EXIT_USER_ERROR),
+    ],
+)
+def test_the_exit_code_table(error: BankMarketingError, code: int) -> None:
+    """The endpoint's failures are not the user's: only a refused key (a setting to fix) joins the user errors,
+    also when it stopped a batch run."""
+    assert exit_code_for(error) == code

@@ -14,7 +14,7 @@ from bankmarketing_client.cli.keys import read_key_file
 CONTRACT_CHOICES = ("auto", "inputs", "data", "data-method")
 
 
-def add_connection_options(parser: argparse.ArgumentParser) -> None:
+def add_endpoint_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scoring-uri", help="the endpoint's scoring URI (default: $BANKMARKETING_SCORING_URI)")
     parser.add_argument(
         "--key-file",
@@ -30,16 +30,17 @@ def add_connection_options(parser: argparse.ArgumentParser) -> None:
 
 
 @dataclass(frozen=True)
-class Connection:
-    """What the options say; ``None`` fields fall back to the environment in the client."""
+class EndpointOptions:
+    """Which endpoint the options name, with which key and contract; ``None`` fields fall back to the
+    environment in the client."""
 
     scoring_uri: str | None
     api_key: str | None
     contract: str | None
 
 
-def connection_from(args: argparse.Namespace) -> Connection:
-    return Connection(
+def endpoint_options(args: argparse.Namespace) -> EndpointOptions:
+    return EndpointOptions(
         scoring_uri=args.scoring_uri,
         api_key=None if args.key_file is None else read_key_file(args.key_file),
         contract=None if args.contract == "auto" else args.contract,

@@ -1,0 +1,73 @@
+"""The endpoint side of a batch run: where to send (:class:`EndpointSettings`) and the :class:`Sender` built from it.
+
+Every entry point (file, frame, stream) opens its endpoint here, so that the client a run builds for itself, the
+contract check and ``--proba`` are decided once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from bankmarketing_client.batch.engine import Sender
+from bankmarketing_client.batch.tuner import Tuner
+from bankmarketing_client.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from bankmarketing_client.auth import Secret
+    from bankmarketing_client.client import AsyncScoringClient
+    from bankmarketing_client.contract import Contract
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class EndpointSettings:
+    """The endpoint a run scores against, as the caller gave it: built into an :class:`AsyncScoringClient`
+    unless ``client`` is given. ``contract`` is a family name (``inputs``, ...) or a :class:`Contract`."""
+
+    scoring_uri: str | None = None
+    api_key: str | Secret | None = None
+    contract: str | Contract | None = None
+    client: AsyncScoringClient | None = None
+
+
+def run_sync(name: str, start: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run ``name``'s coroutine from synchronous code; inside a running event loop, say which one to await."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(start())
+    raise ConfigurationError(f"{name} was called inside a running event loop; use await {name}_async(...)")
+
+
+@contextlib.asynccontextmanager
+async def _connect(conn: EndpointSettings, proba: bool | None, tuner: Tuner) -> AsyncIterator[Sender]:
+    from bankmarketing_client.client import AsyncScoringClient, Timeouts
+    from bankmarketing_client.retry import RetryPolicy
+
+    owned = conn.client is None
+    client = conn.client or AsyncScoringClient(
+        conn.scoring_uri,
+        conn.api_key,
+        contract=conn.contract,
+        # One attempt per call: the batch engine retries itself, so that 429/408 reach the tuner.
+        retry=RetryPolicy(max_attempts=1, deadline=None),
+        timeouts=Timeouts(connect=10.0, read=120.0, total=None),
+        # A manual concurrency above the tuner's own limit is the user's call: the client must not cap it.
+        max_concurrency=max(tuner.settings.max_concurrency, tuner.settings.concurrency or 0),
+    )
+    try:
+        contract = await client.detect_contract()
+        use_proba = contract.supports_proba if proba is None else proba
+        if use_proba and not contract.supports_proba:
+            raise ConfigurationError(
+                f"the endpoint's {contract.family!r} contract offers no probabilities; drop --proba"
+            )
+        yield Sender(client, contract, proba=use_proba, tuner=tuner)
+    finally:
+        if owned:
+            await client.aclose()

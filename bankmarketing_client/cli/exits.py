@@ -1,0 +1,38 @@
+"""Every exit code of ``bankmarketing-client``, and which error gets which: the one table.
+
+=====  ===================  =====================================================================================
+code   name                 when
+=====  ===================  =====================================================================================
+0      EXIT_OK              the command did all it was asked
+1      EXIT_FAILED          it ran, but not everything succeeded: rows rejected or failed (``score``, see the
+                            errors file), ``--fail-fast`` stopped at a bad row, the endpoint failed (no answer, or
+                            an error its retries could not get past; ``score`` saves its progress for
+                            ``--resume``), a published pipeline's run did not complete, a local endpoint's
+                            process died
+2      EXIT_USER_ERROR      a mistake to fix before running again: a bad option, file or setting (including a key
+                            the endpoint refuses: 401/403), a missing extra; one line on stderr, no traceback
+130    EXIT_INTERRUPTED     Ctrl-C or SIGTERM (128 + SIGINT, as shells report it); ``score`` saves its progress
+=====  ===================  =====================================================================================
+
+The load test (``locust -f loadtest``) has exit codes of its own (a setup error, the SLO gates), listed in
+``loadtest/_payloads.py`` and docs/loadtest.md: they are Locust's process's, not this CLI's.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from bankmarketing_client.errors import APIError, AuthenticationError, BankMarketingError, RunStopped
+
+EXIT_OK: Final = 0
+EXIT_FAILED: Final = 1
+EXIT_USER_ERROR: Final = 2
+EXIT_INTERRUPTED: Final = 130
+
+
+def exit_code_for(error: BankMarketingError) -> int:
+    """The exit code for an error the CLI reports as one line: the endpoint's failures are not user errors."""
+    cause = error.cause if isinstance(error, RunStopped) else error
+    if isinstance(cause, APIError) and not isinstance(cause, AuthenticationError):
+        return EXIT_FAILED
+    return EXIT_USER_ERROR
