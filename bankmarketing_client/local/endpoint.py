@@ -205,12 +205,18 @@ class LocalEndpoint:
         deployments: dict[str, dict[str, int]] = self._stats()["deployments"]
         return deployments
 
-    def get_token(self) -> dict[str, Any]:
+    def get_token(self, lifetime_s: float | None = None) -> dict[str, Any]:
         """A new token for an ``aml_token`` endpoint, shaped as Azure's ``get_keys`` returns it: ``accessToken``,
-        ``tokenType``, ``expiryTimeUtc`` and ``refreshAfterTimeUtc`` (seconds since the epoch)."""
+        ``tokenType``, ``expiryTimeUtc`` and ``refreshAfterTimeUtc`` (seconds since the epoch).
+
+        ``lifetime_s`` shortens this one token's life (to watch it expire); by default the endpoint's own.
+        """
         if self.auth_mode != "aml_token":
             raise LocalEndpointError("this endpoint uses key auth; tokens are issued for auth_mode='aml_token' only")
-        return self._tokens.issue()
+        try:
+            return self._tokens.issue(lifetime_s)
+        except ValueError as exc:
+            raise LocalEndpointError(str(exc)) from None
 
     def __enter__(self) -> Self:
         self.start()

@@ -58,13 +58,22 @@ class TokenIssuer:
                 f"token refresh-after ({self.refresh_after_s:g} s) must be within its lifetime ({self.lifetime_s:g} s)"
             )
 
-    def issue(self) -> dict[str, Any]:
-        """A new token, shaped as Azure's ``get_keys`` returns one (the camelCase REST names)."""
+    def issue(self, lifetime_s: float | None = None) -> dict[str, Any]:
+        """A new token, shaped as Azure's ``get_keys`` returns one (the camelCase REST names).
+
+        ``lifetime_s`` overrides the issuer's for this one token (tests watch a short-lived one expire while the
+        others stay valid); its refresh-after time is then half of it.
+        """
         now = self.clock()
-        expiry = now + self.lifetime_s
-        refresh = now + (
-            self.refresh_after_s if self.refresh_after_s is not None else self.lifetime_s * DEFAULT_REFRESH_FRACTION
-        )
+        if lifetime_s is None:
+            lifetime_s = self.lifetime_s
+            refresh_after = self.refresh_after_s
+        else:
+            if lifetime_s <= 0:
+                raise ValueError(f"token lifetime must be positive, got {lifetime_s:g} s")
+            refresh_after = None
+        expiry = now + lifetime_s
+        refresh = now + (refresh_after if refresh_after is not None else lifetime_s * DEFAULT_REFRESH_FRACTION)
         payload = _b64(json.dumps({"exp": expiry, "jti": secrets.token_hex(8)}, separators=(",", ":")).encode())
         return {
             "accessToken": f"{payload}.{self._sign(payload)}",
