@@ -35,6 +35,10 @@ from typing import TYPE_CHECKING, Any, Final, Generic, Self, TypeVar
 import httpx
 
 from bankmarketing_client import __version__, deadline
+from bankmarketing_client._generated.inputs import Client as GeneratedClient
+from bankmarketing_client._generated.inputs.api.default import get_swagger_spec, service_health_check
+from bankmarketing_client._generated.inputs.models.get_swagger_spec_version import GetSwaggerSpecVersion
+from bankmarketing_client._generated.inputs.types import UNSET
 from bankmarketing_client.auth import Secret, TokenProvider, build_auth
 from bankmarketing_client.contract import (
     Contract,
@@ -418,9 +422,24 @@ class _ClientCore:
             op.client_request_id,
         )
 
+    def generated_operation(self, kwargs: dict[str, Any]) -> _Operation:
+        """What the generated operation's ``_get_kwargs`` would send (method, path under the base, query), as one
+        of our operations: sent by our httpx client with our auth, ids, deadline and retries."""
+        params = {str(k): str(v) for k, v in (kwargs.get("params") or {}).items()} or None
+        return _Operation(str(kwargs["method"]).upper(), self.base_url + str(kwargs["url"]).lstrip("/"), params=params)
+
+    def health_operation(self) -> _Operation:
+        return self.generated_operation(service_health_check._get_kwargs())
+
     def swagger_operation(self, version: str | int | None) -> _Operation:
-        params = {"version": str(version)} if version is not None else None
-        return _Operation("GET", self.url("swagger.json"), params=params)
+        if version is None:
+            return self.generated_operation(get_swagger_spec._get_kwargs(version=UNSET))
+        try:
+            typed = GetSwaggerSpecVersion(int(version))
+        except ValueError:
+            versions = ", ".join(str(v.value) for v in GetSwaggerSpecVersion)
+            raise ConfigurationError(f"the swagger version must be one of {versions}, not {version!r}") from None
+        return self.generated_operation(get_swagger_spec._get_kwargs(version=typed))
 
     def swagger_document(self, response: httpx.Response) -> dict[str, Any]:
         try:
@@ -544,6 +563,7 @@ class AsyncScoringClient(_ClientFace[httpx.AsyncClient]):
         core = self._core
         self._http = http_client or httpx.AsyncClient(timeout=core.client_timeout(), limits=core.limits())
         self._semaphore = asyncio.Semaphore(core.max_concurrency)
+        self._generated = GeneratedClient(base_url=core.base_url).set_async_httpx_client(self._http)
 
     async def _send(self, op: _Operation) -> httpx.Response:
         try:
@@ -578,8 +598,8 @@ class AsyncScoringClient(_ClientFace[httpx.AsyncClient]):
 
     async def health(self) -> str:
         """The endpoint's liveness answer (``"Healthy"``); raises if it is down or refuses the key."""
-        response = await self._send(_Operation("GET", self._core.base_url))
-        return response.text.strip().strip('"')
+        response = await self._send(self._core.health_operation())
+        return service_health_check._parse_response(client=self._generated, response=response).strip().strip('"')
 
     async def swagger(self, version: str | int | None = None) -> dict[str, Any]:
         """The endpoint's swagger (2.0 by default; ``version=3`` gives OpenAPI 3.0.3)."""
@@ -652,6 +672,7 @@ class ScoringClient(_ClientFace[httpx.Client]):
         core = self._core
         self._http = http_client or httpx.Client(timeout=core.client_timeout(), limits=core.limits())
         self._semaphore = threading.BoundedSemaphore(core.max_concurrency)
+        self._generated = GeneratedClient(base_url=core.base_url).set_httpx_client(self._http)
         if not deadline.install(self._http):
             logger.debug("custom httpx transport: the deadline is checked between chunks of the body only")
 
@@ -720,7 +741,8 @@ class ScoringClient(_ClientFace[httpx.Client]):
 
     def health(self) -> str:
         """The endpoint's liveness answer (``"Healthy"``); raises if it is down or refuses the key."""
-        return self._send(_Operation("GET", self._core.base_url)).text.strip().strip('"')
+        response = self._send(self._core.health_operation())
+        return service_health_check._parse_response(client=self._generated, response=response).strip().strip('"')
 
     def swagger(self, version: str | int | None = None) -> dict[str, Any]:
         """The endpoint's swagger (2.0 by default; ``version=3`` gives OpenAPI 3.0.3)."""

@@ -145,6 +145,10 @@ def test_health_swagger_and_raw_requests(
         assert c.health() == "Healthy"
         assert c.swagger()["swagger"] == "2.0"
         assert c.swagger(version=3)["openapi"] == "3.0.3"
+        sent = len(recording.sent)
+        with pytest.raises(ConfigurationError, match="swagger version must be one of 2, 3"):
+            c.swagger(version="4")  # the generated operation's typed parameter: checked before sending
+        assert len(recording.sent) == sent
         raw = c.request(sample)
         for _ in range(3):
             c.predict(sample["Inputs"]["data"] if family == "inputs" else sample["data"])
