@@ -71,3 +71,23 @@ def test_wheel_installs_and_imports_in_a_clean_venv(wheel: Path, tmp_path: Path)
     )
     assert cli.returncode == 0, cli.stderr
     assert "local" in cli.stdout
+
+
+def test_every_library_the_generated_code_imports_is_a_runtime_dependency() -> None:
+    """The core imports the generated packages at run time, so whatever they import must be installed with the
+    wheel (and nothing more: python-dateutil left when no generated module imported it)."""
+    import ast
+    import re
+
+    dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    installed = {re.split(r"[<>=!~; \[]", d, maxsplit=1)[0].replace("-", "_") for d in dependencies}
+    imported: set[str] = set()
+    for module in (ROOT / "bankmarketing_client" / "_generated").rglob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                imported.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imported.add(node.module.split(".")[0])
+    third_party = imported - set(sys.stdlib_module_names) - {"__future__", "bankmarketing_client"}
+    assert third_party, "no imports found: the walk is broken"
+    assert third_party <= installed, third_party - installed
