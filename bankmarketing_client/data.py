@@ -13,12 +13,14 @@ import os
 import re
 import tempfile
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 import httpx
 
 from bankmarketing_client.errors import DatasetError
+from bankmarketing_client.features import CATEGORY_FIELDS, FEATURE_NAMES, INTEGER_FIELDS, NUMBER_FIELDS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -33,34 +35,14 @@ TRAIN_FILE_NAME: Final = "bankmarketing_train.csv"
 HOLDOUT_FILE_NAME: Final = "bankmarketing_holdout_derived.csv"
 TARGET: Final = "y"
 
-#: The 20 features in the order Azure's swagger lists them (the order of the CSV columns).
-FEATURE_COLUMNS: Final[tuple[str, ...]] = (
-    "age",
-    "job",
-    "marital",
-    "education",
-    "default",
-    "housing",
-    "loan",
-    "contact",
-    "month",
-    "day_of_week",
-    "duration",
-    "campaign",
-    "pdays",
-    "previous",
-    "poutcome",
-    "emp.var.rate",
-    "cons.price.idx",
-    "cons.conf.idx",
-    "euribor3m",
-    "nr.employed",
-)
-INTEGER_COLUMNS: Final = frozenset({"age", "duration", "campaign", "pdays", "previous"})
-FLOAT_COLUMNS: Final = frozenset({"emp.var.rate", "cons.price.idx", "cons.conf.idx", "euribor3m", "nr.employed"})
-CATEGORICAL_COLUMNS: Final[tuple[str, ...]] = tuple(
-    c for c in FEATURE_COLUMNS if c not in INTEGER_COLUMNS | FLOAT_COLUMNS
-)
+#: The 20 features in the order Azure's swagger lists them (the order of the CSV columns), and their kinds: all
+#: read from the generated record model (:mod:`bankmarketing_client.features`), never listed by hand.
+FEATURE_COLUMNS: Final = FEATURE_NAMES
+INTEGER_COLUMNS: Final = INTEGER_FIELDS
+FLOAT_COLUMNS: Final = NUMBER_FIELDS
+CATEGORICAL_COLUMNS: Final = CATEGORY_FIELDS
+#: Delimiters a dataset CSV may use: Azure's sample uses ",", the UCI original ";".
+DELIMITERS: Final = (",", ";")
 #: The longest CSV line (header or row, its end excluded) ever read, in bytes (128 KiB): some 650 times a real
 #: row of this dataset (~200 bytes), so only a wrong or damaged file goes past it. Every field is within its
 #: line, so this also caps a field. Python's csv field limit (128 Ki characters) and Arrow's block reader
@@ -156,18 +138,6 @@ def download_dataset(
         tmp.unlink(missing_ok=True)
 
 
-def _detect_delimiter(header_line: str, path: Path) -> str:
-    for delimiter in (",", ";"):
-        names = [n.strip().strip('"') for n in header_line.split(delimiter)]
-        if len(names) >= len(FEATURE_COLUMNS):
-            return delimiter
-    raise DatasetError(
-        f"{path}: cannot split the header into columns with ',' or ';' "
-        f"(header starts {header_line[:80]!r}); expected a comma-separated file with the columns "
-        + ", ".join(FEATURE_COLUMNS)
-    )
-
-
 def first_lines(path: Path, count: int) -> list[bytes]:
     """Up to ``count`` first lines of ``path``, without their ends (``\\n``, ``\\r\\n`` or ``\\r``).
 
@@ -207,27 +177,59 @@ def split_header(header: str, delimiter: str) -> list[str]:
     return next(csv.reader([header], delimiter=delimiter))
 
 
+@dataclass(frozen=True)
+class CsvHeader:
+    """What the first two lines of a CSV say: its delimiter, its column names, and whether a data row follows."""
+
+    delimiter: str
+    names: list[str]
+    has_rows: bool
+
+
+def sniff_header(path: Path, delimiter: str | None = None) -> CsvHeader:
+    """The one reading of a CSV header (the dataset, batch input): delimiter, names and whether rows follow.
+
+    The delimiter is ``delimiter`` if given, else the first of :data:`DELIMITERS` that splits the header into
+    more than one column with at least two feature names among them. At most two bounded lines are read (a
+    huge header is refused, not read); a byte-order mark is dropped. Raises :class:`DatasetError` with one line.
+    """
+    try:
+        lines = header_lines(path, 2)
+        header = lines[0].decode("utf-8-sig") if lines else ""
+    except UnicodeDecodeError:
+        raise DatasetError(f"{path}: not UTF-8 text; is it a Parquet or another binary file?") from None
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if not header.strip():
+        raise DatasetError(f"{path}: the file is empty; expected a CSV header with the 20 feature columns")
+    has_rows = len(lines) > 1 and bool(lines[1].strip())
+    candidates = (delimiter,) if delimiter else DELIMITERS
+    for delim in candidates:
+        names = split_header(header, delim)
+        if len(names) > 1 and sum(n in FEATURE_COLUMNS for n in names) > 1:
+            return CsvHeader(delim, names, has_rows)
+    seen = max(("\t", "|", ";", ","), key=header.count)
+    hint = f" (it looks separated by {seen!r})" if header.count(seen) else ""
+    tried = " or ".join(repr(d) for d in candidates)
+    raise DatasetError(
+        f"{path}: cannot split the header into columns with {tried}{hint}; "
+        "expected comma- or semicolon-separated columns with the 20 feature names"
+    )
+
+
 def read_header(path: Path) -> tuple[str, list[str]]:
     """Return the delimiter and the column names, or say clearly why this is not the dataset."""
-    try:
-        lines = header_lines(path, 1)
-        first = lines[0].decode("utf-8") if lines else ""
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"{path}: cannot read as UTF-8 text: {exc}") from exc
-    if not first:
-        raise DatasetError(f"{path}: the file is empty; expected a CSV header with the 20 feature columns")
-    delimiter = _detect_delimiter(first, path)
-    names = split_header(first, delimiter)
-    missing = [c for c in FEATURE_COLUMNS if c not in names]
+    header = sniff_header(path)
+    missing = [c for c in FEATURE_COLUMNS if c not in header.names]
     if missing:
         raise DatasetError(f"{path}: missing column(s) {', '.join(missing)}")
-    return delimiter, names
+    return header.delimiter, header.names
 
 
 def iter_rows(path: Path) -> Iterator[dict[str, str]]:
     """Stream the rows of a dataset CSV as dicts of strings (either delimiter), without pandas."""
     delimiter, _ = read_header(path)
-    with path.open(newline="", encoding="utf-8") as fh:
+    with path.open(newline="", encoding="utf-8-sig") as fh:  # a byte-order mark is no part of the first name
         reader = csv.DictReader(fh, delimiter=delimiter)
         try:
             yield from reader

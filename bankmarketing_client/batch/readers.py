@@ -24,13 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal
 
 from bankmarketing_client.batch.bounded import TOO_LONG_MARK, TOO_LONG_REASON, BoundedLines
-from bankmarketing_client.data import (
-    FEATURE_COLUMNS,
-    FLOAT_COLUMNS,
-    INTEGER_COLUMNS,
-    header_lines,
-    split_header,
-)
+from bankmarketing_client.data import FEATURE_COLUMNS, FLOAT_COLUMNS, INTEGER_COLUMNS, sniff_header
 from bankmarketing_client.errors import DatasetError
 
 if TYPE_CHECKING:
@@ -39,7 +33,6 @@ if TYPE_CHECKING:
 Format = Literal["csv", "parquet"]
 #: Column names taken as the row's own id, in order of preference, when ``id_column`` is not given.
 ID_CANDIDATES: Final = ("id", "customer_id", "client_id", "row_id", "record_id")
-DELIMITERS: Final = (",", ";")
 #: File name endings read and written as Parquet (anything else is CSV).
 PARQUET_SUFFIXES: Final = (".parquet", ".pq")
 #: Bytes per CSV block read by Arrow: about 700 rows of this dataset. Arrow buffers dozens of blocks ahead,
@@ -146,31 +139,11 @@ def _id_column(path: Path, columns: list[str], id_column: str | None) -> str | N
 
 
 def _csv_header(path: Path, delimiter: str | None) -> tuple[str, list[str]]:
-    """The delimiter and column names, from at most two bounded lines (a huge header is refused, not read)."""
-    try:
-        lines = header_lines(path, 2)
-        header = lines[0].decode("utf-8-sig") if lines else ""
-    except UnicodeDecodeError:
-        raise DatasetError(f"{path}: not UTF-8 text; is it a Parquet file with another suffix?") from None
-    except OSError as exc:
-        raise DatasetError(f"{path}: cannot read: {exc.strerror}") from None
-    second = lines[1] if len(lines) > 1 else b""
-    if not header.strip():
-        raise DatasetError(f"{path}: the file is empty; expected a CSV header with the 20 feature columns")
-    candidates = (delimiter,) if delimiter else DELIMITERS
-    for delim in candidates:
-        names = split_header(header, delim)
-        if len(names) > 1 and sum(n in FEATURE_COLUMNS for n in names) > 1:
-            if not second.strip():
-                raise DatasetError(f"{path}: the file has a header but no data rows; nothing to score")
-            return delim, names
-    seen = max(("\t", "|", ";", ","), key=header.count)
-    hint = f" (it looks separated by {seen!r})" if header.count(seen) else ""
-    tried = " or ".join(repr(d) for d in candidates)
-    raise DatasetError(
-        f"{path}: cannot split the header into columns with {tried}{hint}; "
-        "expected comma- or semicolon-separated columns (or give --delimiter)"
-    )
+    """The delimiter and column names (:func:`~bankmarketing_client.data.sniff_header`); a file must hold rows."""
+    header = sniff_header(path, delimiter)
+    if not header.has_rows:
+        raise DatasetError(f"{path}: the file has a header but no data rows; nothing to score")
+    return header.delimiter, header.names
 
 
 def _count_csv_rows(path: Path) -> int:

@@ -8,65 +8,36 @@ sent (the screen can only be stricter, never more lenient). ``tests/batch/test_v
 screen and the model agree row for row on corrupted data.
 
 The same pass produces the JSON text of each valid record (wire names, schema order), so building a request body
-is a string join. Text columns (CSV) are parsed as numbers where the model wants numbers, as pandas would.
+is a string join. Text columns (CSV) are parsed as numbers by the record codec's one rule
+(:func:`bankmarketing_client.features.parse_number`): Arrow's cast where it agrees, the codec itself per cell
+where Arrow refuses, and the codec again (:func:`~bankmarketing_client.features.records_from_text`) for the
+words of every refused row.
 """
 
 from __future__ import annotations
 
 import math
-import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from bankmarketing_client.errors import RecordValidationError, RowError
+from bankmarketing_client.features import (
+    BankMarketingRecord,
+    CellError,
+    Kind,
+    encode_records,
+    field_rules,
+    parse_number,
+    records_from_text,
+    validate_records,
+)
 
 if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
     from numpy.typing import NDArray
-
-    from bankmarketing_client.features import BankMarketingRecord
-
-Kind = Literal["integer", "number", "category"]
-
-
-@dataclass(frozen=True)
-class FieldRule:
-    """What the model demands of one wire field."""
-
-    name: str
-    kind: Kind
-    categories: tuple[str, ...] = ()
-    minimum: float | None = None
-    maximum: float | None = None
-
-
-@cache
-def field_rules() -> tuple[FieldRule, ...]:
-    """The model's rules per field, in wire (schema) order, read from the pydantic field definitions."""
-    from bankmarketing_client.features import BankMarketingRecord
-
-    rules: list[FieldRule] = []
-    for attribute, info in BankMarketingRecord.model_fields.items():
-        name = info.alias or attribute
-        annotation = info.annotation
-        minimum = maximum = None
-        for meta in info.metadata:
-            if getattr(meta, "ge", None) is not None:
-                minimum = float(meta.ge)
-            if getattr(meta, "le", None) is not None:
-                maximum = float(meta.le)
-        if typing.get_origin(annotation) is Literal:
-            rules.append(FieldRule(name, "category", tuple(str(v) for v in typing.get_args(annotation))))
-        elif annotation is int:
-            rules.append(FieldRule(name, "integer", minimum=minimum, maximum=maximum))
-        elif annotation is float:
-            rules.append(FieldRule(name, "number", minimum=minimum, maximum=maximum))
-        else:  # a field type this screen does not know: let the model judge every row
-            raise TypeError(f"no column rule for field {name!r} of type {annotation!r}")
-    return tuple(rules)
 
 
 @dataclass
@@ -85,22 +56,14 @@ class CheckedChunk:
         return self.num_rows - int(self.valid.sum())
 
 
-def parse_text_number(text: str) -> object:
-    """How a CSV cell becomes a number: ``"57"`` -> 57, ``"5.0"`` -> 5.0, ``""`` -> None, else the text."""
-    stripped = text.strip()
-    if not stripped:
-        return None
+def _number_or_nan(kind: Kind, text: str | None) -> float:
     try:
-        return int(stripped)
-    except ValueError:
-        pass
-    try:
-        return float(stripped)
-    except ValueError:
-        return text
+        return float(parse_number(kind, text))
+    except CellError:
+        return math.nan  # refused by the screen; the codec words it when the row is judged
 
 
-def _as_float(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+def _as_float(column: pa.ChunkedArray | pa.Array, kind: Kind) -> pa.Array:
     """The column as float64 (null or NaN where not a number).
 
     Nulls are left in place (``to_numpy`` turns them into NaN): ``fill_null`` costs more than the cast itself.
@@ -116,12 +79,7 @@ def _as_float(column: pa.ChunkedArray | pa.Array) -> pa.Array:
         try:
             return array.cast(pa.float64())
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            values = []
-            for text in array.to_pylist():
-                number = parse_text_number(text) if text is not None else None
-                ok = isinstance(number, int | float) and not isinstance(number, bool)
-                values.append(float(number) if ok else math.nan)  # type: ignore[arg-type]
-            return pa.array(values, pa.float64())
+            return pa.array([_number_or_nan(kind, text) for text in array.to_pylist()], pa.float64())
     return pa.nulls(len(array), pa.float64())
 
 
@@ -162,7 +120,7 @@ def screen(table: pa.Table) -> tuple[NDArray[np.bool_], pa.Array]:
                 text = pc.fill_null(text, "")
             pieces += [pa.scalar(key + '"'), text, pa.scalar('"')]
             continue
-        numbers = _as_float(table.column(rule.name))
+        numbers = _as_float(table.column(rule.name), rule.kind)
         values = numbers.to_numpy(zero_copy_only=False)  # nulls become NaN, refused below
         with np.errstate(invalid="ignore"):
             ok_values = np.isfinite(values)
@@ -185,16 +143,8 @@ def screen(table: pa.Table) -> tuple[NDArray[np.bool_], pa.Array]:
 
 
 def python_row(table: pa.Table, index: int) -> dict[str, object]:
-    """One row as the model would receive it from this file: text parsed as numbers where numbers are due."""
-    row: dict[str, object] = {}
-    for rule in field_rules():
-        value = table.column(rule.name)[index].as_py()
-        if rule.kind != "category" and isinstance(value, str):
-            value = parse_text_number(value)
-        if rule.kind == "integer" and isinstance(value, float) and value.is_integer():
-            value = int(value)  # a whole number read as 57.0 is reported as 57, whichever way it was read
-        row[rule.name] = value
-    return row
+    """One row's feature cells as they are in the table (text, numbers or nulls), for the codec to judge."""
+    return {rule.name: table.column(rule.name)[index].as_py() for rule in field_rules()}
 
 
 def check_chunk(
@@ -216,13 +166,17 @@ def check_chunk(
     rescued: dict[int, str] = {}
     for index in suspects.tolist():
         try:
-            text = record_json(python_row(table, index), start_row + index, allow_unknown_categories)
+            (record,) = records_from_text(
+                [python_row(table, index)],
+                start_row=start_row + index,
+                allow_unknown_categories=allow_unknown_categories,
+            )
         except RecordValidationError as exc:
             valid[index] = False
             errors.extend(exc.errors)
             continue
         if not valid[index] or allow_unknown_categories:
-            rescued[index] = text
+            rescued[index] = _json_object(record)
             valid[index] = True
     records_json = records.filter(pa.array(valid)) if rescued == {} else _merge(records, valid, rescued)
     return CheckedChunk(start_row, table.num_rows, valid, records_json, errors)
@@ -241,9 +195,12 @@ def _merge(records: pa.Array, valid: NDArray[np.bool_], rescued: Mapping[int, st
 def record_json(
     row: Mapping[str, object] | BankMarketingRecord, row_number: int, allow_unknown_categories: bool
 ) -> str:
-    """One row judged by the pydantic model: its JSON text as sent (wire names, schema order), or
-    :class:`RecordValidationError` naming ``row_number``, the field and the reason."""
-    from bankmarketing_client.features import validate_records
-
+    """One typed row (a dict as JSON gives it, or a record) judged by the pydantic model: its JSON text as sent
+    (wire names, schema order), or :class:`RecordValidationError` naming ``row_number``, the field and the reason."""
     (record,) = validate_records([row], start_row=row_number, allow_unknown_categories=allow_unknown_categories)
-    return record.model_dump_json(by_alias=True)
+    return _json_object(record)
+
+
+def _json_object(record: BankMarketingRecord) -> str:
+    """One record's JSON object text, from the codec's one serialiser."""
+    return encode_records([record])[1:-1].decode()
