@@ -12,6 +12,12 @@ Deadlines: the async face bounds each attempt with ``asyncio.timeout``; the sync
 that :mod:`bankmarketing_client.deadline` enforces below httpx. Both faces raise the same error in every phase
 (connect, send, status line, headers, body).
 
+Generated code: ``health`` and ``swagger`` are built from the operations codegen generates from the swagger
+(``request_kwargs``; ``health``'s answer through ``parse_response``), around a generated ``Client`` holding our
+httpx client, so a swagger change that breaks them fails mypy. ``score`` sends our validated records serialised
+once by pydantic (the generated attrs body costs ~13x more per request) and decodes with
+:mod:`bankmarketing_client.contract`, because the swagger's ``ServiceOutput`` is wrong for the ``data`` family.
+
 Request ids: every HTTP attempt carries a fresh ``x-request-id`` (uuid4), and every logical call one
 ``x-ms-client-request-id`` kept across its retries, so a server log line can be matched to an attempt and the
 attempts to their call. Errors report the server's ``x-ms-request-id``/``x-request-id`` when it sent one.
@@ -423,23 +429,23 @@ class _ClientCore:
         )
 
     def generated_operation(self, kwargs: dict[str, Any]) -> _Operation:
-        """What the generated operation's ``_get_kwargs`` would send (method, path under the base, query), as one
-        of our operations: sent by our httpx client with our auth, ids, deadline and retries."""
+        """What a generated operation's ``request_kwargs`` says to send (method, path under the base, query), as
+        one of our operations: sent by our httpx client with our auth, ids, deadline and retries."""
         params = {str(k): str(v) for k, v in (kwargs.get("params") or {}).items()} or None
         return _Operation(str(kwargs["method"]).upper(), self.base_url + str(kwargs["url"]).lstrip("/"), params=params)
 
     def health_operation(self) -> _Operation:
-        return self.generated_operation(service_health_check._get_kwargs())
+        return self.generated_operation(service_health_check.request_kwargs())
 
     def swagger_operation(self, version: str | int | None) -> _Operation:
         if version is None:
-            return self.generated_operation(get_swagger_spec._get_kwargs(version=UNSET))
+            return self.generated_operation(get_swagger_spec.request_kwargs(version=UNSET))
         try:
             typed = GetSwaggerSpecVersion(int(version))
         except ValueError:
             versions = ", ".join(str(v.value) for v in GetSwaggerSpecVersion)
             raise ConfigurationError(f"the swagger version must be one of {versions}, not {version!r}") from None
-        return self.generated_operation(get_swagger_spec._get_kwargs(version=typed))
+        return self.generated_operation(get_swagger_spec.request_kwargs(version=typed))
 
     def swagger_document(self, response: httpx.Response) -> dict[str, Any]:
         try:
@@ -599,7 +605,7 @@ class AsyncScoringClient(_ClientFace[httpx.AsyncClient]):
     async def health(self) -> str:
         """The endpoint's liveness answer (``"Healthy"``); raises if it is down or refuses the key."""
         response = await self._send(self._core.health_operation())
-        return service_health_check._parse_response(client=self._generated, response=response).strip().strip('"')
+        return service_health_check.parse_response(client=self._generated, response=response).strip().strip('"')
 
     async def swagger(self, version: str | int | None = None) -> dict[str, Any]:
         """The endpoint's swagger (2.0 by default; ``version=3`` gives OpenAPI 3.0.3)."""
@@ -742,7 +748,7 @@ class ScoringClient(_ClientFace[httpx.Client]):
     def health(self) -> str:
         """The endpoint's liveness answer (``"Healthy"``); raises if it is down or refuses the key."""
         response = self._send(self._core.health_operation())
-        return service_health_check._parse_response(client=self._generated, response=response).strip().strip('"')
+        return service_health_check.parse_response(client=self._generated, response=response).strip().strip('"')
 
     def swagger(self, version: str | int | None = None) -> dict[str, Any]:
         """The endpoint's swagger (2.0 by default; ``version=3`` gives OpenAPI 3.0.3)."""

@@ -22,6 +22,9 @@ from codegen.overlay import apply_overlay, record_schema
 from codegen.record_model import render_record_module
 
 CONFIG = Path(__file__).with_name("config.yaml")
+#: Templates that replace openapi-python-client's own by name (the others are its defaults): the endpoint module
+#: also exports ``request_kwargs`` / ``parse_response``, what the client core builds its typed calls from.
+TEMPLATES = Path(__file__).with_name("templates")
 GENERATOR_VERSION = "0.29.1"
 RUFF_VERSION = "0.17.6"
 SPEC_FILE = "openapi.json"
@@ -94,6 +97,8 @@ def generate_package(spec: dict[str, Any], output: Path, *, source: str = "a swa
                 "none",
                 "--config",
                 str(CONFIG),
+                "--custom-template-path",
+                str(TEMPLATES),
                 "--output-path",
                 str(package),
             ],

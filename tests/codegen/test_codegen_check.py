@@ -53,3 +53,19 @@ def test_a_missing_spec_is_one_clean_error(tmp_path: Path, capsys: pytest.Captur
     assert err.startswith("codegen: error: cannot read ")
     assert err.count("\n") == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_every_generated_operation_exports_what_the_client_core_builds_from(fresh: Path) -> None:
+    """codegen/templates adds ``request_kwargs`` / ``parse_response`` to each endpoint module: the client core's
+    typed calls are built from them, so a generator upgrade that loses the template must fail here too."""
+    operations = [
+        module
+        for family in ("inputs", "data")
+        for module in sorted((fresh / family / "api" / "default").glob("*.py"))
+        if module.name != "__init__.py"
+    ]
+    assert len(operations) == 6  # health, swagger and score, for both families
+    for module in operations:
+        text = module.read_text(encoding="utf-8")
+        assert "\nrequest_kwargs = _get_kwargs\n" in text, module
+        assert "\nparse_response = _parse_response\n" in text, module

@@ -117,3 +117,11 @@ async def asyncio(
             client=client,
         )
     ).parsed
+
+
+# Added by codegen/templates (the rest of this template is openapi-python-client 0.29.1's own): public names for
+# what ``sync_detailed`` / ``asyncio_detailed`` do before and after sending. The project's client core builds its
+# request from ``request_kwargs`` and sends it with its own httpx client (auth, request ids, deadline, retries),
+# so these signatures are what mypy checks its typed calls against.
+request_kwargs = _get_kwargs
+parse_response = _parse_response
