@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
+import time
+from pathlib import Path
 from typing import Any
 
 from bankmarketing_client.cli import positive_int
 from bankmarketing_client.errors import ConfigurationError
-from bankmarketing_client.local.limits import DEFAULT_LIMITS  # no aiohttp: --help works without the 'local' extra
+
+# No aiohttp in these: --help works without the 'local' extra.
+from bankmarketing_client.local.limits import DEFAULT_LIMITS, DEPLOYMENT_FIELDS, parse_deployment, parse_shares
+from bankmarketing_client.local.tokens import DEFAULT_LIFETIME_S
 
 
 def _port(text: str) -> int:
@@ -59,7 +65,46 @@ def register(subparsers: Any) -> None:
         default=limits.header_timeout_ms,
         help="close connections slower to send their headers (default: %(default)s)",
     )
-    serve.add_argument("--workers", type=int, default=2, help="gunicorn workers in the container")
+    serve.add_argument(
+        "--deployment",
+        action="append",
+        metavar="NAME[=MODEL][,SETTING=N...]",
+        help=(
+            "a deployment, each its own container; repeat for several (default: one, 'blue'). MODEL is 'default' "
+            "(the model in service) or 'balanced' (class-weighted); 'green' gets 'balanced' unless told, any other "
+            "name 'default'. SETTINGs override the limits above for this deployment: " + ", ".join(DEPLOYMENT_FIELDS)
+        ),
+    )
+    serve.add_argument(
+        "--traffic",
+        metavar="NAME=PCT,...",
+        help="live traffic split, summing to 100 (or 0: none), e.g. blue=90,green=10 (default: all to the first)",
+    )
+    serve.add_argument(
+        "--mirror",
+        metavar="NAME=PCT",
+        help="copy this share (<= 50) of live traffic to a deployment without live traffic",
+    )
+    serve.add_argument("--routing-seed", type=int, default=0, help="seed of the traffic split's RNG")
+    serve.add_argument(
+        "--auth-mode", choices=("key", "aml_token"), default="key", help="what /score accepts (default: key)"
+    )
+    serve.add_argument(
+        "--token-lifetime-s",
+        type=positive_int,
+        help=f"aml_token: seconds a token lasts (default: {DEFAULT_LIFETIME_S})",
+    )
+    serve.add_argument(
+        "--token-refresh-after-s",
+        type=positive_int,
+        help="aml_token: seconds before a token should be renewed (default: half its lifetime)",
+    )
+    serve.add_argument(
+        "--token-file",
+        help="aml_token: keep a current token here (JSON as Azure's get_keys returns it, mode 0600), renewed at each "
+        "refresh-after time",
+    )
+    serve.add_argument("--workers", type=int, default=2, help="gunicorn workers in each container")
     serve.add_argument("--data", help="training CSV (default: $BANKMARKETING_DATA, the cache, or a download)")
     serve.add_argument("--fault-503", type=float, default=0.0, help="share of /score requests answered 503")
     serve.add_argument("--fault-429", type=float, default=0.0, help="share answered 429 with Retry-After")
@@ -71,10 +116,58 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--log-dir", help="keep the container's and the front's logs here (default: removed on stop)")
     serve.set_defaults(handler=_serve)
 
-    model = commands.add_parser("model", help="retrain from scratch and print holdout accuracy and AUC")
+    model = commands.add_parser(
+        "model", help="retrain both models from scratch and print their holdout accuracy, AUC, recall and precision"
+    )
     model.add_argument("--data", help="training CSV (default: $BANKMARKETING_DATA)")
     model.add_argument("--json", action="store_true", help="print JSON")
     model.set_defaults(handler=_model)
+
+
+def _routing_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The deployment keywords of ``LocalEndpoint`` from the command line; a malformed value is one line, exit 2."""
+    from bankmarketing_client.local.limits import FrontLimits
+
+    token_options = [args.token_lifetime_s, args.token_refresh_after_s, args.token_file]
+    if args.auth_mode == "key" and any(option is not None for option in token_options):
+        raise ConfigurationError(
+            "--token-lifetime-s, --token-refresh-after-s and --token-file need --auth-mode aml_token"
+        )
+    if args.auth_mode == "aml_token" and (args.primary_key or args.secondary_key):
+        raise ConfigurationError(
+            "--primary-key/--secondary-key need --auth-mode key; an aml_token endpoint takes tokens"
+        )
+    try:
+        base = FrontLimits(
+            request_timeout_ms=args.request_timeout_ms,
+            max_concurrent_requests_per_instance=args.max_concurrent_requests,
+            max_pending=args.max_pending,
+            max_body_bytes=args.max_body_bytes,
+            header_timeout_ms=args.header_timeout_ms,
+        )
+        options: dict[str, Any] = {
+            "deployments": [parse_deployment(text, base) for text in args.deployment or ["blue"]],
+            "traffic": parse_shares(args.traffic, "--traffic") if args.traffic is not None else None,
+            "mirror": parse_shares(args.mirror, "--mirror") if args.mirror else None,
+        }
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from None
+    options["routing_seed"] = args.routing_seed
+    options["auth_mode"] = args.auth_mode
+    if args.token_lifetime_s is not None:
+        options["token_lifetime_s"] = args.token_lifetime_s
+    if args.token_refresh_after_s is not None:
+        options["token_refresh_after_s"] = args.token_refresh_after_s
+    return options
+
+
+def _write_token(path: Path, token: dict[str, Any]) -> None:
+    """Replace the token file atomically, readable by its owner only."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(token, fh)
+    tmp.replace(path)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -91,10 +184,8 @@ def _serve(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise ConfigurationError(f"fault options: {exc}") from None
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    endpoint = LocalEndpoint(
+    routing = _routing_options(args)
+    endpoint = LocalEndpoint(  # checks the deployments and traffic before anything starts (exit 2 if wrong)
         contract=args.contract,
         host=args.host,
         port=args.port,
@@ -110,19 +201,43 @@ def _serve(args: argparse.Namespace) -> int:
         worker_count=args.workers,
         data_path=args.data,
         log_dir=args.log_dir,
+        **routing,
     )
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    token_file = Path(args.token_file) if args.token_file else None
     with endpoint:
         print(f"scoring URI: {endpoint.scoring_uri}")
         print(f"swagger URI: {endpoint.swagger_uri}")
         print(f"contract:    {endpoint.contract}")
-        if args.primary_key is None:
+        live = endpoint.routing.live
+        for deployment in endpoint.routing.deployments:
+            mirrored = endpoint.routing.mirrored.get(deployment.name)
+            share = f"mirror {mirrored} %" if mirrored else f"traffic {live[deployment.name]} %"
+            print(f"deployment:  {deployment.name} (model {deployment.model}, {share})")
+        renew_at = float("inf")
+        if endpoint.auth_mode == "aml_token":
+            token = endpoint.get_token()
+            if token_file is not None:
+                _write_token(token_file, token)
+                renew_at = token["refreshAfterTimeUtc"]
+                print(f"token file:  {token_file} (renewed at each refresh-after time)")
+            else:
+                # Shown once, on the terminal only, so the user can copy it; it is never logged.
+                print(f"token (shown once, expires at {token['expiryTimeUtc']} UTC epoch s): {token['accessToken']}")
+        elif args.primary_key is None:
             # Shown once, on the terminal only, so the user can copy it; it is never logged.
             print(f"primary key (generated, shown once): {endpoint.primary_key}")
         print("ready; Ctrl-C to stop", flush=True)
         while not stop.wait(0.5):
-            if not all(child is not None and child.alive() for child in (endpoint.front, endpoint.container)):
+            if not all(child.alive() for child in endpoint.children()):
                 print("bankmarketing-client: error: a local endpoint process died; stopping", file=sys.stderr)
                 return 1
+            if token_file is not None and time.time() >= renew_at:
+                token = endpoint.get_token()
+                _write_token(token_file, token)
+                renew_at = token["refreshAfterTimeUtc"]
     print("stopped")
     return 0
 
@@ -133,8 +248,16 @@ def _model(args: argparse.Namespace) -> int:
     figures = report(args.data)
     if args.json:
         print(json.dumps(figures, indent=2))
-    else:
-        width = max(len(k) for k in figures)
-        for key, value in figures.items():
-            print(f"{key:<{width}}  {value}")
+        return 0
+    models: dict[str, dict[str, Any]] = figures.pop("models")
+    for key in ("accuracy", "AUC_weighted", "iterations", "train_seconds"):
+        figures.pop(key)  # the default model's, shown in the table below
+    width = max(len(k) for k in figures)
+    for key, value in figures.items():
+        print(f"{key:<{width}}  {value}")
+    columns = list(next(iter(models.values())))
+    print()
+    print(f"{'model':<10}" + "".join(f"{name:>15}" for name in columns))
+    for variant, row in models.items():
+        print(f"{variant:<10}" + "".join(f"{row[name]:>15}" for name in columns))
     return 0

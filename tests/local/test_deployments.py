@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -247,3 +248,34 @@ def test_serve_refuses_bad_routing_with_one_line_and_exit_2(argv: list[str], mes
     assert message in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
     assert "Traceback" not in done.stderr
+
+
+def test_cli_serves_blue_green_with_a_token_file(tmp_path: Path, records: list[dict[str, Any]]) -> None:
+    """The walk-through of docs/local-endpoint.md: two deployments, 10 % to green, aml_token through a token file."""
+    from test_endpoint import _read_until  # the same folder, as pytest imports it
+
+    token_file = tmp_path / "token.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bankmarketing_client.cli", "local", "serve", "--workers", "1",
+         "--deployment", "blue", "--deployment", "green", "--traffic", "blue=90,green=10",
+         "--auth-mode", "aml_token", "--token-file", str(token_file)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        out = _read_until(proc, "ready", 120)
+        assert "ready" in out, out
+        assert "deployment:  blue (model default, traffic 90 %)" in out
+        assert "deployment:  green (model balanced, traffic 10 %)" in out
+        assert token_file.stat().st_mode & 0o077 == 0  # the owner's only
+        token = json.loads(token_file.read_text())
+        assert token["accessToken"] not in out
+        uri = next(line.split(": ", 1)[1] for line in out.splitlines() if line.startswith("scoring URI"))
+        auth = {"Authorization": f"Bearer {token['accessToken']}", DEPLOYMENT_HEADER: "green"}
+        response = httpx.post(uri, json=_body(records[:3]), headers=auth, timeout=30)
+        assert response.status_code == 200, response.text
+        assert response.headers[DEPLOYMENT_HEADER] == "green"
+        proc.terminate()
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -118,3 +118,19 @@ def test_variants_cache_apart(train_path: Path) -> None:
     assert m.model_dir_for(train_path, variant="balanced") != m.model_dir_for(train_path)
     with pytest.raises(ValueError, match="model variant"):
         m.train(data.read_frame(train_path).head(50), variant="weighted")  # type: ignore[arg-type]
+
+
+def test_cli_reports_both_models_on_the_holdout(train_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "bankmarketing_client.cli", "local", "model", "--data", str(train_path), "--json"],
+        capture_output=True, text=True, timeout=300, check=True,
+    )  # fmt: skip
+    models = json.loads(done.stdout)["models"]
+    assert set(models) == {"default", "balanced"}
+    for figures in models.values():
+        assert {"accuracy", "AUC_weighted", "recall_yes", "precision_yes"} <= set(figures)
+    assert models["balanced"]["recall_yes"] > models["default"]["recall_yes"]
