@@ -3,7 +3,10 @@
 Installed with the package (entry point ``pytest11``); needs the ``local`` extra and the dataset
 (``$BANKMARKETING_DATA``). Use ``bankmarketing_endpoint`` for the default (``inputs`` contract), or
 ``bankmarketing_endpoint_factory(contract="data", faults=FaultSpec(...))`` for endpoints of your own, which are
-stopped at the end of the session.
+stopped at the end of the session. The factory takes every :class:`LocalEndpoint` keyword, deployments included::
+
+    ep = bankmarketing_endpoint_factory(deployments=["blue", "green"], traffic={"blue": 90, "green": 10})
+    ep.deployment_stats()["green"]["200"]  # each deployment's own counters
 """
 
 from __future__ import annotations
