@@ -180,20 +180,12 @@ def evaluate(model: BankMarketingModel, frame: pd.DataFrame) -> Evaluation:
 
 
 def sample_records(frame: pd.DataFrame, count: int = 2) -> list[dict[str, Any]]:
-    """The first rows as JSON-ready records in schema order, with plain Python types."""
-    records: list[dict[str, Any]] = []
-    for _, row in frame.head(count).iterrows():
-        record: dict[str, Any] = {}
-        for name in FEATURE_COLUMNS:
-            value = row[name]
-            if name in INTEGER_COLUMNS:
-                record[name] = int(value)
-            elif name in FLOAT_COLUMNS:
-                record[name] = float(value)
-            else:
-                record[name] = str(value)
-        records.append(record)
-    return records
+    """The first rows as JSON-ready records in schema order, with plain Python types (read by the record codec,
+    as the client would read them)."""
+    from bankmarketing_client.features import records_to_wire, validate_records
+
+    rows = frame[list(FEATURE_COLUMNS)].head(count).to_dict("records")
+    return records_to_wire(validate_records([{str(k): v for k, v in row.items()} for row in rows]))
 
 
 def model_dir_for(train_path: Path, digest: str | None = None, variant: ModelVariant = "default") -> Path:
