@@ -25,26 +25,14 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # codegen/ is a dev tool that lives in the checkout
 
 from bankmarketing_client._generated.inputs.models import Record  # noqa: E402
-from bankmarketing_client.data import (  # noqa: E402
-    FEATURE_COLUMNS,
-    FLOAT_COLUMNS,
-    INTEGER_COLUMNS,
-    iter_rows,
-    resolve_train_path,
-)
+from bankmarketing_client.data import iter_rows, resolve_train_path  # noqa: E402
 from bankmarketing_client.errors import DatasetError  # noqa: E402
-from bankmarketing_client.features import records_to_wire, validate_records  # noqa: E402
+from bankmarketing_client.features import records_from_text, records_to_wire, validate_records  # noqa: E402
 
 
 def load_rows(count: int) -> list[dict[str, Any]]:
     """``count`` typed wire records: the training rows, repeated."""
-    base: list[dict[str, Any]] = []
-    for row in iter_rows(resolve_train_path(download=False)):
-        typed: dict[str, Any] = {}
-        for name in FEATURE_COLUMNS:
-            value = row[name]
-            typed[name] = int(value) if name in INTEGER_COLUMNS else float(value) if name in FLOAT_COLUMNS else value
-        base.append(typed)
+    base = records_to_wire(records_from_text(iter_rows(resolve_train_path(download=False))))
     return [base[i % len(base)] for i in range(count)]
 
 

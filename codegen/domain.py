@@ -12,14 +12,6 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from bankmarketing_client.data import (
-    CATEGORICAL_COLUMNS,
-    FEATURE_COLUMNS,
-    FLOAT_COLUMNS,
-    INTEGER_COLUMNS,
-    iter_rows,
-    resolve_train_path,
-)
 from bankmarketing_client.errors import DatasetError
 
 #: Features whose largest value is a sentinel, with its meaning (documented on the field).
@@ -62,7 +54,21 @@ def _widen(name: str, low: float, high: float, is_integer: bool) -> tuple[float,
 
 
 def derive_domain(path: Path | None = None) -> Domain:
-    """Read the training CSV once (no pandas) and derive categories and bounds."""
+    """Read the training CSV once (no pandas) and derive categories and bounds.
+
+    Cells are read by the record codec, whose column kinds come from the committed record model; imported
+    here, not at the top, so that generating code never needs the code it generates (only this command does).
+    """
+    from bankmarketing_client.data import (
+        CATEGORICAL_COLUMNS,
+        FEATURE_COLUMNS,
+        FLOAT_COLUMNS,
+        INTEGER_COLUMNS,
+        iter_rows,
+        resolve_train_path,
+    )
+    from bankmarketing_client.features import COLUMN_KINDS, CellError, parse_number
+
     source = resolve_train_path(path, download=False)
     seen: dict[str, set[str]] = {c: set() for c in CATEGORICAL_COLUMNS}
     lows: dict[str, float] = {}
@@ -75,9 +81,9 @@ def derive_domain(path: Path | None = None) -> Domain:
             seen[column].add(row[column])
         for column in INTEGER_COLUMNS | FLOAT_COLUMNS:
             try:
-                value = float(row[column])
-            except (TypeError, ValueError):
-                raise DatasetError(f"{source}: line {number}, {column}: {row[column]!r} is not a number") from None
+                value = float(parse_number(COLUMN_KINDS[column], row[column]))
+            except CellError as exc:
+                raise DatasetError(f"{source}: line {number}, {column}: {exc.reason}") from None
             lows[column] = min(lows.get(column, value), value)
             highs[column] = max(highs.get(column, value), value)
             if column in SENTINELS and value != SENTINELS[column][0]:

@@ -21,8 +21,9 @@ from bankmarketing_client.contract import (
     read_records_file,
     to_predictions,
 )
-from bankmarketing_client.data import FEATURE_COLUMNS, FLOAT_COLUMNS, INTEGER_COLUMNS, iter_rows, resolve_train_path
-from bankmarketing_client.errors import BankMarketingError, ConfigurationError, DatasetError
+from bankmarketing_client.data import iter_rows, resolve_train_path
+from bankmarketing_client.errors import BankMarketingError, ConfigurationError, DatasetError, RecordValidationError
+from bankmarketing_client.features import records_from_text, records_to_wire
 from bankmarketing_client.urls import EndpointURLs, endpoint_urls, redact_url
 
 #: Exit codes set by the SLO gate (Locust itself uses 0 = pass, 1 = some request failed, 2 = setup error).
@@ -87,38 +88,12 @@ def load_payload_file(path: str | Path) -> list[dict[str, Any]]:
     return read_records_file(path, what="the payload file")
 
 
-def _whole(text: str) -> int:
-    """``"57"`` or ``"57.0"`` (how pandas writes an integer column) as 57; ``"57.5"`` is refused, not cut."""
-    try:
-        return int(text)
-    except ValueError:
-        number = float(text)
-        if not number.is_integer():
-            raise ValueError(text) from None
-        return int(number)
-
-
-def _typed(raw: Mapping[str, str], row: int, path: Path) -> dict[str, Any]:
-    record: dict[str, Any] = {}
-    for name in FEATURE_COLUMNS:
-        value = raw.get(name)
-        if value is None:
-            raise DatasetError(f"{path}, row {row}, {name}: missing")
-        try:
-            if name in INTEGER_COLUMNS:
-                record[name] = _whole(value)
-            elif name in FLOAT_COLUMNS:
-                record[name] = float(value)
-            else:
-                record[name] = value
-        except ValueError:
-            kind = "a whole number" if name in INTEGER_COLUMNS else "a number"
-            raise DatasetError(f"{path}, row {row}, {name}: expected {kind}, got {value!r}") from None
-    return record
-
-
 def sample_records(count: int, *, seed: int, dataset: str | Path | None = None) -> list[dict[str, Any]]:
-    """``count`` distinct dataset rows (features only, in swagger order, numbers typed), the same for the same seed."""
+    """``count`` distinct dataset rows (features only, in swagger order, numbers typed), the same for the same seed.
+
+    Cells are read by the record codec (:func:`~bankmarketing_client.features.records_from_text`), so a value
+    the client would refuse is refused here too, naming the file, row and field.
+    """
     if count < 1:
         raise ConfigurationError(f"the number of records to sample must be at least 1, not {count}")
     path = resolve_train_path(dataset, download=False)
@@ -129,8 +104,12 @@ def sample_records(count: int, *, seed: int, dataset: str | Path | None = None) 
     chosen = (
         rng.sample(range(len(rows)), count) if count <= len(rows) else [rng.randrange(len(rows)) for _ in range(count)]
     )
-    # +2: row numbers as a spreadsheet shows them (1-based, after the header line).
-    return [_typed(rows[index], index + 2, path) for index in chosen]
+    try:
+        # +2: row numbers as a spreadsheet shows them (1-based, after the header line).
+        records = [records_from_text([rows[index]], start_row=index + 2)[0] for index in chosen]
+    except RecordValidationError as exc:
+        raise DatasetError(f"{path}: {exc}") from None
+    return records_to_wire(records)
 
 
 # -- bodies --------------------------------------------------------------------------------------------------

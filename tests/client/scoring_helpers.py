@@ -10,20 +10,17 @@ from typing import Any
 
 import httpx
 
-from bankmarketing_client.data import FLOAT_COLUMNS, INTEGER_COLUMNS
+from bankmarketing_client.features import records_from_text, records_to_wire
 from bankmarketing_client.local.endpoint import LocalEndpoint
 
 Record = dict[str, Any]
 
 
 def typed(row: Mapping[str, str]) -> Record:
-    """A CSV row (all strings) as a JSON record with the swagger's types; the target column dropped."""
-    out: Record = {}
-    for name, text in row.items():
-        if name == "y":
-            continue
-        out[name] = int(text) if name in INTEGER_COLUMNS else float(text) if name in FLOAT_COLUMNS else text
-    return out
+    """A CSV row (all strings) as a JSON record with the swagger's types, read by the record codec as the client
+    reads text; the target column dropped."""
+    (record,) = records_to_wire(records_from_text([row]))
+    return record
 
 
 def container_results(endpoint: LocalEndpoint, records: list[Record], method: str = "predict") -> list[Any]:
