@@ -23,10 +23,11 @@ The swagger Azure generates carries only types, so the domain rules come from th
 
 * ``""`` and ``"NA"`` (after stripping) are missing: ``<field>: required but missing``. The model was trained on
   data without missing values, so there is nothing sensible to send in their place.
-* A number column's cell is stripped of surrounding whitespace and must be a plain decimal number
-  (``57``, ``-1.8``, ``.5``, ``1e3``; no ``_``, hex, ``nan`` or ``inf``). An integer column takes it when its value
-  is whole: ``"57"``, ``" 57 "``, ``"57.0"`` -> 57 and ``"1e3"`` -> 1000, while ``"57.5"`` is
-  ``'57.5' is not a whole number``. A number column takes any finite value (``"1e3"`` -> 1000.0).
+* A number column's cell is stripped of surrounding whitespace and must be a decimal number (``57``, ``-1.8``,
+  ``.5``, ``1e3``; no ``_``, hex or non-ASCII digits). An integer column takes it when its value is whole:
+  ``"57"``, ``" 57 "``, ``"57.0"`` -> 57 and ``"1e3"`` -> 1000, while ``"57.5"`` is ``57.5 is not a whole
+  number``. A number column takes any finite value (``"1e3"`` -> 1000.0; ``"nan"``, ``"inf"`` are
+  ``nan is not a finite number``). These words are the model's for the same value given as a float.
 * Anything else is a named error quoting the cell: ``'abc' is not an integer`` / ``'abc' is not a number``.
 * A category cell is taken exactly as written (no stripping): ``" married"`` is not ``"married"``.
 
@@ -138,7 +139,9 @@ def field_rules() -> tuple[FieldRule, ...]:
 # -- text cells ----------------------------------------------------------------------------------------------
 
 _INTEGER_TEXT: Final = re.compile(r"[+-]?[0-9]+")
-_NUMBER_TEXT: Final = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_NUMBER_TEXT: Final = re.compile(
+    r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf(?:inity)?|nan)", re.IGNORECASE
+)
 
 
 class CellError(ValueError):
@@ -162,12 +165,13 @@ def parse_number(kind: Kind, text: str | None) -> int | float:
     if not _NUMBER_TEXT.fullmatch(stripped):
         raise CellError(f"{_shown(text)} is {'not an integer' if kind == 'integer' else 'not a number'}")
     number = float(stripped)
-    if not math.isfinite(number):
-        raise CellError(f"{_shown(text)} is not a finite number")
+    # Worded from the number, as the model words the same value read as a float (Arrow's typed CSV columns).
     if kind == "integer":
         if not number.is_integer():
-            raise CellError(f"{_shown(text)} is not a whole number")
+            raise CellError(f"{_shown(number)} is not a whole number")
         return int(number)
+    if not math.isfinite(number):
+        raise CellError(f"{_shown(number)} is not a finite number")
     return number
 
 
