@@ -395,15 +395,20 @@ def _fields_validator(model: type[BaseModel]) -> SchemaValidator:
         raise TypeError(f"{model.__name__}: an attribute name is another field's wire name")
     rows = core_schema.typed_dict_schema(
         {
-            name: core_schema.typed_dict_field(
-                field["schema"], required=True, validation_alias=field["validation_alias"]
-            )
+            name: core_schema.typed_dict_field(field["schema"], required=True, validation_alias=_names(field, name))
             for name, field in fields.items()
         },
         extra_behavior="ignore",
         total=True,
     )
     return SchemaValidator(core_schema.list_schema(rows), config=schema["config"])
+
+
+def _names(field: Mapping[str, Any], attribute: str) -> str | list[list[str | int]]:
+    """The keys a field is read from: its wire name, then its attribute name (populate_by_name, as the model)."""
+    wire = str(field["validation_alias"])
+    choices: list[list[str | int]] = [[wire], [attribute]]
+    return wire if wire == attribute else choices
 
 
 _FAST: Final = {False: _fields_validator(BankMarketingRecord), True: _fields_validator(LenientBankMarketingRecord)}

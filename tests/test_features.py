@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from bankmarketing_client.data import FEATURE_COLUMNS, iter_rows, resolve_train_path
 from bankmarketing_client.errors import RecordValidationError, RowError
@@ -218,3 +220,80 @@ def test_records_are_frozen(good: dict[str, Any]) -> None:
     record = validate_records([good])[0]
     with pytest.raises(ValueError, match="frozen"):
         record.age = 5
+
+
+# -- the fast path: the model's own field rules over dicts, records built as model_construct builds them ------
+
+ODD_VALUES: list[object] = [
+    None, True, False, 0, -1, 41, 41.0, 41.5, 10**400, float("nan"), float("inf"), "41", "", "married", "Married",
+    "jan", 5099, 5099.1, 1e9, -46.2, 1.299, [1], {"a": 1},
+]  # fmt: skip
+
+
+def _random_rows(rng: random.Random, good: dict[str, Any]) -> list[Any]:
+    rows: list[Any] = []
+    for _ in range(rng.randint(1, 4)):
+        row: dict[str, Any] = dict(good)
+        for _ in range(rng.choice([0, 0, 1, 2])):
+            row[rng.choice(FEATURE_NAMES)] = rng.choice(ODD_VALUES)
+        shape = rng.random()
+        if shape < 0.05:
+            row.pop(rng.choice(FEATURE_NAMES))
+        elif shape < 0.10:
+            row["Age"] = 30
+        elif shape < 0.15:
+            row["emp_var_rate"] = row.pop("emp.var.rate")  # an attribute name instead of the wire name
+        elif shape < 0.20:
+            row["emp_var_rate"] = row["emp.var.rate"]  # both names: one key too many
+        rows.append(MappingProxyType(row) if shape > 0.95 else row)
+    return rows
+
+
+@pytest.mark.parametrize("lenient", [False, True])
+def test_the_fast_path_accepts_exactly_what_the_model_accepts_and_builds_the_same_records(
+    good: dict[str, Any], lenient: bool
+) -> None:
+    from bankmarketing_client import features
+
+    model = features._LENIENT_LIST if lenient else features._STRICT_LIST
+    rng = random.Random(12)
+    accepted = refused = 0
+    for _ in range(3000):
+        rows = _random_rows(rng, good)
+        fast = features._valid_as_they_stand(rows, lenient=lenient)
+        try:
+            judged = model.validate_python([dict(r) for r in rows])
+        except ValidationError:
+            assert fast is None, rows  # never more lenient than the model
+            refused += 1
+            continue
+        assert fast is not None, rows  # a batch the model takes as it stands takes the fast path
+        accepted += 1
+        for built, reference in zip(fast, judged, strict=True):
+            assert type(built) is BankMarketingRecord
+            assert list(built.__dict__.items()) == list(reference.__dict__.items())
+            assert [type(v) for v in built.__dict__.values()] == [type(v) for v in reference.__dict__.values()]
+            assert built.model_fields_set == reference.model_fields_set
+            assert (built.__pydantic_extra__, built.__pydantic_private__) == (None, None)
+            assert features.encode_records([built]) == model.dump_json([reference], by_alias=True)  # type: ignore[list-item]
+    assert accepted > 300
+    assert refused > 300
+
+
+def test_the_fast_path_refuses_a_model_it_cannot_mirror() -> None:
+    """The fast path runs the model's field schemas only: a model validator would be skipped, so it is refused."""
+    from pydantic import BaseModel, model_validator
+
+    from bankmarketing_client import features
+
+    class Checked(BaseModel):
+        age: int
+
+        @model_validator(mode="after")
+        def _check(self) -> Checked:
+            return self
+
+    with pytest.raises(TypeError, match="not a plain model"):
+        features._fields_validator(Checked)
+    assert not BankMarketingRecord.__pydantic_decorators__.model_validators
+    assert not BankMarketingRecord.__pydantic_decorators__.field_validators

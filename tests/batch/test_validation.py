@@ -14,7 +14,26 @@ from bankmarketing_client.data import FEATURE_COLUMNS
 from bankmarketing_client.features import BankMarketingRecord, validate_records
 from batch.batch_support import read_training_rows
 
-BAD_VALUES = ["abc", "", "57.5", "-1", "1e9", "nan", "inf", "Married", " married", "5.0", "1_000", "0x10", "999", "-0"]
+BAD_VALUES = [
+    "abc",
+    "",
+    "NA",
+    "57.5",
+    " 57 ",
+    "57.0",
+    "1e3",
+    "-1",
+    "1e9",
+    "nan",
+    "inf",
+    "Married",
+    " married",
+    "5.0",
+    "1_000",
+    "0x10",
+    "999",
+    "-0",
+]
 
 
 def _text_table(header: list[str], rows: list[list[str]]) -> pa.Table:
