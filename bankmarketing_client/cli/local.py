@@ -116,6 +116,18 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--log-dir", help="keep the container's and the front's logs here (default: removed on stop)")
     serve.set_defaults(handler=_serve)
 
+    traffic = commands.add_parser(
+        "traffic", help="change a running local endpoint's traffic split (as 'az ml online-endpoint update --traffic')"
+    )
+    traffic.add_argument("split", metavar="NAME=PCT,...", help="the new live split, e.g. blue=0,green=100")
+    traffic.add_argument("--mirror", metavar="NAME=PCT", help="the new mirror share (default: none)")
+    traffic.add_argument("--scoring-uri", help="the endpoint's scoring URI (default: $BANKMARKETING_SCORING_URI)")
+    traffic.add_argument(
+        "--key-file",
+        help="file holding the key, or the --token-file of an aml_token endpoint (default: $BANKMARKETING_API_KEY)",
+    )
+    traffic.set_defaults(handler=_traffic)
+
     model = commands.add_parser(
         "model", help="retrain both models from scratch and print their holdout accuracy, AUC, recall and precision"
     )
@@ -239,6 +251,33 @@ def _serve(args: argparse.Namespace) -> int:
                 _write_token(token_file, token)
                 renew_at = token["refreshAfterTimeUtc"]
     print("stopped")
+    return 0
+
+
+def _traffic(args: argparse.Namespace) -> int:
+    from bankmarketing_client.cli.keys import read_key_file
+    from bankmarketing_client.local.endpoint import put_traffic
+
+    scoring_uri = args.scoring_uri or os.environ.get("BANKMARKETING_SCORING_URI")
+    if not scoring_uri or not scoring_uri.endswith("/score"):
+        raise ConfigurationError("--scoring-uri (or $BANKMARKETING_SCORING_URI) must be the endpoint's .../score URI")
+    credential = read_key_file(args.key_file) if args.key_file else os.environ.get("BANKMARKETING_API_KEY")
+    if not credential:
+        raise ConfigurationError("a key is needed: --key-file, or $BANKMARKETING_API_KEY")
+    if credential.startswith("{"):  # a token file written by 'local serve --token-file'
+        try:
+            credential = str(json.loads(credential)["accessToken"])
+        except (ValueError, KeyError, TypeError):
+            raise ConfigurationError(f"{args.key_file} holds JSON without an accessToken") from None
+    try:
+        split = parse_shares(args.split, "traffic")
+        mirror = parse_shares(args.mirror, "--mirror") if args.mirror else None
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from None
+    answer = put_traffic(scoring_uri.removesuffix("/score"), credential, split, mirror)
+    shares = ", ".join(f"{name} {share} %" for name, share in answer["traffic"].items())
+    mirrored = ", ".join(f"{name} {share} %" for name, share in answer["mirror"].items()) or "none"
+    print(f"traffic: {shares}; mirror: {mirrored}")
     return 0
 
 

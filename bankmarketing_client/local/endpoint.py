@@ -26,7 +26,7 @@ from types import TracebackType
 from typing import Any, Literal, Self
 
 from bankmarketing_client.local.faults import FaultSpec
-from bankmarketing_client.local.front import CONFIG_ENV, READY_PREFIX, STATS_PATH, FrontConfig
+from bankmarketing_client.local.front import CONFIG_ENV, READY_PREFIX, STATS_PATH, TRAFFIC_PATH, FrontConfig
 from bankmarketing_client.local.limits import DEFAULT_LIMITS, Deployment, FrontLimits, Routing, parse_deployment
 from bankmarketing_client.local.process import ChildProcess, LocalEndpointError, free_port, port_in_use
 from bankmarketing_client.local.tokens import DEFAULT_LIFETIME_S, TokenIssuer, new_secret
@@ -205,6 +205,13 @@ class LocalEndpoint:
         deployments: dict[str, dict[str, int]] = self._stats()["deployments"]
         return deployments
 
+    def set_traffic(self, traffic: Mapping[str, int], mirror: Mapping[str, int] | None = None) -> None:
+        """Change the live split (and the mirror) while serving, as ``az ml online-endpoint update --traffic``
+        does; checked by the same rules as at start (LocalEndpointError naming what is wrong)."""
+        credential = self.get_token()["accessToken"] if self.auth_mode == "aml_token" else self._primary_key
+        answer = put_traffic(self.base_url, credential, traffic, mirror)
+        self.routing = Routing(self.routing.deployments, answer["traffic"], answer["mirror"] or None, self.routing.seed)
+
     def get_token(self, lifetime_s: float | None = None) -> dict[str, Any]:
         """A new token for an ``aml_token`` endpoint, shaped as Azure's ``get_keys`` returns it: ``accessToken``,
         ``tokenType``, ``expiryTimeUtc`` and ``refreshAfterTimeUtc`` (seconds since the epoch).
@@ -344,6 +351,33 @@ class LocalEndpoint:
 
     def pids(self) -> list[int]:
         return [c.pid for c in self.children()]
+
+
+def put_traffic(
+    base_url: str, credential: str, traffic: Mapping[str, int], mirror: Mapping[str, int] | None = None
+) -> dict[str, Any]:
+    """PUT a new split to a running local endpoint's front; its answer (the split in force), or LocalEndpointError
+    with the front's one-line reason. ``credential`` is a key or, for an aml_token endpoint, a token."""
+    body = json.dumps({"traffic": dict(traffic), "mirror": dict(mirror or {})}).encode()
+    request = urllib.request.Request(  # noqa: S310 - the local endpoint's own URL
+        base_url + TRAFFIC_PATH,
+        data=body,
+        method="PUT",
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {credential}"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
+            answer: dict[str, Any] = json.load(response)
+    except urllib.error.HTTPError as exc:
+        try:
+            message = json.load(exc).get("message", "")
+        except ValueError:
+            message = ""
+        raise LocalEndpointError(f"the endpoint refused the new traffic ({exc.code}): {message}") from None
+    except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise LocalEndpointError(f"cannot reach the local endpoint at {base_url}: {reason}") from None
+    return answer
 
 
 def is_loopback(host: str) -> bool:

@@ -68,6 +68,9 @@ log = logging.getLogger("bankmarketing_client.local.front")
 CONFIG_ENV: Final = "BANKMARKETING_FRONT_CONFIG"
 READY_PREFIX: Final = "FRONT READY "
 STATS_PATH: Final = "/__local/stats"
+#: PUT ``{"traffic": {...}, "mirror": {...}}`` here (with a key or token) to change the split while serving, as
+#: ``az ml online-endpoint update --traffic`` does in Azure. Not part of Azure's scoring surface.
+TRAFFIC_PATH: Final = "/__local/traffic"
 REQUEST_ID_HEADERS: Final = ("x-request-id", "x-ms-request-id")
 #: Headers the container sets that Azure passes through to the caller.
 PASSTHROUGH_HEADERS: Final = (
@@ -181,6 +184,12 @@ class Front:
         # Seeded, so that tests can count: one stream for the live split, one for the mirror's draws.
         self._traffic_rng = random.Random(routing.seed)  # noqa: S311 - routing, not security
         self._mirror_rng = random.Random(routing.seed + 1)  # noqa: S311 - routing, not security
+        self._background: set[asyncio.Task[None]] = set()
+        self._apply(routing)
+
+    def _apply(self, routing: Routing) -> None:
+        """Take a (validated) traffic and mirror split; the RNG streams go on, so counts stay reproducible."""
+        self.routing = routing
         live = {name: share for name, share in routing.live.items() if share > 0}
         self._live_states = [self.deployments[name] for name in live]
         self._live_cum: list[float] = []
@@ -190,7 +199,6 @@ class Front:
             self._live_cum.append(total)
         mirror = next(iter(routing.mirrored.items()), None)
         self._mirror = (self.deployments[mirror[0]], mirror[1] / 100) if mirror else None
-        self._background: set[asyncio.Task[None]] = set()
 
     # -- set-up ---------------------------------------------------------------------------------------------------
     def app(self) -> web.Application:
@@ -200,6 +208,7 @@ class Front:
         app.router.add_get("/", self.passthrough)
         app.router.add_get("/swagger.json", self.passthrough)
         app.router.add_get(STATS_PATH, self.stats_view)
+        app.router.add_put(TRAFFIC_PATH, self.traffic_update)
         app.router.add_route("*", "/{tail:.*}", self.not_found)
         return app
 
@@ -375,6 +384,32 @@ class Front:
             return self._bad_request(BadRequest("The request body could not be read."), request_id)
 
     # -- handlers -------------------------------------------------------------------------------------------------
+    async def traffic_update(self, request: web.Request) -> web.Response:
+        """A new traffic (and mirror) split for the same deployments, checked by Azure's rules: 200 with the split
+        in force, 400 with the one-line reason, 401 without a valid key or token."""
+        request_id = self._request_id(request)
+        try:
+            authorized = self._authorized(self._authorization(request))
+        except BadRequest as exc:
+            return self._bad_request(exc, request_id)
+        if not authorized:
+            return _json_response(401, "Unauthorized.", request_id, **{"WWW-Authenticate": "Bearer"})
+        try:
+            update = json.loads(await request.read())
+            if not isinstance(update, dict):
+                raise TypeError("expected a JSON object")
+            routing = Routing(
+                deployments=self.routing.deployments,
+                traffic=update.get("traffic"),
+                mirror=update.get("mirror"),
+                seed=self.routing.seed,
+            )
+        except (ValueError, TypeError, AttributeError) as exc:
+            return _json_response(400, str(exc), request_id)
+        self._apply(routing)
+        log.info("traffic now %s, mirror %s", routing.live, routing.mirrored)
+        return web.json_response({"traffic": routing.live, "mirror": routing.mirrored}, headers=_ids(request_id))
+
     async def stats_view(self, _: web.Request) -> web.Response:
         """Counters for tests and benchmarks (not part of Azure's surface): what reached the front."""
         deployments = {name: {**d.stats, "pending": d.pending} for name, d in self.deployments.items()}

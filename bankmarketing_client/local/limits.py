@@ -116,6 +116,8 @@ class Routing:
         traffic = self.live
         for label, shares in (("--traffic", traffic), ("--mirror", self.mirrored)):
             for name, share in shares.items():
+                if isinstance(share, bool) or not isinstance(share, int):
+                    raise ValueError(f"{label} {name}={share!r}: a share is a whole percent")
                 if name not in names:
                     raise ValueError(
                         f"{label} names {name!r}, which is not a deployment (deployments: {', '.join(names)})"

@@ -199,6 +199,24 @@ def test_pending_limits_are_each_deployments_own(unweighted: LocalEndpoint, reco
     assert after["green"].get("429", 0) == before["green"].get("429", 0)
 
 
+def test_traffic_changes_while_serving(unweighted: LocalEndpoint, records: list[dict[str, Any]]) -> None:
+    try:
+        unweighted.set_traffic({"blue": 100, "green": 0})
+        [response] = _post_many(unweighted, _body(records[:1]), 1)
+        assert (response.status_code, response.headers[DEPLOYMENT_HEADER]) == (200, "blue")
+        with pytest.raises(LocalEndpointError, match=r"\(400\): --traffic must sum to 100 \(or 0 for none\), got 90"):
+            unweighted.set_traffic({"blue": 90})
+        with pytest.raises(LocalEndpointError, match="a deployment that takes live traffic cannot also be a mirror"):
+            unweighted.set_traffic({"blue": 100}, mirror={"blue": 10})
+        assert unweighted.routing.live == {"blue": 100, "green": 0}  # a refused update changes nothing
+        forged = httpx.put(unweighted.base_url + "/__local/traffic", json={"traffic": {"green": 100}}, timeout=10)
+        assert forged.status_code == 401
+    finally:
+        unweighted.set_traffic({"blue": 0, "green": 0})
+    [response] = _post_many(unweighted, _body(records[:1]), 1)
+    assert response.status_code == 404
+
+
 # -- the description and its refusals -------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("kwargs", "message"),
@@ -208,6 +226,7 @@ def test_pending_limits_are_each_deployments_own(unweighted: LocalEndpoint, reco
         ({"traffic": {"blue": 110, "green": -10}}, "--traffic green=-10: a share cannot be negative"),
         ({"traffic": {"blue": 90, "green": 10}, "mirror": {"green": 20}}, "--mirror green: a deployment that takes"),
         ({"traffic": {"blue": 100}, "mirror": {"green": 60}}, "--mirror green=60: at most 50 %"),
+        ({"traffic": {"blue": "100"}}, "--traffic blue='100': a share is a whole percent"),
     ],
 )
 def test_bad_routing_is_refused_before_anything_starts(kwargs: dict[str, Any], message: str) -> None:
@@ -274,6 +293,19 @@ def test_cli_serves_blue_green_with_a_token_file(tmp_path: Path, records: list[d
         response = httpx.post(uri, json=_body(records[:3]), headers=auth, timeout=30)
         assert response.status_code == 200, response.text
         assert response.headers[DEPLOYMENT_HEADER] == "green"
+        # Switch all live traffic to green while serving, as 'az ml online-endpoint update --traffic' would.
+        switch = [sys.executable, "-m", "bankmarketing_client.cli", "local", "traffic", "--scoring-uri", uri,
+                  "--key-file", str(token_file)]  # fmt: skip
+        done = subprocess.run([*switch, "blue=0,green=100"], capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode == 0, done.stderr
+        assert "traffic: blue 0 %, green 100 %; mirror: none" in done.stdout
+        del auth[DEPLOYMENT_HEADER]
+        responses = [httpx.post(uri, json=_body(records[:1]), headers=auth, timeout=30) for _ in range(20)]
+        assert {r.headers[DEPLOYMENT_HEADER] for r in responses} == {"green"}
+        refused = subprocess.run([*switch, "blue=50,green=60"], capture_output=True, text=True, timeout=60, check=False)
+        assert refused.returncode == 2
+        assert "--traffic must sum to 100 (or 0 for none), got 110" in refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1
         proc.terminate()
         assert proc.wait(30) == 0
     finally:
