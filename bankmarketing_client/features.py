@@ -435,8 +435,10 @@ def _valid_as_they_stand(batch: list[Any], *, lenient: bool) -> list[BankMarketi
 def _construct(values: list[dict[str, Any]]) -> list[BankMarketingRecord]:
     """Records from validated field values (attribute names, swagger order), set up as ``model_construct`` does.
 
-    The cyclic garbage collector is paused while they are made: they hold no cycles, and with it running a big
-    batch costs a third more time, spent rescanning the records made so far.
+    Two costs are left out, which together made this a third of the time: one set of field names is shared by
+    the records of a call (every field is required, the records are frozen, and pydantic copies the set before
+    it changes one, in ``model_copy``); and the cyclic garbage collector is paused while they are made (they
+    hold no cycles; with it running, it rescans the records made so far, over and over).
     """
     fields_set = set(_ATTRIBUTES)
     records: list[BankMarketingRecord] = []
@@ -448,7 +450,7 @@ def _construct(values: list[dict[str, Any]]) -> list[BankMarketingRecord]:
         for fields in values:
             record = _new(BankMarketingRecord)
             _set_dict(record, fields)
-            _set_fields_set(record, fields_set.copy())
+            _set_fields_set(record, fields_set)
             _set_extra(record, None)
             _set_private(record, None)
             append(record)

@@ -297,3 +297,12 @@ def test_the_fast_path_refuses_a_model_it_cannot_mirror() -> None:
         features._fields_validator(Checked)
     assert not BankMarketingRecord.__pydantic_decorators__.model_validators
     assert not BankMarketingRecord.__pydantic_decorators__.field_validators
+
+
+def test_records_of_one_call_stay_independent(good: dict[str, Any]) -> None:
+    """The fast path shares one field-name set among a call's records: copying one must leave the others alone."""
+    first, second = validate_records([good, good])
+    changed = first.model_copy(update={"age": 50})
+    assert (changed.age, first.age, second.age) == (50, 41, 41)
+    assert first.model_fields_set == second.model_fields_set == set(BankMarketingRecord.model_fields)
+    assert first.__dict__ is not second.__dict__
