@@ -41,10 +41,6 @@ from typing import TYPE_CHECKING, Any, Final, Generic, Self, TypeVar
 import httpx
 
 from bankmarketing_client import __version__, deadline
-from bankmarketing_client._generated.inputs import Client as GeneratedClient
-from bankmarketing_client._generated.inputs.api.default import get_swagger_spec, service_health_check
-from bankmarketing_client._generated.inputs.models.get_swagger_spec_version import GetSwaggerSpecVersion
-from bankmarketing_client._generated.inputs.types import UNSET
 from bankmarketing_client.auth import Secret, TokenProvider, build_auth
 from bankmarketing_client.contract import (
     Contract,
@@ -80,6 +76,7 @@ from bankmarketing_client.urls import endpoint_urls, redact_url
 if TYPE_CHECKING:
     from pydantic import TypeAdapter
 
+    from bankmarketing_client._generated.inputs import Client as GeneratedClient
     from bankmarketing_client.features import BankMarketingRecord
 
 logger = logging.getLogger("bankmarketing_client.client")
@@ -435,9 +432,16 @@ class _ClientCore:
         return _Operation(str(kwargs["method"]).upper(), self.base_url + str(kwargs["url"]).lstrip("/"), params=params)
 
     def health_operation(self) -> _Operation:
+        from bankmarketing_client._generated.inputs.api.default import service_health_check
+
         return self.generated_operation(service_health_check.request_kwargs())
 
     def swagger_operation(self, version: str | int | None) -> _Operation:
+        # Imported on first use: the generated package (attrs models) is not needed to import or score.
+        from bankmarketing_client._generated.inputs.api.default import get_swagger_spec
+        from bankmarketing_client._generated.inputs.models.get_swagger_spec_version import GetSwaggerSpecVersion
+        from bankmarketing_client._generated.inputs.types import UNSET
+
         if version is None:
             return self.generated_operation(get_swagger_spec.request_kwargs(version=UNSET))
         try:
@@ -569,7 +573,6 @@ class AsyncScoringClient(_ClientFace[httpx.AsyncClient]):
         core = self._core
         self._http = http_client or httpx.AsyncClient(timeout=core.client_timeout(), limits=core.limits())
         self._semaphore = asyncio.Semaphore(core.max_concurrency)
-        self._generated = GeneratedClient(base_url=core.base_url).set_async_httpx_client(self._http)
 
     async def _send(self, op: _Operation) -> httpx.Response:
         try:
@@ -604,8 +607,17 @@ class AsyncScoringClient(_ClientFace[httpx.AsyncClient]):
 
     async def health(self) -> str:
         """The endpoint's liveness answer (``"Healthy"``); raises if it is down or refuses the key."""
+        from bankmarketing_client._generated.inputs.api.default import service_health_check
+
         response = await self._send(self._core.health_operation())
         return service_health_check.parse_response(client=self._generated, response=response).strip().strip('"')
+
+    @functools.cached_property
+    def _generated(self) -> GeneratedClient:
+        """The generated client around our httpx client (what the generated operations' parsers are given)."""
+        from bankmarketing_client._generated.inputs import Client
+
+        return Client(base_url=self._core.base_url).set_async_httpx_client(self._http)
 
     async def swagger(self, version: str | int | None = None) -> dict[str, Any]:
         """The endpoint's swagger (2.0 by default; ``version=3`` gives OpenAPI 3.0.3)."""
@@ -678,7 +690,6 @@ class ScoringClient(_ClientFace[httpx.Client]):
         core = self._core
         self._http = http_client or httpx.Client(timeout=core.client_timeout(), limits=core.limits())
         self._semaphore = threading.BoundedSemaphore(core.max_concurrency)
-        self._generated = GeneratedClient(base_url=core.base_url).set_httpx_client(self._http)
         self._deadline_below = deadline.install(self._http)
         if not self._deadline_below:
             logger.debug("custom httpx transport: the deadline is checked between chunks of the body only")
@@ -751,8 +762,17 @@ class ScoringClient(_ClientFace[httpx.Client]):
 
     def health(self) -> str:
         """The endpoint's liveness answer (``"Healthy"``); raises if it is down or refuses the key."""
+        from bankmarketing_client._generated.inputs.api.default import service_health_check
+
         response = self._send(self._core.health_operation())
         return service_health_check.parse_response(client=self._generated, response=response).strip().strip('"')
+
+    @functools.cached_property
+    def _generated(self) -> GeneratedClient:
+        """The generated client around our httpx client (what the generated operations' parsers are given)."""
+        from bankmarketing_client._generated.inputs import Client
+
+        return Client(base_url=self._core.base_url).set_httpx_client(self._http)
 
     def swagger(self, version: str | int | None = None) -> dict[str, Any]:
         """The endpoint's swagger (2.0 by default; ``version=3`` gives OpenAPI 3.0.3)."""
