@@ -65,12 +65,17 @@ from bankmarketing_client.errors import RecordValidationError, RowError
 
 __all__ = [
     "CATEGORIES",
+    "CATEGORY_FIELDS",
+    "COLUMN_KINDS",
     "FEATURE_NAMES",
+    "INTEGER_FIELDS",
     "MISSING",
     "MISSING_MARKERS",
+    "NUMBER_FIELDS",
     "BankMarketingRecord",
     "CellError",
     "FieldRule",
+    "Kind",
     "encode_records",
     "field_rules",
     "parse_number",

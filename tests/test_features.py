@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
-from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -18,6 +18,7 @@ from bankmarketing_client.features import (
     CATEGORIES,
     FEATURE_NAMES,
     BankMarketingRecord,
+    records_from_text,
     records_to_wire,
     validate_records,
 )
@@ -31,24 +32,9 @@ SAMPLE_FILES = (
 )
 
 
-def _typed(row: Mapping[str, str]) -> dict[str, object]:
-    out: dict[str, object] = {}
-    for name in FEATURE_COLUMNS:
-        field = BankMarketingRecord.model_fields[name.replace(".", "_")]
-        annotation = str(field.annotation)
-        value = row[name]
-        out[name] = int(value) if "int" in annotation else float(value) if "float" in annotation else value
-    return out
-
-
 @pytest.fixture(scope="module")
 def train_rows() -> list[dict[str, object]]:
-    rows = []
-    for number, row in enumerate(iter_rows(resolve_train_path(download=False))):
-        if number >= 2000:
-            break
-        rows.append(_typed(row))
-    return rows
+    return records_to_wire(records_from_text(itertools.islice(iter_rows(resolve_train_path(download=False)), 2000)))
 
 
 @pytest.fixture
