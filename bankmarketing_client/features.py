@@ -21,8 +21,9 @@ The swagger Azure generates carries only types, so the domain rules come from th
 
 **Text cells** (CSV, or an Arrow string column) follow one rule, :func:`parse_number`, wherever they are read:
 
-* ``""`` and ``"NA"`` (after stripping) are missing: ``<field>: required but missing``. The model was trained on
-  data without missing values, so there is nothing sensible to send in their place.
+* ``""`` and ``"NA"`` (after stripping; an Arrow null too) are missing: ``row N, <field>: required but missing``,
+  the words of a missing key. The training data has no missing values (its only placeholder is the category
+  ``"unknown"``, a value like any other), so there is nothing sensible to send in their place.
 * A number column's cell is stripped of surrounding whitespace and must be a decimal number (``57``, ``-1.8``,
   ``.5``, ``1e3``; no ``_``, hex or non-ASCII digits). An integer column takes it when its value is whole:
   ``"57"``, ``" 57 "``, ``"57.0"`` -> 57 and ``"1e3"`` -> 1000, while ``"57.5"`` is ``57.5 is not a whole
@@ -34,11 +35,13 @@ The swagger Azure generates carries only types, so the domain rules come from th
 Errors are :class:`RecordValidationError` holding one :class:`RowError` (row number, wire field name, reason)
 per bad cell, whichever way the row came in. :func:`encode_records` is the one JSON serialiser of records.
 
-Validation of plain dicts has a fast path (:func:`validate_records`): a column-wise check in Python of exactly
-the rules above, then records built without pydantic re-checking them; any batch the check does not pass
-whole (a bad value, another mapping type, attribute names, numpy scalars, whole floats) goes through the
-pydantic model, which gives every error in its own words. ``tests/test_records_fast_path.py`` compares both
-paths on random valid and invalid rows.
+:func:`validate_records` has a fast path for batches of mappings: the model's own field schemas and config run
+as one pydantic-core validator that returns plain dicts, and the records are then built as ``model_construct``
+builds them (pydantic spends most of its time making a model instance and a field set per row in Rust). Any
+batch that does not pass whole as it stands (a bad value, numpy scalars, whole floats, records, a key too many)
+goes through the model itself, which converts what it may and words every error. ``tests/test_features.py``
+compares both paths on random valid and invalid rows; the odd text cells are in
+``tests/test_features_odd_cells.py``.
 """
 
 from __future__ import annotations
