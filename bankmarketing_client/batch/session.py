@@ -54,7 +54,8 @@ async def _connect(conn: EndpointSettings, proba: bool | None, tuner: Tuner) -> 
         conn.scoring_uri,
         conn.api_key,
         contract=conn.contract,
-        # One attempt per call: the batch engine retries itself, so that 429/408 reach the tuner.
+        # Only the contract lookup uses this (one attempt): every chunk carries the engine's BATCH_RETRY, whose
+        # hook tells the tuner about 429/408 (Sender).
         retry=RetryPolicy(max_attempts=1, deadline=None),
         timeouts=Timeouts(connect=10.0, read=120.0, total=None),
         # A manual concurrency above the tuner's own limit is the user's call: the client must not cap it.
