@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bankmarketing_client.cli import positive_int
+from bankmarketing_client.cli.exits import EXIT_FAILED
 from bankmarketing_client.errors import ConfigurationError
 
 # No aiohttp in these: --help works without the 'local' extra.
@@ -245,7 +246,7 @@ def _serve(args: argparse.Namespace) -> int:
         while not stop.wait(0.5):
             if not all(child.alive() for child in endpoint.children()):
                 print("bankmarketing-client: error: a local endpoint process died; stopping", file=sys.stderr)
-                return 1
+                return EXIT_FAILED
             if token_file is not None and time.time() >= renew_at:
                 token = endpoint.get_token()
                 _write_token(token_file, token)
