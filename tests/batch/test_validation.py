@@ -9,9 +9,9 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from bankmarketing_client.batch.validation import check_chunk, field_rules
+from bankmarketing_client.batch.validation import check_chunk
 from bankmarketing_client.data import FEATURE_COLUMNS
-from bankmarketing_client.features import BankMarketingRecord, validate_records
+from bankmarketing_client.features import BankMarketingRecord, field_rules, validate_records
 from batch.batch_support import read_training_rows
 
 BAD_VALUES = [
