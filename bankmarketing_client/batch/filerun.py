@@ -108,7 +108,7 @@ def _layout(schema: pa.Schema, targets: _Targets, contract_family: str, allow_un
         "columns": schema.names,
         "output_format": output_format(targets.output),
         "errors": str(targets.errors.resolve()),
-        "contract": contract_family,
+        "contract_family": contract_family,
         "allow_unknown_categories": allow_unknown,
     }
 
