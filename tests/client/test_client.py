@@ -416,6 +416,26 @@ def test_sync_face_under_gevent_like_locust(faulty_inputs: LocalEndpoint, holdou
 # -- configuration ---------------------------------------------------------------------------------------------
 
 
+def test_score_json_answers_as_the_typed_call_does(endpoint_inputs: LocalEndpoint, holdout_records: Records) -> None:
+    """The batch's path (records already serialised, answers as columns) and predict_proba agree row for row."""
+    from bankmarketing_client.features import validate_records
+
+    records = list(holdout_records)
+    records_json = b"[%s]" % b",".join(r.model_dump_json(by_alias=True).encode() for r in validate_records(records))
+
+    async def run() -> tuple[list[str], list[float], list[str], list[float | None]]:
+        async with AsyncScoringClient(endpoint_inputs.scoring_uri, endpoint_inputs.primary_key) as client:
+            columns = await client.score_json(records_json, len(records), proba=True)
+            typed = await client.predict_proba(records)
+        assert columns.client_request_id
+        assert columns.elapsed > 0
+        return columns.labels, columns.probabilities, [p.label for p in typed], [p.probability for p in typed]
+
+    labels, probabilities, typed_labels, typed_probabilities = asyncio.run(run())
+    assert labels == typed_labels
+    assert probabilities == typed_probabilities
+
+
 def test_from_env(monkeypatch: pytest.MonkeyPatch, endpoint_inputs: LocalEndpoint, sample_records: Records) -> None:
     monkeypatch.setenv("BANKMARKETING_SCORING_URI", endpoint_inputs.scoring_uri)
     monkeypatch.setenv("BANKMARKETING_API_KEY", endpoint_inputs.secondary_key)
