@@ -31,6 +31,7 @@ from bankmarketing_client.errors import (
     RecordValidationError,
     RequestTimeoutError,
     RowError,
+    RunStopped,
     ServiceUnavailableError,
     UnexpectedResponseError,
 )
@@ -108,6 +109,7 @@ __all__ = [
     "RequestTimeoutError",
     "RetryPolicy",
     "RowError",
+    "RunStopped",
     "ScoreResult",
     "ScoredRow",
     "ScoringClient",

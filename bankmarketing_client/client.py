@@ -74,8 +74,6 @@ from bankmarketing_client.retry import (
 from bankmarketing_client.urls import endpoint_urls, redact_url
 
 if TYPE_CHECKING:
-    from pydantic import TypeAdapter
-
     from bankmarketing_client._generated.inputs import Client as GeneratedClient
     from bankmarketing_client.features import BankMarketingRecord
 
@@ -169,20 +167,6 @@ class _Operation:
     retry: RetryPolicy | None = None
     client_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     started: float = field(default_factory=time.monotonic)
-
-
-@functools.cache
-def _records_adapter() -> TypeAdapter[list[BankMarketingRecord]]:
-    from pydantic import TypeAdapter
-
-    from bankmarketing_client.features import BankMarketingRecord
-
-    return TypeAdapter(list[BankMarketingRecord])
-
-
-def _records_json(records: list[BankMarketingRecord]) -> bytes:
-    """Validated records as a JSON array with wire names, in swagger order (serialised by pydantic-core)."""
-    return _records_adapter().dump_json(records, by_alias=True)
 
 
 def _where(request: httpx.Request) -> str:
@@ -281,7 +265,7 @@ class _ClientCore:
         self, records: Records, *, contract: Contract, proba: bool, start_row: int
     ) -> tuple[_Operation, int]:
         """Validate (nothing is sent if a row is bad), build and encode the body; also the row count."""
-        from bankmarketing_client.features import validate_records
+        from bankmarketing_client.features import encode_records, validate_records
 
         method: Method = "predict_proba" if proba else "predict"
         contract.check_method(method)
@@ -291,7 +275,7 @@ class _ClientCore:
         )
         if not validated:
             raise ConfigurationError("no records to score")
-        body = contract.body_bytes(_records_json(validated), method=method)
+        body = contract.body_bytes(encode_records(validated), method=method)
         return _Operation("POST", self._scoring_url, content=body), len(validated)
 
     def policy(self, op: _Operation) -> RetryPolicy:

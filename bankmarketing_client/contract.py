@@ -32,9 +32,9 @@ if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
 
-Family = Literal["inputs", "data", "data-method"]
+ContractFamily = Literal["inputs", "data", "data-method"]
 Method = Literal["predict", "predict_proba"]
-FAMILIES: Final[tuple[str, ...]] = get_args(Family)
+CONTRACT_FAMILIES: Final[tuple[str, ...]] = get_args(ContractFamily)
 #: The label the model gives a client who subscribed; the other class is "no".
 POSITIVE_LABEL: Final = "yes"
 NEGATIVE_LABEL: Final = "no"
@@ -69,14 +69,14 @@ class Prediction:
 class Contract:
     """One contract family: how to build a body and whether ``predict_proba`` is on offer."""
 
-    family: Family
+    family: ContractFamily
 
     @classmethod
     def of(cls, family: str) -> Contract:
         """The contract named ``family`` (``inputs``, ``data``, ``data-method``), or ConfigurationError."""
         normalised = family.strip().lower().replace("_", "-")
-        if normalised not in FAMILIES:
-            raise ConfigurationError(f"unknown contract {family!r}; expected one of {', '.join(FAMILIES)}")
+        if normalised not in CONTRACT_FAMILIES:
+            raise ConfigurationError(f"unknown contract {family!r}; expected one of {', '.join(CONTRACT_FAMILIES)}")
         return cls(normalised)  # type: ignore[arg-type]
 
     @property

@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
+from bankmarketing_client.batch.summary import RowCounts
 from bankmarketing_client.batch.tuner import Tuner
 from bankmarketing_client.batch.validation import CheckedChunk
 from bankmarketing_client.contract import Contract
@@ -54,7 +55,7 @@ class FailFast(Exception):
 
 
 @dataclass
-class Prepared:
+class InputChunk:
     """A chunk ready to send: its validation result and the ids to carry to the output."""
 
     checked: CheckedChunk
@@ -75,8 +76,10 @@ class ScoredChunk:
     failed: int
 
     @property
-    def scored(self) -> int:
-        return self.num_rows - self.rejected - self.failed
+    def counts(self) -> RowCounts:
+        """This chunk's share of the run's one set of counters."""
+        scored = self.num_rows - self.rejected - self.failed
+        return RowCounts(self.num_rows, scored, self.rejected, self.failed)
 
 
 @dataclass
@@ -160,7 +163,7 @@ def _reason(exc: Exception) -> str:
     return " ".join(str(exc).split())[:500]
 
 
-def assemble(prepared: Prepared, answer: _Answer | None) -> ScoredChunk:
+def assemble(prepared: InputChunk, answer: _Answer | None) -> ScoredChunk:
     """Spread the answers for the valid rows back over the whole chunk, in row order."""
     import numpy as np
 
@@ -183,15 +186,15 @@ def assemble(prepared: Prepared, answer: _Answer | None) -> ScoredChunk:
 
 
 async def scored_chunks(
-    next_chunk: Callable[[int], Awaitable[Prepared | None]],
+    next_chunk: Callable[[int], Awaitable[InputChunk | None]],
     sender: Sender,
     *,
     fail_fast: bool = False,
 ) -> AsyncIterator[ScoredChunk]:
     """Drive the requests: ``next_chunk(max_rows)`` gives the next prepared chunk or None at the end."""
     tuner = sender.tuner
-    queue: deque[tuple[Prepared, asyncio.Task[_Answer] | None]] = deque()
-    ready: Prepared | None = None  # prepared ahead, so validation overlaps the requests in flight
+    queue: deque[tuple[InputChunk, asyncio.Task[_Answer] | None]] = deque()
+    ready: InputChunk | None = None  # prepared ahead, so validation overlaps the requests in flight
     exhausted = False
     try:
         while True:

@@ -189,7 +189,7 @@ class _FileRun:
         self.spool.write(table_to_csv(_chunk_table(chunk, self.schema, self.source.id_column)))
         if chunk.errors:
             self.error_spool.write(errors_to_csv(chunk.errors))
-        self.written = self.written.plus(RowCounts.of_chunk(chunk), self.spool.tell(), self.error_spool.tell())
+        self.written = self.written.plus(chunk.counts, self.spool.tell(), self.error_spool.tell())
 
     def retries(self, sender: Sender) -> int:
         """Retries so far, this run's added to those of the earlier runs it resumes."""

@@ -9,21 +9,21 @@ made at all. It shows counts and rates only, never a URL or key, and never write
 from __future__ import annotations
 
 import sys
-from typing import Any, Final, TextIO
+from typing import TYPE_CHECKING, Any, Final, NoReturn, TextIO
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 REDRAW_SECONDS: Final = 0.25
 _WITH_TOTAL: Final = "{percentage:5.1f}% |{bar}| {n:,}/{total:,} rows  {rate_fmt}  ETA {remaining}"
 _WITHOUT_TOTAL: Final = "{n:,} rows  {rate_fmt}  elapsed {elapsed}"
 
 
-def _bar(**options: Any) -> Any:
-    """A tqdm bar without tqdm's monitor thread (set per class; a bar this slow-moving needs no watchdog).
+def _bar(**options: Any) -> tqdm[NoReturn]:
+    """A tqdm bar without tqdm's monitor thread (set per class; a bar this slow-moving needs no watchdog)."""
+    from tqdm import tqdm
 
-    Typed ``Any``: tqdm ships no type hints (types-tqdm is not in the dev set).
-    """
-    from tqdm import tqdm  # type: ignore[import-untyped]
-
-    class _Bar(tqdm):  # type: ignore[misc]
+    class _Bar(tqdm[NoReturn]):
         monitor_interval = 0
 
     return _Bar(**options)
@@ -39,7 +39,7 @@ class Progress:
         self.stream = stream or sys.stderr
         self.enabled = self.stream.isatty() if enabled is None else enabled
         self.total = total
-        self._bar: Any = None
+        self._bar: tqdm[NoReturn] | None = None
 
     def start(self, already_done: int = 0) -> None:
         """Begin timing; ``already_done`` rows (from an earlier run) count towards the total but not the rate."""

@@ -1,6 +1,6 @@
 """Chunk sources: the input side of every batch entry point, cut into validated chunks of the size asked for.
 
-The engine calls a source with the number of rows it wants next and gets a :class:`Prepared` chunk (validated,
+The engine calls a source with the number of rows it wants next and gets a :class:`InputChunk` chunk (validated,
 JSON text built) or None at the end. :class:`TableChunks` serves Arrow tables (a file's blocks, a pandas frame);
 :class:`RecordChunks` serves records one by one (``score_stream``), each checked by the pydantic model.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Final
 
-from bankmarketing_client.batch.engine import Prepared
+from bankmarketing_client.batch.engine import InputChunk
 from bankmarketing_client.batch.readers import RECORD_ERROR_COLUMN
 from bankmarketing_client.batch.validation import CheckedChunk, check_chunk, record_json
 from bankmarketing_client.data import FEATURE_COLUMNS
@@ -55,7 +55,7 @@ class TableChunks:
         self._buffered = rest.num_rows
         return taken
 
-    async def __call__(self, max_rows: int) -> Prepared | None:
+    async def __call__(self, max_rows: int) -> InputChunk | None:
         table = self._take(max_rows)
         if table is None:
             return None
@@ -64,7 +64,7 @@ class TableChunks:
             checked = _reject_malformed(checked, table.column(RECORD_ERROR_COLUMN).to_pylist())
         self._row += table.num_rows
         ids = table.column(self._id_column).combine_chunks() if self._id_column else None
-        return Prepared(checked, ids)
+        return InputChunk(checked, ids)
 
 
 def _reject_malformed(checked: CheckedChunk, reasons: list[str | None]) -> CheckedChunk:
@@ -93,7 +93,7 @@ class RecordChunks:
         self._allow_unknown = allow_unknown
         self._done = False
 
-    async def __call__(self, max_rows: int) -> Prepared | None:
+    async def __call__(self, max_rows: int) -> InputChunk | None:
         import numpy as np
         import pyarrow as pa
 
@@ -116,7 +116,7 @@ class RecordChunks:
                 errors.extend(exc.errors)
         checked = CheckedChunk(self._row, len(rows), valid, pa.array(texts, pa.string()), errors)
         self._row += len(rows)
-        return Prepared(checked)
+        return InputChunk(checked)
 
 
 async def aiter_records(records: Iterable[Any] | AsyncIterable[Any]) -> AsyncIterator[Any]:

@@ -9,10 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from bankmarketing_client.batch.engine import ScoredChunk
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -23,10 +20,6 @@ class RowCounts:
     scored: int = 0
     rejected: int = 0
     failed: int = 0
-
-    @classmethod
-    def of_chunk(cls, chunk: ScoredChunk) -> RowCounts:
-        return cls(chunk.num_rows, chunk.scored, chunk.rejected, chunk.failed)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RowCounts:

@@ -7,14 +7,14 @@ import asyncio
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from bankmarketing_client.batch.engine import Prepared
+from bankmarketing_client.batch.engine import InputChunk
 from bankmarketing_client.batch.sources import RecordChunks, TableChunks, aiter_records
 from bankmarketing_client.data import FEATURE_COLUMNS
 from batch.batch_support import WriteSubset
 
 
-def _drain(source: TableChunks | RecordChunks, sizes: list[int]) -> list[Prepared]:
-    async def run() -> list[Prepared]:
+def _drain(source: TableChunks | RecordChunks, sizes: list[int]) -> list[InputChunk]:
+    async def run() -> list[InputChunk]:
         chunks = []
         for size in sizes:
             chunk = await source(size)
