@@ -23,7 +23,7 @@ def _bar(**options: Any) -> tqdm[NoReturn]:
     """A tqdm bar without tqdm's monitor thread (set per class; a bar this slow-moving needs no watchdog)."""
     from tqdm import tqdm
 
-    class _Bar(tqdm[NoReturn]):
+    class _Bar(tqdm):  # type: ignore[type-arg]  # generic in its stubs only: subscripting it fails at run time
         monitor_interval = 0
 
     return _Bar(**options)
