@@ -5,7 +5,10 @@
   have two keys precisely so one can be regenerated while the other serves: with both configured, a rotation
   causes no failed call.
 * :class:`TokenAuth`: a bearer token from a provider callable (Azure ML token auth, an AAD credential, ...),
-  fetched lazily and refreshed ``refresh_margin`` seconds before it expires, and once more after a 401.
+  fetched lazily, refreshed at the token's own refresh-after time (``aml_token``: ``get_keys``'
+  ``refreshAfterTimeUtc``) or else ``refresh_margin`` seconds before it expires, and once more after a 401 (one
+  refresh per refused request, never a loop). :func:`access_token` reads ``get_keys``' answer,
+  :func:`token_file_provider` a file holding it (``local serve --token-file`` keeps one fresh).
 
 Keys and tokens live in :class:`Secret` wrappers whose ``repr``/``str`` never show the value; nothing here
 logs a header. httpx itself hides ``Authorization`` in the repr of ``Headers``.
@@ -14,11 +17,13 @@ logs a header. httpx itself hides ``Authorization`` in the repr of ``Headers``.
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Generator
-from typing import NamedTuple
+from collections.abc import Callable, Generator, Mapping
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import httpx
 
@@ -59,13 +64,60 @@ class Secret:
 
 
 class AccessToken(NamedTuple):
-    """A bearer token and its expiry as a POSIX timestamp (the shape azure-core's ``get_token`` returns)."""
+    """A bearer token, its expiry and optionally when to renew it, as POSIX timestamps (azure-core's
+    ``AccessTokenInfo`` shape; ``get_token``'s ``AccessToken`` is the first two)."""
 
     token: str
     expires_on: float
+    refresh_on: float | None = None
 
 
-#: Returns a fresh token; called from the request path (briefly blocking), so it should be quick or cached.
+def access_token(answer: Mapping[str, Any]) -> AccessToken:
+    """The token in an ``aml_token`` endpoint's ``get_keys`` answer: the REST names (``accessToken``,
+    ``expiryTimeUtc``, ``refreshAfterTimeUtc``, as ``LocalEndpoint.get_token`` returns them) or azure-ai-ml's
+    (``access_token``, ``expiry_time_utc``, ``refresh_after_time_utc``). Times are seconds since the epoch."""
+
+    def pick(*names: str) -> Any:
+        return next((answer[n] for n in names if answer.get(n) is not None), None)
+
+    token = pick("accessToken", "access_token")
+    expiry = pick("expiryTimeUtc", "expiry_time_utc")
+    refresh = pick("refreshAfterTimeUtc", "refresh_after_time_utc")
+    if not isinstance(token, str) or not token.strip():
+        raise ConfigurationError("the token answer holds no accessToken")
+    try:
+        return AccessToken(token, float(expiry), None if refresh is None else float(refresh))
+    except (TypeError, ValueError):
+        raise ConfigurationError("the token answer's expiryTimeUtc/refreshAfterTimeUtc are not times") from None
+
+
+def token_file_provider(path: str | Path) -> Callable[[], AccessToken]:
+    """A provider reading ``get_keys``' token answer (JSON) from ``path`` on every call, so a file renewed
+    beside the run (``local serve --token-file``) is picked up at each refresh. Messages name the file, never
+    its content."""
+    file = Path(path)
+
+    def read() -> AccessToken:
+        try:
+            answer = json.loads(file.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigurationError(
+                f"cannot read the token file {file}: {exc.strerror or type(exc).__name__}"
+            ) from None
+        except ValueError:
+            raise ConfigurationError(f"the token file {file} is not JSON") from None
+        if not isinstance(answer, dict):
+            raise ConfigurationError(f"the token file {file} does not hold a token answer (a JSON object)")
+        try:
+            return access_token(answer)
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"the token file {file}: {exc}") from None
+
+    return read
+
+
+#: Returns a fresh token; called from the request path (briefly blocking), so it should be quick. It need not
+#: cache: :class:`TokenAuth` is the one cache, and calls it only when the token is due or was refused.
 TokenProvider = Callable[[], AccessToken | tuple[str, float]]
 
 
@@ -138,15 +190,25 @@ class TokenAuth(httpx.Auth):
 
     def _fetch(self) -> None:
         got = self._provider()
-        token, expires_on = got if isinstance(got, tuple) else (got.token, got.expires_on)
+        if isinstance(got, AccessToken):
+            token, expires_on, refresh_on = got
+        elif isinstance(got, tuple):  # (token, expires_on), as azure-core's AccessToken
+            (token, expires_on), refresh_on = got, None
+        else:  # azure-core's AccessTokenInfo (not a tuple), whose refresh_on is the issuer's renewal time
+            token, expires_on, refresh_on = got.token, got.expires_on, getattr(got, "refresh_on", None)
         self._token = Secret(token)
         now = self._clock()
         lifetime = max(0.0, float(expires_on) - now)
-        # Renew ``refresh_margin`` before expiry, but never sooner than half-way through the token's life, so a
-        # short-lived token (or a provider that reports its refresh time rather than its expiry) is not fetched
-        # again on every request.
-        self._refresh_at = float(expires_on) - min(self._margin, lifetime / 2)
-        logger.debug("fetched a token valid for %.0f s", lifetime)
+        if refresh_on is not None and now < float(refresh_on) < float(expires_on):
+            # The issuer's own renewal time (aml_token's refreshAfterTimeUtc). One already past (a token file not
+            # yet rewritten) falls through to the rule below, so the file is not re-read on every request.
+            self._refresh_at = float(refresh_on)
+        else:
+            # ``refresh_margin`` before expiry, but never sooner than half-way through the token's life, so a
+            # short-lived token (or a provider that reports its refresh time rather than its expiry) is not
+            # fetched again on every request.
+            self._refresh_at = float(expires_on) - min(self._margin, lifetime / 2)
+        logger.debug("fetched a token valid for %.0f s, renewed in %.0f s", lifetime, self._refresh_at - now)
 
     def current(self, *, force: bool = False) -> Secret:
         """The token to send, fetching a new one when none is held, it is due for renewal, or ``force``.
@@ -170,6 +232,11 @@ class TokenAuth(httpx.Auth):
             fresh = self.current(force=stale)
             request.headers["Authorization"] = _bearer(fresh)
             yield request
+
+    @property
+    def refresh_at(self) -> float:
+        """When the held token is renewed (POSIX time per ``clock``; 0 before the first fetch)."""
+        return self._refresh_at
 
     def __repr__(self) -> str:
         return f"TokenAuth(token={REDACTED}, refresh_margin={self._margin})"

@@ -21,6 +21,12 @@ once by pydantic (the generated attrs body costs ~13x more per request) and deco
 Request ids: every HTTP attempt carries a fresh ``x-request-id`` (uuid4), and every logical call one
 ``x-ms-client-request-id`` kept across its retries, so a server log line can be matched to an attempt and the
 attempts to their call. Errors report the server's ``x-ms-request-id``/``x-request-id`` when it sent one.
+The client id is a uuid4 (36 characters of hex digits and ``-``), within Azure's rule for it: letters, digits,
+``-`` and ``_``, at most 40 characters (:data:`CLIENT_REQUEST_ID_RULE`).
+
+Deployments: ``deployment="green"`` sends ``azureml-model-deployment: green`` with every request, so a managed
+online endpoint serves it from that deployment whatever its traffic split. Whichever deployment answered (the
+endpoint names it in the same response header) is on every result and every :class:`APIError` (``deployment``).
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import functools
 import json
 import logging
 import os
+import re
 import threading
 import time
 import uuid
@@ -41,7 +48,7 @@ from typing import TYPE_CHECKING, Any, Final, Generic, Self, TypeVar
 import httpx
 
 from bankmarketing_client import __version__, deadline
-from bankmarketing_client.auth import Secret, TokenProvider, build_auth
+from bankmarketing_client.auth import Secret, TokenAuth, TokenProvider, build_auth
 from bankmarketing_client.contract import (
     Contract,
     Method,
@@ -82,6 +89,14 @@ logger = logging.getLogger("bankmarketing_client.client")
 ENV_SCORING_URI: Final = "BANKMARKETING_SCORING_URI"
 ENV_API_KEY: Final = "BANKMARKETING_API_KEY"
 ENV_SECONDARY_KEY: Final = "BANKMARKETING_SECONDARY_KEY"
+ENV_DEPLOYMENT: Final = "BANKMARKETING_DEPLOYMENT"
+#: Picks a deployment on the way in; names the one that answered on the way out (Azure's header, both directions).
+DEPLOYMENT_HEADER: Final = "azureml-model-deployment"
+#: Azure's deployment names: a letter, then letters, digits and ``-``; 3 to 32 characters in Azure, from 1 here so
+#: that any name the local endpoint accepts works. Nothing else can reach the header (no space, no line break).
+DEPLOYMENT_NAME_RULE: Final = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,31}")
+#: Azure's rule for ``x-ms-client-request-id`` (it cuts longer ones): letters, digits, ``-`` and ``_``, 1 to 40.
+CLIENT_REQUEST_ID_RULE: Final = re.compile(r"[A-Za-z0-9_-]{1,40}")
 DEFAULT_MAX_CONCURRENCY: Final = 8
 USER_AGENT: Final = f"bankmarketing-client/{__version__} python-httpx/{httpx.__version__}"
 
@@ -120,6 +135,8 @@ class ScoreResult:
     request_id: str | None
     client_request_id: str
     body: bytes = field(repr=False)
+    #: The deployment that answered, as the endpoint named it (``None`` when it did not say).
+    deployment: str | None = None
 
 
 @dataclass(frozen=True)
@@ -132,6 +149,7 @@ class ColumnScores:
     request_id: str | None
     client_request_id: str
     elapsed: float
+    deployment: str | None = None
 
 
 @dataclass(frozen=True)
@@ -143,6 +161,7 @@ class RawResponse:
     content: bytes = field(repr=False)
     request_id: str | None
     client_request_id: str
+    deployment: str | None = None
 
     @property
     def text(self) -> str:
@@ -188,6 +207,22 @@ def _server_request_id(headers: httpx.Headers) -> str | None:
     return value
 
 
+def _served_by(headers: httpx.Headers) -> str | None:
+    """The deployment the endpoint says answered (``None`` if it does not say, like a bare container)."""
+    value: str | None = headers.get(DEPLOYMENT_HEADER)
+    return value or None
+
+
+def check_deployment(name: str) -> str:
+    """``name`` if it can be a deployment's name (and so a header value); else ConfigurationError naming it."""
+    if not isinstance(name, str) or not DEPLOYMENT_NAME_RULE.fullmatch(name):
+        raise ConfigurationError(
+            f"deployment name {name!r} must start with a letter and hold only letters, digits and '-' "
+            "(at most 32 characters)"
+        )
+    return name
+
+
 class _ClientCore:
     """Settings and all non-waiting logic shared by both faces (see the module docstring)."""
 
@@ -205,6 +240,7 @@ class _ClientCore:
         max_concurrency: int,
         allow_unknown_categories: bool,
         use_env: bool,
+        deployment: str | None = None,
     ) -> None:
         if scoring_uri is None and use_env:
             scoring_uri = os.environ.get(ENV_SCORING_URI) or None
@@ -237,10 +273,15 @@ class _ClientCore:
         self.retry = retry or RetryPolicy()
         self.max_concurrency = max_concurrency
         self.allow_unknown_categories = allow_unknown_categories
+        if deployment is None and use_env:
+            deployment = os.environ.get(ENV_DEPLOYMENT) or None
+        #: The deployment every request asks for (``None``: the endpoint's traffic split decides).
+        self.deployment = None if deployment is None else check_deployment(deployment)
 
     def __repr__(self) -> str:
         family = self.contract.family if self.contract else "auto"
-        return f"scoring_uri={redact_url(self.scoring_url)!r}, auth={self.auth!r}, contract={family!r}"
+        text = f"scoring_uri={redact_url(self.scoring_url)!r}, auth={self.auth!r}, contract={family!r}"
+        return text + (f", deployment={self.deployment!r}" if self.deployment else "")
 
     # -- connection settings ---------------------------------------------------------------------------------
 
@@ -325,6 +366,8 @@ class _ClientCore:
         }
         if op.content is not None:
             headers["Content-Type"] = "application/json"
+        if self.deployment is not None:
+            headers[DEPLOYMENT_HEADER] = self.deployment
         return httpx.Request(
             op.method,
             op.url,
@@ -365,9 +408,25 @@ class _ClientCore:
         request_id: str | None,
         retry_after: float | None,
     ) -> APIError:
-        common: dict[str, Any] = {"status": status, "request_id": request_id, "body": body, "retry_after": retry_after}
+        common: dict[str, Any] = {
+            "status": status,
+            "request_id": request_id,
+            "body": body,
+            "retry_after": retry_after,
+            "deployment": _served_by(headers),
+        }
         if status in (401, 403):
+            if status == 401 and isinstance(self.auth, TokenAuth):  # its flow sent a newer token after the first 401
+                message = "the endpoint refused the token, and a newly fetched one too (expired, or not for it?)"
+                return AuthenticationError(message, **common)
             return AuthenticationError("the endpoint refused the key or token", **common)
+        if status == 404 and self.deployment is not None:
+            return UnexpectedResponseError(f"the endpoint has no deployment named {self.deployment!r}", **common)
+        if status == 404:
+            return UnexpectedResponseError(
+                "not found: a wrong scoring URI, or no deployment takes traffic (then pick one with deployment=)",
+                **common,
+            )
         if status == 408:
             return RequestTimeoutError("the endpoint timed the request out", **common)
         if status == 413:
@@ -393,12 +452,19 @@ class _ClientCore:
         self, op: _Operation, response: httpx.Response, expected: int, *, proba: bool, start_row: int
     ) -> ScoreResult:
         request_id = _server_request_id(response.headers)
+        deployment = _served_by(response.headers)
         context: dict[str, Any] = {"status": response.status_code, "request_id": request_id}
-        results = decode_results(response.content, **context)
-        predictions = _to_predictions(
-            results, expected, proba=proba, start_row=start_row, body=response.content, **context
+        try:
+            results = decode_results(response.content, **context)
+            predictions = _to_predictions(
+                results, expected, proba=proba, start_row=start_row, body=response.content, **context
+            )
+        except APIError as exc:
+            exc.served_by(deployment)
+            raise
+        return ScoreResult(
+            predictions, response.status_code, request_id, op.client_request_id, response.content, deployment
         )
-        return ScoreResult(predictions, response.status_code, request_id, op.client_request_id, response.content)
 
     def raw_result(self, op: _Operation, response: httpx.Response) -> RawResponse:
         return RawResponse(
@@ -407,6 +473,7 @@ class _ClientCore:
             response.content,
             _server_request_id(response.headers),
             op.client_request_id,
+            _served_by(response.headers),
         )
 
     def generated_operation(self, kwargs: dict[str, Any]) -> _Operation:
@@ -462,14 +529,19 @@ class _ClientCore:
 
     def columns_result(self, op: _Operation, response: httpx.Response, expected: int, *, proba: bool) -> ColumnScores:
         request_id = _server_request_id(response.headers)
-        scores = decode_scores(
-            response.content, expected, proba=proba, status=response.status_code, request_id=request_id
-        )
+        deployment = _served_by(response.headers)
+        try:
+            scores = decode_scores(
+                response.content, expected, proba=proba, status=response.status_code, request_id=request_id
+            )
+        except APIError as exc:
+            exc.served_by(deployment)
+            raise
         try:
             elapsed = response.elapsed.total_seconds()
         except RuntimeError:  # a response built by a custom transport that never closed it
             elapsed = time.monotonic() - op.started
-        return ColumnScores(scores.labels, scores.probabilities, request_id, op.client_request_id, elapsed)
+        return ColumnScores(scores.labels, scores.probabilities, request_id, op.client_request_id, elapsed, deployment)
 
 
 def _unwrap(exc: RetryableError) -> APIError:
@@ -498,6 +570,7 @@ class _ClientFace(Generic[H]):
         allow_unknown_categories: bool = False,
         http_client: H | None = None,
         use_env: bool = True,
+        deployment: str | None = None,
     ) -> None:
         self._core = _ClientCore(
             scoring_uri=scoring_uri,
@@ -511,6 +584,7 @@ class _ClientFace(Generic[H]):
             max_concurrency=max_concurrency,
             allow_unknown_categories=allow_unknown_categories,
             use_env=use_env,
+            deployment=deployment,
         )
         self._open(http_client)
 
@@ -520,7 +594,8 @@ class _ClientFace(Generic[H]):
 
     @classmethod
     def from_env(cls, **kwargs: Any) -> Self:
-        """Built from ``$BANKMARKETING_SCORING_URI`` and ``$BANKMARKETING_API_KEY`` (keywords win)."""
+        """Built from ``$BANKMARKETING_SCORING_URI``, ``$BANKMARKETING_API_KEY`` and
+        ``$BANKMARKETING_DEPLOYMENT`` (keywords win)."""
         return cls(use_env=True, **kwargs)
 
     def __repr__(self) -> str:
@@ -534,6 +609,11 @@ class _ClientFace(Generic[H]):
     def contract(self) -> Contract | None:
         """The contract in use: set explicitly, or detected on first use (``None`` until then)."""
         return self._core.contract
+
+    @property
+    def deployment(self) -> str | None:
+        """The deployment every request asks for (``None``: the endpoint's traffic split decides)."""
+        return self._core.deployment
 
 
 class AsyncScoringClient(_ClientFace[httpx.AsyncClient]):
@@ -551,6 +631,8 @@ class AsyncScoringClient(_ClientFace[httpx.AsyncClient]):
         allow_unknown_categories: let categories never seen in training through validation.
         http_client: an httpx client to use instead of a new one (its pool and timeouts then apply).
         use_env: fall back to the environment variables above for missing settings.
+        deployment: send every request to this deployment (``azureml-model-deployment``), whatever the
+            endpoint's traffic split; default ``$BANKMARKETING_DEPLOYMENT``, else the split decides.
     """
 
     def _open(self, http_client: httpx.AsyncClient | None) -> None:

@@ -63,6 +63,9 @@ class APIError(BankMarketingError):
     set by the client when its retry policy judged the error "not now" rather than "not this request" (so a
     later attempt may succeed). ``retry_after`` is the server's ``Retry-After`` in seconds when the answer
     carried one: the one hint the retry policy waits for (on the errors it retries) and callers can read.
+    ``deployment`` is the deployment that gave the answer, as the endpoint named it in its
+    ``azureml-model-deployment`` header (``None`` when it did not say, or no answer came): with a traffic split,
+    it tells which side of a blue/green roll-out failed.
     """
 
     transient: bool = False
@@ -75,19 +78,33 @@ class APIError(BankMarketingError):
         request_id: str | None = None,
         body: str | bytes | None = None,
         retry_after: float | None = None,
+        deployment: str | None = None,
     ) -> None:
         self.status = status
         self.retry_after = retry_after
+        self.deployment = deployment
         self.request_id = request_id
         self.body_excerpt = excerpt(body)
-        parts = [message]
-        if status is not None:
-            parts.append(f"HTTP {status}")
-        if request_id:
-            parts.append(f"request id {request_id}")
+        self._message = message
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        parts = [self._message]
+        if self.status is not None:
+            parts.append(f"HTTP {self.status}")
+        if self.request_id:
+            parts.append(f"request id {self.request_id}")
+        if self.deployment:
+            parts.append(f"deployment {self.deployment}")
         if self.body_excerpt:
             parts.append(f"body: {self.body_excerpt}")
-        super().__init__(" | ".join(parts))
+        return " | ".join(parts)
+
+    def served_by(self, deployment: str | None) -> None:
+        """Name the deployment that answered (for errors raised while decoding a 200, which learn it late)."""
+        if deployment and not self.deployment:
+            self.deployment = deployment
+            self.args = (self._render(),)
 
 
 class AuthenticationError(APIError):

@@ -42,7 +42,7 @@ from bankmarketing_client.errors import BankMarketingError, ConfigurationError, 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from bankmarketing_client.auth import Secret
+    from bankmarketing_client.auth import Secret, TokenProvider
     from bankmarketing_client.client import AsyncScoringClient
     from bankmarketing_client.contract import Contract
 
@@ -308,6 +308,8 @@ async def score_file_async(
     delimiter: str | None = None,
     allow_unknown_categories: bool = False,
     progress: Progress | None = None,
+    deployment: str | None = None,
+    token_provider: TokenProvider | None = None,
 ) -> BatchSummary:
     """As :func:`score_file`, inside a running event loop."""
     started = time.monotonic()
@@ -320,7 +322,7 @@ async def score_file_async(
         count_rows=bool(progress and progress.enabled),
     )
     tuner = Tuner(TunerSettings(batch_size=batch_size, concurrency=concurrency))
-    endpoint = EndpointSettings(scoring_uri, api_key, contract, client)
+    endpoint = EndpointSettings(scoring_uri, api_key, contract, client, deployment, token_provider)
     stopped: FailFast | None = None
     with output_lock(targets.output), output_lock(targets.errors):
         async with _connect(endpoint, proba, tuner) as sender:

@@ -17,7 +17,7 @@ from bankmarketing_client.batch.tuner import Tuner
 from bankmarketing_client.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from bankmarketing_client.auth import Secret
+    from bankmarketing_client.auth import Secret, TokenProvider
     from bankmarketing_client.client import AsyncScoringClient
     from bankmarketing_client.contract import Contract
 
@@ -27,12 +27,15 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class EndpointSettings:
     """The endpoint a run scores against, as the caller gave it: built into an :class:`AsyncScoringClient`
-    unless ``client`` is given. ``contract`` is a family name (``inputs``, ...) or a :class:`Contract`."""
+    unless ``client`` is given. ``contract`` is a family name (``inputs``, ...) or a :class:`Contract`;
+    ``deployment`` sends every chunk to that deployment; ``token_provider`` replaces the key (``aml_token``)."""
 
     scoring_uri: str | None = None
     api_key: str | Secret | None = None
     contract: str | Contract | None = None
     client: AsyncScoringClient | None = None
+    deployment: str | None = None
+    token_provider: TokenProvider | None = None
 
 
 def run_sync(name: str, start: Callable[[], Coroutine[Any, Any, T]]) -> T:
@@ -50,9 +53,13 @@ async def _connect(conn: EndpointSettings, proba: bool | None, tuner: Tuner) -> 
     from bankmarketing_client.retry import RetryPolicy
 
     owned = conn.client is None
+    if not owned and (conn.deployment or conn.token_provider):
+        raise ConfigurationError("a run given a client scores with that client's deployment and auth: set them there")
     client = conn.client or AsyncScoringClient(
         conn.scoring_uri,
         conn.api_key,
+        token_provider=conn.token_provider,
+        deployment=conn.deployment,
         contract=conn.contract,
         # Only the contract lookup uses this (one attempt): every chunk carries the engine's BATCH_RETRY, whose
         # hook tells the tuner about 429/408 (Sender).

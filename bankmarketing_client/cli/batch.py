@@ -6,7 +6,8 @@ saved: run again with ``--resume``); 2 a user error (bad file, missing setting, 
 traceback); 130 interrupted by Ctrl-C or SIGTERM (progress saved: run again with ``--resume``).
 
 The endpoint comes from ``--scoring-uri`` or ``$BANKMARKETING_SCORING_URI``; the key from ``$BANKMARKETING_API_KEY``
-or ``--key-file``, never from the command line.
+or ``--key-file`` (a key, or an ``aml_token`` answer as JSON), never from the command line. ``--deployment`` sends
+every chunk to one deployment.
 
 Guards (see ``score --help``): one run per output at a time (an OS lock, released even by ``kill -9``); an output
 or errors file that is a directory or cannot be written is refused before any row is sent; a CSV line (so also a
@@ -71,6 +72,8 @@ def run_score(args: argparse.Namespace) -> int:
         errors=args.errors,
         scoring_uri=endpoint.scoring_uri,
         api_key=endpoint.api_key,
+        token_provider=endpoint.token_provider,
+        deployment=endpoint.deployment,
         contract=endpoint.contract,
         proba=args.proba,
         batch_size=args.batch_size,

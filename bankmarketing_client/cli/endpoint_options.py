@@ -1,6 +1,9 @@
-"""The options every command that talks to an endpoint shares: where it is, the key, and its contract.
+"""The options every command that talks to an endpoint shares: where it is, the key or token, its contract and
+the deployment to ask for.
 
-Not a command module: it registers nothing. Keys come from the environment or ``--key-file``, never argv.
+Not a command module: it registers nothing. Keys come from the environment or ``--key-file``, never argv. A key
+file holding a JSON object is an ``aml_token`` answer (``local serve --token-file`` writes and renews one); it is
+read again at each refresh, so a long run follows the renewals.
 """
 
 from __future__ import annotations
@@ -8,8 +11,12 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bankmarketing_client.cli.keys import read_key_file
+
+if TYPE_CHECKING:
+    from bankmarketing_client.auth import TokenProvider
 
 CONTRACT_CHOICES = ("auto", "inputs", "data", "data-method")
 
@@ -19,7 +26,8 @@ def add_endpoint_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--key-file",
         type=Path,
-        help="file holding the key (default: $BANKMARKETING_API_KEY); keys are never taken from the command line",
+        help="file holding the key, or an aml_token answer as JSON (local serve --token-file) "
+        "(default: $BANKMARKETING_API_KEY); keys are never taken from the command line",
     )
     parser.add_argument(
         "--contract",
@@ -27,21 +35,38 @@ def add_endpoint_options(parser: argparse.ArgumentParser) -> None:
         default="auto",
         help="the request contract (default: read it from the endpoint's swagger)",
     )
+    parser.add_argument(
+        "--deployment",
+        metavar="NAME",
+        help="send every request to this deployment (azureml-model-deployment header), whatever the traffic "
+        "split (default: $BANKMARKETING_DEPLOYMENT, else the split decides)",
+    )
 
 
 @dataclass(frozen=True)
 class EndpointOptions:
-    """Which endpoint the options name, with which key and contract; ``None`` fields fall back to the
-    environment in the client."""
+    """Which endpoint the options name, with which key (or token provider), contract and deployment; ``None``
+    fields fall back to the environment in the client."""
 
     scoring_uri: str | None
     api_key: str | None
     contract: str | None
+    deployment: str | None = None
+    token_provider: TokenProvider | None = None
 
 
 def endpoint_options(args: argparse.Namespace) -> EndpointOptions:
+    api_key = None if args.key_file is None else read_key_file(args.key_file)
+    token_provider: TokenProvider | None = None
+    if api_key is not None and api_key.startswith("{"):
+        from bankmarketing_client.auth import token_file_provider
+
+        token_provider, api_key = token_file_provider(args.key_file), None
+        token_provider()  # a file that holds no usable token is refused now, with its name, not at the first call
     return EndpointOptions(
         scoring_uri=args.scoring_uri,
-        api_key=None if args.key_file is None else read_key_file(args.key_file),
+        api_key=api_key,
         contract=None if args.contract == "auto" else args.contract,
+        deployment=args.deployment,
+        token_provider=token_provider,
     )

@@ -1,10 +1,12 @@
 """``health``, ``swagger`` and ``predict``: the original project's ``endpoint.py``, done properly.
 
 The endpoint comes from ``--scoring-uri`` or ``$BANKMARKETING_SCORING_URI``; the key only from the environment
-(``$BANKMARKETING_API_KEY``, optionally ``$BANKMARKETING_SECONDARY_KEY``) or ``--key-file``, never from argv,
-where it would show in ``ps`` and shell history. ``predict`` reads records from a JSON file in any of the shapes
-Azure users keep (a list of records, ``{"data": [...]}`` or ``{"Inputs": {"data": [...]}}``), validates them
-before sending anything, and sends them in the endpoint's own contract.
+(``$BANKMARKETING_API_KEY``, optionally ``$BANKMARKETING_SECONDARY_KEY``) or ``--key-file`` (which may hold an
+``aml_token`` answer instead), never from argv, where it would show in ``ps`` and shell history. ``predict`` reads
+records from a JSON file in any of the shapes Azure users keep (a list of records, ``{"data": [...]}`` or
+``{"Inputs": {"data": [...]}}``), validates them before sending anything, and sends them in the endpoint's own
+contract. ``--deployment`` (or ``$BANKMARKETING_DEPLOYMENT``) sends every call to one deployment; ``predict`` says
+which one answered.
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ def _client(args: argparse.Namespace) -> ScoringClient:
     return ScoringClient(
         endpoint.scoring_uri,
         endpoint.api_key,
+        token_provider=endpoint.token_provider,
+        deployment=endpoint.deployment,
         contract=endpoint.contract,
         timeouts=Timeouts(total=args.timeout),
         retry=RetryPolicy(max_attempts=args.retries + 1, deadline=args.timeout),
@@ -89,5 +93,6 @@ def run_predict(args: argparse.Namespace) -> int:
             print(f"{prediction.row}\t{prediction.label}")
         else:
             print(f"{prediction.row}\t{prediction.label}\t{prediction.probability:.4f}")
-    print(f"request id {result.request_id or result.client_request_id}", file=sys.stderr)
+    served = f" (deployment {result.deployment})" if result.deployment else ""
+    print(f"request id {result.request_id or result.client_request_id}{served}", file=sys.stderr)
     return 0

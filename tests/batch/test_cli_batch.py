@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from bankmarketing_client.cli import main
 from bankmarketing_client.local.endpoint import LocalEndpoint
+from bankmarketing_client.local.pytest_plugin import EndpointFactory
 from batch.batch_support import WriteSubset, files_under, read_csv_rows
 
 
@@ -140,3 +142,32 @@ def test_an_endpoint_failure_exits_1_keeps_the_progress_and_resumes(
     assert not output.exists()
     assert main(["score", str(source), "-o", str(output), "--quiet", "--resume"]) == 0
     assert [row["row"] for row in read_csv_rows(output)] == [str(n) for n in range(1, 41)]
+
+
+def test_a_run_scores_against_the_deployment_it_names_with_a_token_file(
+    bankmarketing_endpoint_factory: EndpointFactory,
+    write_subset: WriteSubset,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """An aml_token endpoint whose ``canary`` takes no traffic: ``--deployment canary`` sends every chunk there,
+    and ``--key-file`` holds the token answer ``local serve --token-file`` writes."""
+    endpoint = bankmarketing_endpoint_factory(
+        contract="inputs",
+        auth_mode="aml_token",
+        deployments=["blue", "canary"],
+        traffic={"blue": 100, "canary": 0},
+        worker_count=1,
+    )
+    token_file = tmp_path / "token.json"
+    token_file.write_text(json.dumps(endpoint.get_token()))
+    output = tmp_path / "scored.csv"
+    args = ["score", str(write_subset(rows=120)), "-o", str(output), "--batch-size", "40", "--quiet"]
+    args += ["--scoring-uri", endpoint.scoring_uri, "--key-file", str(token_file), "--deployment", "canary"]
+    before = endpoint.deployment_stats()
+    assert main(args) == 0
+    assert "120 scored" in capsys.readouterr().out
+    after = endpoint.deployment_stats()
+    assert after["canary"].get("by_header", 0) - before["canary"].get("by_header", 0) >= 3
+    assert after["blue"].get("requests", 0) == before["blue"].get("requests", 0)
+    assert len(read_csv_rows(output)) == 120

@@ -80,6 +80,24 @@ def slow_inputs(bankmarketing_endpoint_factory: EndpointFactory) -> LocalEndpoin
     )
 
 
+@pytest.fixture(scope="session")
+def blue_green(bankmarketing_endpoint_factory: EndpointFactory) -> LocalEndpoint:
+    """Two deployments splitting traffic 50/50 (seeded), and ``canary`` with no traffic, reached only by name."""
+    return bankmarketing_endpoint_factory(
+        contract="inputs",
+        deployments=["blue", "green", "canary"],
+        traffic={"blue": 50, "green": 50, "canary": 0},
+        routing_seed=5,
+        worker_count=1,
+    )
+
+
+@pytest.fixture(scope="session")
+def token_inputs(bankmarketing_endpoint_factory: EndpointFactory) -> LocalEndpoint:
+    """An ``aml_token`` endpoint: keys are refused, tokens from ``get_token()`` accepted until they expire."""
+    return bankmarketing_endpoint_factory(contract="inputs", auth_mode="aml_token", worker_count=1)
+
+
 @pytest.fixture
 def recording() -> Iterator[RecordingTransport]:
     transport = RecordingTransport()

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import pickle
+import time
 import traceback
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bankmarketing_client.auth import AccessToken, KeyAuth, Secret, TokenAuth, build_auth
+from bankmarketing_client.auth import (
+    AccessToken,
+    KeyAuth,
+    Secret,
+    TokenAuth,
+    access_token,
+    build_auth,
+    token_file_provider,
+)
 from bankmarketing_client.client import AsyncScoringClient, ScoringClient
 from bankmarketing_client.errors import AuthenticationError, ConfigurationError
 from bankmarketing_client.local.endpoint import LocalEndpoint
@@ -170,3 +181,142 @@ def test_keys_never_reach_logs_reprs_or_errors(
     assert "httpcore.http11" in caplog.text  # ...and the transport's debug lines
     for key in (primary, secondary, STALE_KEY, primary + "x", secondary + "y"):
         assert key not in joined
+
+
+# -- aml_token: tokens that expire, from the local endpoint's own issuer ------------------------------------------
+
+
+def test_a_get_keys_answer_becomes_an_access_token_in_either_spelling() -> None:
+    rest = {"accessToken": "t", "tokenType": "Bearer", "expiryTimeUtc": 200, "refreshAfterTimeUtc": 100}
+    sdk = {"access_token": "t", "token_type": "Bearer", "expiry_time_utc": 200, "refresh_after_time_utc": 100}
+    assert access_token(rest) == access_token(sdk) == AccessToken("t", 200.0, 100.0)
+    assert access_token({"accessToken": "t", "expiryTimeUtc": 200}) == AccessToken("t", 200.0, None)
+    with pytest.raises(ConfigurationError, match="no accessToken"):
+        access_token({"expiryTimeUtc": 200})
+    with pytest.raises(ConfigurationError, match="not times"):
+        access_token({"accessToken": "t", "expiryTimeUtc": "soon"})
+
+
+def test_the_refresh_after_time_is_when_the_token_is_renewed() -> None:
+    """Azure says when to renew (refreshAfterTimeUtc); a time already past (a token file not yet rewritten) falls
+    back to the margin rule, so the provider is not called on every request."""
+    now = [1000.0]
+    answers = iter([AccessToken("a", 4600.0, 2800.0), AccessToken("b", 4600.0, 900.0)])
+    auth = TokenAuth(lambda: next(answers), refresh_margin=300, clock=lambda: now[0])
+    assert auth.current().reveal() == "a"
+    assert auth.refresh_at == 2800.0
+    now[0] = 2800.0
+    assert auth.current().reveal() == "b"
+    assert auth.refresh_at == 4600.0 - 300
+
+
+def test_an_aml_token_that_expires_mid_run_is_renewed_with_no_failed_request(
+    token_inputs: LocalEndpoint, sample_records: list[dict[str, Any]]
+) -> None:
+    """Real tokens of 4 s (renew after 2 s): scoring for longer than one lifetime needs two renewals, and the
+    endpoint never refuses a request."""
+    fetched: list[dict[str, Any]] = []
+
+    def provider() -> AccessToken:
+        fetched.append(token_inputs.get_token(lifetime_s=4))
+        return access_token(fetched[-1])
+
+    before = _stats(token_inputs)
+    with ScoringClient(token_inputs.scoring_uri, token_provider=provider, contract="inputs", use_env=False) as client:
+        answers = 0
+        for _ in range(300):  # each token is renewed 1-2 s after it was issued (whole seconds, as Azure's)
+            assert [p.label for p in client.predict(sample_records)] == ["yes", "no"]
+            answers += 1
+            if len(fetched) == 3:
+                break
+            time.sleep(0.1)
+    assert len(fetched) == 3
+    after = _stats(token_inputs)
+    assert after.get("401", 0) - before.get("401", 0) == 0
+    assert after.get("requests", 0) - before.get("requests", 0) == answers
+    assert fetched[0]["expiryTimeUtc"] < fetched[2]["expiryTimeUtc"]  # the run outlived its first token
+
+
+def test_an_expired_token_is_refreshed_once_on_401(
+    token_inputs: LocalEndpoint, sample_records: list[dict[str, Any]]
+) -> None:
+    def expired() -> AccessToken:
+        token = access_token(token_inputs.get_token(lifetime_s=0.05))
+        time.sleep(0.1)  # so that it has expired when it is sent
+        return AccessToken(token.token, 9e9)  # as if the clocks disagreed: only the endpoint knows it expired
+
+    def fresh() -> AccessToken:
+        return access_token(token_inputs.get_token())
+
+    answers = iter([expired, fresh])
+    before = _stats(token_inputs)
+    with ScoringClient(
+        token_inputs.scoring_uri, token_provider=lambda: next(answers)(), contract="inputs", use_env=False
+    ) as client:
+        assert [p.label for p in client.predict(sample_records)] == ["yes", "no"]
+        assert [p.label for p in client.predict(sample_records)] == ["yes", "no"]
+    after = _stats(token_inputs)
+    assert after.get("401", 0) - before.get("401", 0) == 1
+    assert after.get("requests", 0) - before.get("requests", 0) == 3
+
+
+def test_a_refused_new_token_fails_clearly_after_one_refresh_never_looping(
+    token_inputs: LocalEndpoint, sample_records: list[dict[str, Any]]
+) -> None:
+    """A token the endpoint does not accept (another endpoint's, here a key): each call fetches one new token
+    after its 401, sends once more, and fails; retries do not multiply that."""
+    fetched: list[int] = []
+
+    def foreign() -> AccessToken:
+        fetched.append(1)
+        return AccessToken(f"not-this-endpoints-token-{len(fetched)}", time.time() + 3600)
+
+    before = _stats(token_inputs)
+    with ScoringClient(
+        token_inputs.scoring_uri,
+        token_provider=foreign,
+        contract="inputs",
+        retry=RetryPolicy(max_attempts=5),
+        use_env=False,
+    ) as client:
+        for _ in range(2):
+            with pytest.raises(AuthenticationError, match="a newly fetched one too") as caught:
+                client.predict(sample_records)
+            assert caught.value.status == 401
+    after = _stats(token_inputs)
+    assert len(fetched) == 3  # the first token, then one more per refused call
+    assert after.get("401", 0) - before.get("401", 0) == 4  # two per call
+    assert "not-this-endpoints-token" not in str(caught.value)
+
+
+def test_a_token_file_is_read_at_each_refresh(
+    token_inputs: LocalEndpoint, sample_records: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    """The file ``local serve --token-file`` keeps (get_keys' answer as JSON) as the provider: a token of 2 s,
+    then the file is renewed beside the run (as ``local serve`` does); after the first token's expiry the client
+    has read the new one, and the endpoint refused nothing."""
+    path = tmp_path / "token.json"
+    path.write_text(json.dumps(token_inputs.get_token(lifetime_s=2)))
+    reads: list[int] = []
+    from_file = token_file_provider(path)
+
+    def provider() -> AccessToken:
+        reads.append(1)
+        return from_file()
+
+    before = _stats(token_inputs)
+    with ScoringClient(token_inputs.scoring_uri, token_provider=provider, contract="inputs", use_env=False) as client:
+        assert [p.label for p in client.predict(sample_records)] == ["yes", "no"]
+        path.write_text(json.dumps(token_inputs.get_token()))
+        time.sleep(2.1)  # the first token has expired
+        assert [p.label for p in client.predict(sample_records)] == ["yes", "no"]
+    after = _stats(token_inputs)
+    assert len(reads) == 2
+    assert after.get("401", 0) - before.get("401", 0) == 0
+    for content, reason in (("", "not JSON"), ("[1]", "JSON object"), ('{"expiryTimeUtc": 1}', "no accessToken")):
+        path.write_text(content)
+        with pytest.raises(ConfigurationError, match=reason) as caught:
+            token_file_provider(path)()
+        assert str(path) in str(caught.value)
+    with pytest.raises(ConfigurationError, match="cannot read the token file"):
+        token_file_provider(tmp_path / "missing.json")()

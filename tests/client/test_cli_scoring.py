@@ -211,3 +211,48 @@ def test_the_exit_code_table(error: BankMarketingError, code: int) -> None:
     """The endpoint's failures are not the user's: only a refused key (a setting to fix) joins the user errors,
     also when it stopped a batch run."""
     assert exit_code_for(error) == code
+
+
+def test_predict_asks_for_a_deployment_and_says_which_answered(
+    blue_green: LocalEndpoint, env_for: Any, shared_data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``canary`` takes no traffic: only ``--deployment`` reaches it."""
+    env_for(blue_green)
+    records = shared_data / "azure-samples" / "data-2020-08-udacity-starter.json"
+    before = blue_green.deployment_stats()["canary"].get("by_header", 0)
+    assert main(["predict", "--json", str(records), "--contract", "inputs", "--deployment", "canary"]) == 0
+    assert "(deployment canary)" in capsys.readouterr().err
+    assert main(["health", "--deployment", "canary"]) == 0
+    assert blue_green.deployment_stats()["canary"].get("by_header", 0) == before + 1  # health is not scoring
+
+
+@pytest.mark.parametrize("command", ["health", "swagger", "predict"])
+def test_a_bad_deployment_name_is_one_line_exit_2(
+    command: str, shared_data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    records = shared_data / "azure-samples" / "data-2020-08-udacity-starter.json"
+    extra = ["--json", str(records), "--contract", "inputs"] if command == "predict" else []
+    args = [command, *extra, "--scoring-uri", "http://127.0.0.1:9/score", "--deployment", "blue;green"]
+    assert main(args) == EXIT_USER_ERROR
+    err = capsys.readouterr().err
+    assert "deployment name 'blue;green'" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_a_token_file_from_local_serve_is_a_key_file(
+    token_inputs: LocalEndpoint, tmp_path: Path, shared_data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--key-file`` holding an aml_token answer (what ``local serve --token-file`` writes) authenticates."""
+    token_file = tmp_path / "token.json"
+    token = token_inputs.get_token()
+    token_file.write_text(json.dumps(token))
+    records = shared_data / "azure-samples" / "data-2020-08-udacity-starter.json"
+    uri = ["--scoring-uri", token_inputs.scoring_uri, "--key-file", str(token_file)]
+    assert main(["predict", "--json", str(records), *uri]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines()[0].split("\t")[1] in ("yes", "no")
+    assert token["accessToken"] not in out + err
+    token_file.write_text('{"tokenType": "Bearer"}')
+    assert main(["health", *uri]) == EXIT_USER_ERROR
+    err = capsys.readouterr().err
+    assert f"the token file {token_file}: the token answer holds no accessToken" in err
