@@ -1,7 +1,14 @@
 """Locust glue shared by every scenario: options, prepared payloads, the request budget and the SLO gate.
 
 Imported by the scenario files as a top-level module (``import _common``), so its listeners are registered
-once per process. Roles in a distributed run:
+once per process.
+
+Deployments: ``--deployment NAME`` sends every request to one deployment (``azureml-model-deployment``);
+``--per-deployment`` files each answer under its request name suffixed with the deployment that served it
+(``/score [batch] @green``, from the same response header), so a blue/green split shows both sides' latency and
+failures as rows of one report. Only the name changes: totals, the budget and the SLO gate are as before.
+
+Roles in a distributed run:
 
 * the master (or the only process) resolves the target and the contract, checks the payload before any user
   starts, shares ``--max-requests`` among the workers and applies the SLO gate to the aggregated stats;
@@ -40,6 +47,7 @@ from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 from locust.stats import CSV_STATS_INTERVAL_SEC
 
+from bankmarketing_client.client import DEPLOYMENT_HEADER, DEPLOYMENT_NAME_RULE, check_deployment
 from bankmarketing_client.errors import BankMarketingError
 from bankmarketing_client.urls import EndpointURLs
 
@@ -101,6 +109,19 @@ def _add_options(parser: LocustArgumentParser) -> None:
         help="Fail the run (exit 3) if the failure ratio exceeds this (0..1); within it, failures exit 0",
     )
     parser.add_argument(
+        "--deployment",
+        default="",
+        env_var="BANKMARKETING_DEPLOYMENT",
+        help="Send every request to this deployment (azureml-model-deployment header), whatever the traffic split",
+    )
+    parser.add_argument(
+        "--per-deployment",
+        action="store_true",
+        default=False,
+        help="Split the stats by the deployment that served each answer: request names get '@NAME' "
+        "(from the azureml-model-deployment response header)",
+    )
+    parser.add_argument(
         "--show-responses",
         action="store_true",
         default=False,
@@ -124,6 +145,7 @@ class Prepared:
     singles: list[Body]
     small_batches: list[Body]
     show_responses: bool = False
+    per_deployment: bool = False
 
 
 @dataclass
@@ -180,6 +202,8 @@ def prepare(environment: Environment) -> Prepared:
     headers = {"Content-Type": "application/json"}
     if options.api_key:
         headers["Authorization"] = f"Bearer {options.api_key}"
+    if options.deployment:
+        headers[DEPLOYMENT_HEADER] = check_deployment(options.deployment)  # BankMarketingError naming it
     return Prepared(
         target=target,
         family=family,
@@ -190,6 +214,7 @@ def prepare(environment: Environment) -> Prepared:
         singles=[build_body([record], family, method) for record in pool[:pool_size]],
         small_batches=build_batches(pool, MIX_SMALL_BATCH, pool_size, seed=seed + 1, family=family, method=method),
         show_responses=options.show_responses,
+        per_deployment=options.per_deployment,
     )
 
 
@@ -368,6 +393,7 @@ class EndpointUser(FastHttpUser):
                     "\n".join(f"{k}: {v}" for k, v in (response.headers or {}).items()),
                     (response.content or b"")[:2000].decode("utf-8", "replace"),
                 )
+            _file_under_deployment(response, prepared)
             reason = judge_score(response.status_code, response.content, body.records, proba=prepared.proba)
             if reason is None:
                 response.success()
@@ -379,7 +405,10 @@ class EndpointUser(FastHttpUser):
         prepared = self._ready()
         if prepared is None:
             return
-        with self.client.get(prepared.target.base_path + route, name=name, catch_response=True) as response:
+        with self.client.get(
+            prepared.target.base_path + route, name=name, headers=_probe_headers(prepared), catch_response=True
+        ) as response:
+            _file_under_deployment(response, prepared)
             reason = judge(response.status_code, response.content)
             response.success() if reason is None else response.failure(reason)
 
@@ -388,6 +417,23 @@ class EndpointUser(FastHttpUser):
 
     def swagger(self) -> None:
         self.probe("/swagger.json", judge_swagger, "swagger.json")
+
+
+def _probe_headers(prepared: Prepared) -> dict[str, str] | None:
+    """A probe carries no key (as in Azure) but asks the same deployment as the scoring requests, if one."""
+    picked = prepared.headers.get(DEPLOYMENT_HEADER)
+    return {DEPLOYMENT_HEADER: picked} if picked else None
+
+
+def _file_under_deployment(response: Any, prepared: Prepared) -> None:
+    """With ``--per-deployment``, file this answer under ``NAME @DEPLOYMENT``: the name Locust's request event
+    reports when the ``with`` block ends. An answer naming no deployment (no answer at all, Azure's 404 for no
+    route, a bare container) keeps the plain name."""
+    if not prepared.per_deployment:
+        return
+    served = (response.headers or {}).get(DEPLOYMENT_HEADER)
+    if served and DEPLOYMENT_NAME_RULE.fullmatch(served):  # only a well-formed name becomes part of a row's name
+        response.request_meta["name"] = f"{response.request_meta['name']} @{served}"
 
 
 def _listen(hook: Any, listener: Callable[..., Any]) -> None:

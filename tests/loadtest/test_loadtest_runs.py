@@ -336,3 +336,85 @@ def test_the_key_stays_out_of_the_web_ui(tmp_path: Path, train_path: Path, endpo
     assert "batch_size" in page, output[-3000:]  # the page holds our other options...
     assert endpoint_inputs.primary_key not in page  # ...but not the key
     assert process.returncode == 0, output[-3000:]  # and the run, started with the key, had no failures
+
+
+# -- blue/green: --deployment and --per-deployment ---------------------------------------------------------------
+
+
+def _rows(run: Run) -> dict[str, tuple[int, int]]:
+    """Each stats row's (requests, failures), by name."""
+    with (run.folder / "run_stats.csv").open(newline="") as fh:
+        return {r["Name"]: (int(r["Request Count"]), int(r["Failure Count"])) for r in csv.DictReader(fh)}
+
+
+@pytest.fixture(scope="module")
+def blue_green(bankmarketing_endpoint_factory: EndpointFactory) -> LocalEndpoint:
+    """blue and green share the traffic; green's request timeout (1 ms) is below the model's 50 ms, so every
+    answer from green is its own failure and every answer from blue a 200: the report must keep them apart."""
+    return bankmarketing_endpoint_factory(
+        contract="inputs",
+        deployments=["blue=default", "green=default,request_timeout_ms=1"],
+        traffic={"blue": 50, "green": 50},
+        routing_seed=3,
+        model_delay_ms=50,
+        worker_count=1,
+    )
+
+
+def _served(before: dict[str, dict[str, int]], after: dict[str, dict[str, int]], name: str, key: str) -> int:
+    return after[name].get(key, 0) - before[name].get(key, 0)
+
+
+def test_per_deployment_splits_latency_and_failures_by_the_deployment_that_served(
+    tmp_path: Path, train_path: Path, blue_green: LocalEndpoint
+) -> None:
+    before = blue_green.deployment_stats()
+    run = run_locust(
+        tmp_path, train_path,
+        "--host", blue_green.scoring_uri, "--api-key", blue_green.primary_key, "--max-requests", "40",
+        "--per-deployment", "--slo-fail-ratio", "1", "BenchmarkUser",
+    )  # fmt: skip
+    after = blue_green.deployment_stats()
+    assert run.code == 0, run.output[-3000:]
+    rows = _rows(run)
+    blue, green = rows["/score [benchmark] @blue"], rows["/score [benchmark] @green"]
+    assert rows["Aggregated"] == (40, green[0])
+    assert blue == (_served(before, after, "blue", "requests"), 0)
+    assert blue[0] == _served(before, after, "blue", "200")
+    assert green == (_served(before, after, "green", "requests"),) * 2  # each one failed (408, or 429 when busy)
+    assert blue[0] > 0
+    assert green[0] > 0
+    assert "/score [benchmark]" not in rows  # every answer named its deployment
+    html = (run.folder / "report.html").read_text()
+    assert "@blue" in html
+    assert "@green" in html
+
+
+def test_deployment_sends_every_request_to_one_side(
+    tmp_path: Path, train_path: Path, blue_green: LocalEndpoint
+) -> None:
+    before = blue_green.deployment_stats()
+    run = run_locust(
+        tmp_path, train_path,
+        "--host", blue_green.scoring_uri, "--max-requests", "12", "--deployment", "blue", "--per-deployment",
+        "BenchmarkUser",
+        env={"BANKMARKETING_API_KEY": blue_green.primary_key},
+    )  # fmt: skip
+    after = blue_green.deployment_stats()
+    assert run.code == 0, run.output[-3000:]
+    assert _rows(run)["/score [benchmark] @blue"] == (12, 0)
+    assert _served(before, after, "blue", "by_header") == 12
+    assert _served(before, after, "green", "requests") == 0
+
+
+def test_a_bad_deployment_name_stops_the_run_before_any_request(
+    tmp_path: Path, train_path: Path, endpoint_inputs: LocalEndpoint
+) -> None:
+    before = endpoint_inputs.stats()
+    run = run_locust(
+        tmp_path, train_path,
+        "--host", endpoint_inputs.scoring_uri, "--max-requests", "5", "--deployment", "blue green", "BenchmarkUser",
+    )  # fmt: skip
+    assert run.code == 2, run.output[-3000:]
+    assert "deployment name 'blue green'" in run.output
+    assert _delta(before, endpoint_inputs.stats(), "requests") == 0
