@@ -394,8 +394,21 @@ class Front:
             return self._bad_request(exc, request_id)
         if not authorized:
             return _json_response(401, "Unauthorized.", request_id, **{"WWW-Authenticate": "Bearer"})
+        # The body arrives within the first deployment's request timeout, as a scoring body must: a caller
+        # trickling it would otherwise hold this handler for ever. Its 408 is the front's, not a deployment's.
+        seconds = self._default.limits.request_timeout_ms / 1000
         try:
-            update = json.loads(await request.read())
+            async with asyncio.timeout(seconds):
+                raw = await request.read()
+        except TimeoutError:
+            self.stats["408"] += 1
+            return _json_response(408, f"Request timed out after {seconds * 1000:g} ms.", request_id)
+        except web.HTTPRequestEntityTooLarge:
+            return self._too_large(request_id)
+        except (ConnectionError, HttpProcessingError):
+            return self._bad_request(BadRequest("The request body could not be read."), request_id)
+        try:
+            update = json.loads(raw)
             if not isinstance(update, dict):
                 raise TypeError("expected a JSON object")
             routing = Routing(

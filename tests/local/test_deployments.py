@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import socket
 import subprocess
 import sys
 from collections import Counter
@@ -184,6 +185,25 @@ def test_timeouts_are_each_deployments_own(unweighted: LocalEndpoint, records: l
     after = unweighted.deployment_stats()
     assert after["green"].get("408", 0) - before["green"].get("408", 0) == 1
     assert after["blue"].get("408", 0) == before["blue"].get("408", 0)
+
+
+def test_a_trickled_traffic_update_is_408_and_changes_nothing(unweighted: LocalEndpoint) -> None:
+    """A keyed caller that sends the headers of a traffic update and then stalls gets 408 after blue's 5 s request
+    timeout (the handler is not held for ever), and the split stays as it was."""
+    before = unweighted.stats().get("408", 0)
+    head = (
+        "PUT /__local/traffic HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: Bearer {unweighted.primary_key}\r\n"
+        "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+        '{"traffic": '
+    )
+    with socket.create_connection(("127.0.0.1", unweighted.port), timeout=30) as sock:
+        sock.sendall(head.encode())
+        status_line = sock.makefile("rb").readline()
+    assert status_line.split()[1] == b"408", status_line
+    assert unweighted.stats()["408"] == before + 1
+    [response] = _post_many(unweighted, {"Inputs": {"data": []}}, 1)
+    assert response.status_code == 404  # still no live traffic
 
 
 def test_pending_limits_are_each_deployments_own(unweighted: LocalEndpoint, records: list[dict[str, Any]]) -> None:
