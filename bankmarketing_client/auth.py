@@ -91,6 +91,9 @@ def access_token(answer: Mapping[str, Any]) -> AccessToken:
         raise ConfigurationError("the token answer's expiryTimeUtc/refreshAfterTimeUtc are not times") from None
 
 
+_TOKEN_FILE_LIMIT = 64 * 1024
+
+
 def token_file_provider(path: str | Path) -> Callable[[], AccessToken]:
     """A provider reading ``get_keys``' token answer (JSON) from ``path`` on every call, so a file renewed
     beside the run (``local serve --token-file``) is picked up at each refresh. Messages name the file, never
@@ -99,7 +102,11 @@ def token_file_provider(path: str | Path) -> Callable[[], AccessToken]:
 
     def read() -> AccessToken:
         try:
-            answer = json.loads(file.read_text(encoding="utf-8"))
+            with file.open("rb") as handle:  # bounded: a token answer is a few hundred bytes, a wrong path may be huge
+                raw = handle.read(_TOKEN_FILE_LIMIT + 1)
+            if len(raw) > _TOKEN_FILE_LIMIT:
+                raise ConfigurationError(f"the token file {file} is larger than {_TOKEN_FILE_LIMIT} bytes")
+            answer = json.loads(raw)
         except OSError as exc:
             raise ConfigurationError(
                 f"cannot read the token file {file}: {exc.strerror or type(exc).__name__}"

@@ -320,3 +320,18 @@ def test_a_token_file_is_read_at_each_refresh(
         assert str(path) in str(caught.value)
     with pytest.raises(ConfigurationError, match="cannot read the token file"):
         token_file_provider(tmp_path / "missing.json")()
+
+
+def test_a_hostile_token_file_is_one_clear_error(tmp_path: Path) -> None:
+    """A path that names something huge (read only up to the limit) or bytes that are not UTF-8: one
+    ConfigurationError naming the file, never a traceback or the file's content."""
+    huge = tmp_path / "huge.json"
+    with huge.open("wb") as sparse:
+        sparse.truncate(1 << 30)  # 1 GiB, sparse: reading it whole would take the memory
+    with pytest.raises(ConfigurationError, match="larger than 65536 bytes"):
+        token_file_provider(huge)()
+    garbled = tmp_path / "garbled.json"
+    garbled.write_bytes(b'{"accessToken": "\xff\xfe"}')
+    with pytest.raises(ConfigurationError, match="not JSON") as caught:
+        token_file_provider(garbled)()
+    assert str(garbled) in str(caught.value)
