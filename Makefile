@@ -19,12 +19,13 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 # Benchmarks and some tests use ab and wrk (Debian apache2-utils, wrk); the Swagger UI test uses Debian
-# chromium (driven headless over the DevTools protocol). Install them when missing and we can.
+# chromium (driven headless over the DevTools protocol); Spark needs a Java 17+ runtime (default-jre-headless). Install them when missing and we can.
 system-deps:
 	@missing=""; \
 	command -v ab >/dev/null || missing="$$missing apache2-utils"; \
 	command -v wrk >/dev/null || missing="$$missing wrk"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v java >/dev/null || missing="$$missing default-jre-headless"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing Debian packages:$$missing"; \
