@@ -175,6 +175,7 @@ class Front:
         self._tokens = TokenIssuer(config.token_secret) if config.auth_mode == "aml_token" else None
         self._faults = FaultInjector(config.faults)
         self.stats: Counter[str] = Counter()
+        self.in_flight = 0
         self.http_log = server_logger("bankmarketing_client.local.front.http", counter=self.stats)
         routing = config.routing
         self.deployments = {
@@ -489,6 +490,16 @@ class Front:
         )
 
     async def score(self, request: web.Request) -> web.StreamResponse:
+        """``/score``, counted in flight from arrival to answer: ``in_flight_peak`` is the most at once, over every
+        deployment and whatever the answer (a client's concurrency budget is checked against it)."""
+        self.in_flight += 1
+        self.stats["in_flight_peak"] = max(self.stats["in_flight_peak"], self.in_flight)
+        try:
+            return await self._score(request)
+        finally:
+            self.in_flight -= 1
+
+    async def _score(self, request: web.Request) -> web.StreamResponse:
         config = self.config
         request_id = self._request_id(request)
         self.stats["requests"] += 1
