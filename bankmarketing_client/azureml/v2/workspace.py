@@ -1,0 +1,139 @@
+"""Build azure-ai-ml's ``MLClient`` for a workspace, with an azure-identity credential.
+
+azure-ai-ml and azure-identity are optional (the ``azureml-v2`` extra), so they are imported inside the functions.
+The workspace is the one :class:`~bankmarketing_client.azureml.workspace.WorkspaceRef` names (a ``config.json`` or
+subscription/resource group/workspace), shared with the v1 code. Two settings reach clouds other than Azure's
+public one: ``cloud`` (a sovereign cloud's name, or a :class:`CustomCloud` through azure-ai-ml's documented
+``cloud``/``cloud_metadata`` keywords) and ``connection_verify`` (a CA bundle, azure-core's transport setting).
+Constructing the client makes no call; the first operation does, under the caller's deadline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from bankmarketing_client.azureml.workspace import SP_CLIENT_ID_ENV, SP_SECRET_ENV, SP_TENANT_ENV, WorkspaceRef
+from bankmarketing_client.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from azure.ai.ml import MLClient
+    from azure.core.credentials import TokenCredential
+
+CredentialKind = Literal["default", "cli", "service-principal"]
+CREDENTIAL_KINDS: tuple[CredentialKind, ...] = ("default", "cli", "service-principal")
+#: azure-identity's own variable for a non-public authority (sovereign cloud, or a stand-in).
+AUTHORITY_ENV = "AZURE_AUTHORITY_HOST"
+
+
+@dataclass(frozen=True)
+class CustomCloud:
+    """A cloud azure-ai-ml does not know by name: where its Resource Manager and Entra ID authority are.
+
+    Handed to ``MLClient`` as ``cloud=name, cloud_metadata=...``, azure-ai-ml's documented way to reach a cloud
+    beyond AzureCloud, AzureChinaCloud and AzureUSGovernment.
+    """
+
+    resource_manager: str
+    active_directory: str
+    aml_resource_id: str = "https://ml.azure.com/"
+    storage_endpoint: str = "core.windows.net"
+
+    @property
+    def name(self) -> str:
+        # azure-ai-ml keeps clouds in a process-wide table and refuses a second entry under one name, so the name
+        # follows the addresses: the same cloud twice reuses its entry, a different one gets its own.
+        digest = hashlib.sha256(f"{self.resource_manager}|{self.active_directory}".encode()).hexdigest()[:12]
+        return f"custom-{digest}"
+
+    def metadata(self) -> dict[str, str]:
+        """azure-ai-ml's ``cloud_metadata`` keys."""
+        arm = self.resource_manager.rstrip("/") + "/"
+        return {
+            "azure_portal": arm,
+            "resource_manager": arm,
+            "active_directory": self.active_directory.rstrip("/") + "/",
+            "aml_resource_id": self.aml_resource_id,
+            "storage_endpoint": self.storage_endpoint,
+            "registry_discovery_endpoint": arm,
+        }
+
+
+def make_credential(
+    kind: CredentialKind = "default",
+    *,
+    tenant_id: str | None = None,
+    authority: str | None = None,
+    connection_verify: str | None = None,
+    disable_instance_discovery: bool = False,
+) -> TokenCredential:
+    """An azure-identity credential; no token is fetched until the first call.
+
+    ``default`` is ``DefaultAzureCredential`` (environment, managed identity, ``az login``, ...); ``cli`` reuses
+    ``az login`` only; ``service-principal`` reads ``AZURE_TENANT_ID``, ``AZURE_CLIENT_ID`` and
+    ``AZURE_CLIENT_SECRET`` from the environment, so the secret never appears on a command line. ``authority``
+    (default ``$AZURE_AUTHORITY_HOST``) names a non-public Entra ID; ``disable_instance_discovery`` skips MSAL's
+    authority validation, for an authority it cannot validate (Azure Stack, a test stand-in).
+    """
+    authority = authority or os.environ.get(AUTHORITY_ENV) or None
+    transport: dict[str, Any] = {} if connection_verify is None else {"connection_verify": connection_verify}
+    if authority is not None:
+        transport["authority"] = authority
+    if kind == "default":
+        from azure.identity import DefaultAzureCredential
+
+        if tenant_id:
+            transport["additionally_allowed_tenants"] = [tenant_id]
+        return DefaultAzureCredential(**transport)
+    if kind == "cli":
+        from azure.identity import AzureCliCredential
+
+        return AzureCliCredential(tenant_id=tenant_id or "")
+    if kind == "service-principal":
+        missing = [name for name in (SP_TENANT_ENV, SP_CLIENT_ID_ENV, SP_SECRET_ENV) if not os.environ.get(name)]
+        if tenant_id:
+            missing = [name for name in missing if name != SP_TENANT_ENV]
+        if missing:
+            raise ConfigurationError("service-principal auth needs the environment variables " + ", ".join(missing))
+        from azure.identity import ClientSecretCredential
+
+        return ClientSecretCredential(
+            tenant_id or os.environ[SP_TENANT_ENV],
+            os.environ[SP_CLIENT_ID_ENV],
+            os.environ[SP_SECRET_ENV],
+            disable_instance_discovery=disable_instance_discovery,
+            **transport,
+        )
+    raise ConfigurationError(f"unknown credential kind {kind!r}; use one of {', '.join(CREDENTIAL_KINDS)}")
+
+
+def open_ml_client(
+    ref: WorkspaceRef,
+    credential: TokenCredential,
+    *,
+    cloud: str | CustomCloud | None = None,
+    connection_verify: str | None = None,
+    enable_telemetry: bool = False,
+) -> MLClient:
+    """An ``MLClient`` for ``ref``, authenticated by ``credential`` (any azure-core ``TokenCredential``).
+
+    ``cloud`` is a cloud name azure-ai-ml knows (``AzureUSGovernment``, ...) or a :class:`CustomCloud`;
+    ``connection_verify`` a CA bundle path for every management call. azure-ai-ml's own telemetry is off unless
+    ``enable_telemetry``: a scoring client should not send usage data of its own accord. Note that azure-ai-ml
+    records the chosen cloud in the process environment (``AZUREML_CURRENT_CLOUD``).
+    """
+    from azure.ai.ml import MLClient
+
+    options: dict[str, Any] = {"enable_telemetry": enable_telemetry, "show_progress": False}
+    if connection_verify is not None:
+        options["connection_verify"] = connection_verify
+    if isinstance(cloud, CustomCloud):
+        options.update(cloud=cloud.name, cloud_metadata=cloud.metadata())
+    elif cloud is not None:
+        options["cloud"] = cloud
+    try:
+        return MLClient(credential, ref.subscription_id, ref.resource_group, ref.workspace_name, **options)
+    except (ValueError, LookupError) as exc:  # an unknown cloud name, a malformed reference
+        raise ConfigurationError(f"cannot build the Azure ML client: {exc}") from None

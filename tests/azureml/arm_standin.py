@@ -1,0 +1,456 @@
+"""A loopback HTTPS stand-in of Azure Resource Manager and the Entra ID token endpoint, for azure-ai-ml tests.
+
+The real azure-ai-ml and azure-identity code talks to it: azure-core refuses a bearer token over plain http, so it
+speaks TLS with a certificate from a ``trustme`` test CA, whose PEM file the tests hand to the SDK (``ca_path``).
+It records every request (method, path, query with ``api-version``, headers, body) and answers from a route table
+that test modules extend (``standin.route("GET", r"regex")(handler)``). The built-in routes answer what ARM answers
+for managed online endpoints (the REST shapes of ``specification/machinelearningservices``: onlineEndpoints get,
+listKeys, token; onlineDeployments get, list, createOrUpdate as a long-running operation, getLogs), and the
+OpenID discovery and token routes MSAL calls for a ``ClientSecretCredential`` whose ``authority`` is the stand-in.
+ARM routes want a bearer token the stand-in issued (401 otherwise, as ARM does).
+Test modules load it as a plugin for its fixtures (``pytest_plugins = ["arm_standin"]``); it holds no asserts.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import ssl
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import trustme
+
+SUBSCRIPTION = "00000000-1111-2222-3333-444444444444"
+RESOURCE_GROUP = "rg-bank"
+WORKSPACE = "ws-bank"
+TENANT = "72f988bf-0000-4000-8000-000000000001"
+CLIENT_ID = "11111111-2222-4333-8444-555555555555"
+#: A test secret, which the tests prove never appears in any output.
+CLIENT_SECRET = "sp-secret-for-tests-7f3a"
+WORKSPACE_SCOPE = (
+    f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}"
+    f"/providers/Microsoft.MachineLearningServices/workspaces/{WORKSPACE}"
+)
+_NAME = r"[A-Za-z0-9][A-Za-z0-9-]*"
+ENDPOINT_PATH = re.escape(WORKSPACE_SCOPE) + rf"/onlineEndpoints/(?P<endpoint>{_NAME})"
+DEPLOYMENT_PATH = ENDPOINT_PATH + rf"/deployments/(?P<deployment>{_NAME})"
+
+SYSTEM_DATA = {
+    "createdBy": "tests@contoso.com",
+    "createdByType": "User",
+    "createdAt": "2026-11-02T10:00:00.000000+00:00",
+    "lastModifiedBy": "tests@contoso.com",
+    "lastModifiedByType": "User",
+    "lastModifiedAt": "2026-11-02T10:05:00.000000+00:00",
+}
+#: ARM's names for the auth modes (azure-ai-ml maps them to key, aml_token, aad_token).
+REST_AUTH_MODES = {"key": "Key", "aml_token": "AMLToken", "aad_token": "AADToken"}
+#: getLogs' containerType values.
+REST_CONTAINERS = {"inference-server": "InferenceServer", "storage-initializer": "StorageInitializer"}
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One request as the stand-in received it."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def api_version(self) -> str | None:
+        return self.query.get("api-version", [None])[0]
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Reply:
+    """What a route answers: a status, a JSON body (or raw bytes) and extra headers."""
+
+    status: int = 200
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Handler = Callable[[Recorded, "re.Match[str]"], Reply]
+
+
+def arm_error(status: int, code: str, message: str) -> Reply:
+    """ARM's error envelope."""
+    return Reply(status, {"error": {"code": code, "message": message}})
+
+
+def workspace(url: str) -> dict[str, Any]:
+    """A workspaces GET answer (the fields azure-ai-ml reads)."""
+    return {
+        "id": WORKSPACE_SCOPE,
+        "name": WORKSPACE,
+        "type": "Microsoft.MachineLearningServices/workspaces",
+        "location": "westeurope",
+        "kind": "Default",
+        "identity": {"type": "SystemAssigned", "principalId": "p-0", "tenantId": TENANT},
+        "sku": {"name": "Basic", "tier": "Basic"},
+        "tags": {},
+        "properties": {
+            "friendlyName": WORKSPACE,
+            "workspaceId": "9a8b7c6d-0000-4000-8000-00000000000a",
+            "discoveryUrl": f"{url}/discovery",
+            "mlFlowTrackingUri": f"azureml://westeurope.api.azureml.ms/mlflow/v1.0{WORKSPACE_SCOPE}",
+            "provisioningState": "Succeeded",
+            "publicNetworkAccess": "Enabled",
+            "hbiWorkspace": False,
+            "v1LegacyMode": False,
+        },
+        "systemData": SYSTEM_DATA,
+    }
+
+
+def online_endpoint(
+    name: str,
+    scoring_uri: str,
+    *,
+    auth_mode: str = "key",
+    traffic: dict[str, int] | None = None,
+    mirror: dict[str, int] | None = None,
+) -> dict[str, Any]:
+    """An onlineEndpoints GET answer (2022-02-01-preview shape). ``scoring_uri`` is a real local endpoint."""
+    base = scoring_uri.rsplit("/", 1)[0]
+    return {
+        "id": f"{WORKSPACE_SCOPE}/onlineEndpoints/{name}",
+        "name": name,
+        "type": "Microsoft.MachineLearningServices/workspaces/onlineEndpoints",
+        "location": "westeurope",
+        "kind": "Managed",
+        "identity": {"type": "SystemAssigned", "principalId": "p-1", "tenantId": TENANT},
+        "tags": {},
+        "properties": {
+            "authMode": REST_AUTH_MODES[auth_mode],
+            "description": "bank marketing classifier",
+            "properties": {"azureml.onlineendpointid": f"{WORKSPACE_SCOPE}/onlineEndpoints/{name}"},
+            "scoringUri": scoring_uri,
+            "swaggerUri": f"{base}/swagger.json",
+            "traffic": traffic if traffic is not None else {},
+            "mirrorTraffic": mirror or {},
+            "provisioningState": "Succeeded",
+            "publicNetworkAccess": "Enabled",
+        },
+        "systemData": SYSTEM_DATA,
+    }
+
+
+def online_deployment(
+    endpoint: str,
+    name: str,
+    *,
+    instance_type: str = "Standard_DS3_v2",
+    instance_count: int = 1,
+    max_concurrent: int = 1,
+    request_timeout_ms: int = 5000,
+    app_insights: bool = False,
+) -> dict[str, Any]:
+    """An onlineDeployments GET answer (2023-04-01-preview shape) for a managed deployment."""
+    models = f"{WORKSPACE_SCOPE}/models/bank-marketing/versions/1"
+    return {
+        "id": f"{WORKSPACE_SCOPE}/onlineEndpoints/{endpoint}/deployments/{name}",
+        "name": name,
+        "type": "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments",
+        "location": "westeurope",
+        "kind": "Managed",
+        "tags": {},
+        "sku": {"name": "Default", "tier": "Standard", "capacity": instance_count},
+        "properties": {
+            "endpointComputeType": "Managed",
+            "instanceType": instance_type,
+            "model": models,
+            "environmentId": f"{WORKSPACE_SCOPE}/environments/sklearn-env/versions/3",
+            "codeConfiguration": {
+                "codeId": f"{WORKSPACE_SCOPE}/codes/score-code/versions/1",
+                "scoringScript": "score.py",
+            },
+            "environmentVariables": {},
+            "properties": {},
+            "appInsightsEnabled": app_insights,
+            "egressPublicNetworkAccess": "Enabled",
+            "requestSettings": {
+                "maxConcurrentRequestsPerInstance": max_concurrent,
+                "requestTimeout": f"PT{request_timeout_ms / 1000:g}S",
+                "maxQueueWait": "PT0.5S",
+            },
+            "scaleSettings": {"scaleType": "Default"},
+            "livenessProbe": {
+                "failureThreshold": 30,
+                "initialDelay": "PT10S",
+                "period": "PT10S",
+                "successThreshold": 1,
+                "timeout": "PT2S",
+            },
+            "provisioningState": "Succeeded",
+        },
+        "systemData": SYSTEM_DATA,
+    }
+
+
+@dataclass
+class ArmState:
+    """What the built-in routes serve; tests fill it in."""
+
+    endpoints: dict[str, dict[str, Any]] = field(default_factory=dict)
+    deployments: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    keys: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: ``endpoint -> provider`` of aml_token answers (``LocalEndpoint.get_token`` fits).
+    tokens: dict[str, Callable[[], dict[str, Any]]] = field(default_factory=dict)
+    #: ``(endpoint, deployment, containerType) -> log text``.
+    logs: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    #: How many status polls a deployment update answers ``InProgress`` before ``Succeeded``.
+    lro_polls: int = 1
+
+
+class ArmStandin:
+    """The HTTPS server, its route table and its record of requests."""
+
+    def __init__(self, ca: trustme.CA, ca_path: Path) -> None:
+        self.ca_path = ca_path
+        self.state = ArmState()
+        self.requests: list[Recorded] = []
+        self.issued_tokens: list[str] = []
+        self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
+        self._operations: dict[str, int] = {}
+        self._lock = threading.Lock()
+        standin = self
+
+        class RequestHandler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                parts = urlsplit(self.path)
+                recorded = Recorded(self.command, parts.path, parse_qs(parts.query), dict(self.headers.items()), body)
+                with standin._lock:
+                    standin.requests.append(recorded)
+                reply = standin.dispatch(recorded)
+                payload = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
+                self.send_response(reply.status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(payload)))
+                self.send_header("x-ms-request-id", secrets.token_hex(8))
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), RequestHandler)
+        self._server.daemon_threads = True
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+        self.url = f"https://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._install_builtin_routes()
+
+    # -- lifecycle ---------------------------------------------------------------------------------------------
+    def __enter__(self) -> ArmStandin:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    # -- routing -----------------------------------------------------------------------------------------------
+    def route(self, method: str, pattern: str) -> Callable[[Handler], Handler]:
+        """Register ``handler(request, match)`` for ``method`` and a path regex (full match); later routes win."""
+
+        def register(handler: Handler) -> Handler:
+            self._routes.insert(0, (method.upper(), re.compile(pattern), handler))
+            return handler
+
+        return register
+
+    def dispatch(self, request: Recorded) -> Reply:
+        for method, pattern, handler in list(self._routes):
+            match = pattern.fullmatch(request.path)
+            if match and method == request.method:
+                if match.re.pattern.startswith(re.escape("/subscriptions/")) and not self._authorized(request):
+                    return arm_error(401, "InvalidAuthenticationToken", "The access token is invalid.")
+                return handler(request, match)
+        return arm_error(404, "ResourceNotFound", f"no stand-in route for {request.method} {request.path}")
+
+    def _authorized(self, request: Recorded) -> bool:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        return scheme == "Bearer" and any(secrets.compare_digest(token, t) for t in self.issued_tokens)
+
+    def requests_to(self, suffix: str, method: str | None = None) -> list[Recorded]:
+        """The recorded requests whose path ends with ``suffix`` (and with ``method``, if given)."""
+        return [r for r in self.requests if r.path.endswith(suffix) and (method is None or r.method == method)]
+
+    def arm_requests(self) -> list[Recorded]:
+        """The recorded requests to ARM (not to the token endpoint)."""
+        return [r for r in self.requests if r.path.startswith("/subscriptions/")]
+
+    # -- what azure-ai-ml and azure-identity are told ------------------------------------------------------------
+    @property
+    def cloud_metadata(self) -> dict[str, str]:
+        """azure-ai-ml's custom-cloud settings (``MLClient(..., cloud=NAME, cloud_metadata=...)``) naming us."""
+        return {
+            "azure_portal": self.url + "/",
+            "resource_manager": self.url + "/",
+            "active_directory": self.url + "/",
+            "aml_resource_id": "https://ml.azure.com/",
+            "storage_endpoint": "core.windows.net",
+            "registry_discovery_endpoint": self.url + "/",
+        }
+
+    def issue_token(self) -> str:
+        token = "eyJ0eXAiOiJKV1Qi." + secrets.token_urlsafe(24)
+        with self._lock:
+            self.issued_tokens.append(token)
+        return token
+
+    def _install_builtin_routes(self) -> None:
+        state = self.state
+        tenant = r"/(?P<tenant>[^/]+)"
+
+        @self.route("GET", tenant + r"/v2\.0/\.well-known/openid-configuration")
+        def openid_configuration(request: Recorded, match: re.Match[str]) -> Reply:
+            base = f"{self.url}/{match['tenant']}"
+            return Reply(
+                200,
+                {
+                    "token_endpoint": f"{base}/oauth2/v2.0/token",
+                    "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
+                    "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
+                    "issuer": f"{base}/v2.0",
+                    "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt"],
+                    "response_types_supported": ["code", "id_token", "code id_token", "token id_token"],
+                    "scopes_supported": ["openid", "profile", "email", "offline_access"],
+                },
+            )
+
+        @self.route("POST", tenant + r"/oauth2/v2\.0/token")
+        def token(request: Recorded, match: re.Match[str]) -> Reply:
+            form = parse_qs(request.body.decode())
+            good = (
+                match["tenant"] == TENANT
+                and form.get("client_id") == [CLIENT_ID]
+                and form.get("client_secret") == [CLIENT_SECRET]
+                and form.get("grant_type") == ["client_credentials"]
+            )
+            if not good:
+                return Reply(
+                    401, {"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret."}
+                )
+            return Reply(
+                200,
+                {
+                    "token_type": "Bearer",
+                    "expires_in": 3599,
+                    "ext_expires_in": 3599,
+                    "access_token": self.issue_token(),
+                },
+            )
+
+        @self.route("GET", re.escape(WORKSPACE_SCOPE))
+        def get_workspace(request: Recorded, match: re.Match[str]) -> Reply:
+            return Reply(200, workspace(self.url))
+
+        @self.route("GET", ENDPOINT_PATH)
+        def get_endpoint(request: Recorded, match: re.Match[str]) -> Reply:
+            found = state.endpoints.get(match["endpoint"])
+            if found is None:
+                return arm_error(404, "ResourceNotFound", f"online endpoint {match['endpoint']} not found")
+            return Reply(200, found)
+
+        @self.route("POST", ENDPOINT_PATH + "/listKeys")
+        def list_keys(request: Recorded, match: re.Match[str]) -> Reply:
+            keys = state.keys.get(match["endpoint"])
+            if keys is None:
+                return arm_error(400, "BadArgument", "listKeys applies to endpoints in Key auth mode")
+            return Reply(200, {"primaryKey": keys[0], "secondaryKey": keys[1]})
+
+        @self.route("POST", ENDPOINT_PATH + "/token")
+        def get_token(request: Recorded, match: re.Match[str]) -> Reply:
+            provider = state.tokens.get(match["endpoint"])
+            if provider is None:
+                return arm_error(400, "BadArgument", "token applies to endpoints in AMLToken auth mode")
+            return Reply(200, provider())
+
+        @self.route("GET", ENDPOINT_PATH + "/deployments")
+        def list_deployments(request: Recorded, match: re.Match[str]) -> Reply:
+            found = [d for (e, _), d in state.deployments.items() if e == match["endpoint"]]
+            return Reply(200, {"value": found})
+
+        @self.route("GET", DEPLOYMENT_PATH)
+        def get_deployment(request: Recorded, match: re.Match[str]) -> Reply:
+            found = state.deployments.get((match["endpoint"], match["deployment"]))
+            if found is None:
+                return arm_error(404, "ResourceNotFound", f"deployment {match['deployment']} not found")
+            return Reply(200, found)
+
+        @self.route("PUT", DEPLOYMENT_PATH)
+        def put_deployment(request: Recorded, match: re.Match[str]) -> Reply:
+            key = (match["endpoint"], match["deployment"])
+            if key not in state.deployments:
+                return arm_error(404, "ResourceNotFound", f"deployment {match['deployment']} not found")
+            sent = request.json()
+            updated = json.loads(json.dumps(state.deployments[key]))
+            updated["properties"]["appInsightsEnabled"] = bool(sent["properties"].get("appInsightsEnabled"))
+            updated["properties"]["provisioningState"] = "Updating"
+            state.deployments[key] = updated
+            operation = secrets.token_hex(6)
+            self._operations[operation] = state.lro_polls
+            status_url = f"{self.url}{WORKSPACE_SCOPE}/operations/{operation}?api-version={request.api_version}"
+            return Reply(201, updated, {"Azure-AsyncOperation": status_url, "Retry-After": "0"})
+
+        @self.route("GET", re.escape(WORKSPACE_SCOPE) + r"/operations/(?P<operation>[0-9a-f]+)")
+        def operation_status(request: Recorded, match: re.Match[str]) -> Reply:
+            left = self._operations.get(match["operation"])
+            if left is None:
+                return arm_error(404, "ResourceNotFound", "no such operation")
+            if left > 0:
+                self._operations[match["operation"]] = left - 1
+                return Reply(200, {"status": "InProgress"}, {"Retry-After": "0"})
+            for deployment in state.deployments.values():
+                deployment["properties"]["provisioningState"] = "Succeeded"
+            return Reply(200, {"status": "Succeeded"})
+
+        @self.route("POST", DEPLOYMENT_PATH + "/getLogs")
+        def get_logs(request: Recorded, match: re.Match[str]) -> Reply:
+            sent = request.json()
+            container = sent.get("containerType", "InferenceServer")
+            text = state.logs.get((match["endpoint"], match["deployment"], container), "")
+            tail = sent.get("tail")
+            lines = text.splitlines(keepends=True)
+            return Reply(200, {"content": "".join(lines[-tail:] if tail else lines)})
+
+
+def make_ca_file(ca: trustme.CA, folder: Path) -> Path:
+    """The test CA's certificate as a PEM file, for ``connection_verify``."""
+    path = folder / "standin-ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    return path
+
+
+# --- pytest fixtures ------------------------------------------------------------------------------------------
+@pytest.fixture
+def arm_standin(tmp_path: Path) -> Iterator[ArmStandin]:
+    ca = trustme.CA()
+    with ArmStandin(ca, make_ca_file(ca, tmp_path)) as standin:
+        yield standin
