@@ -64,7 +64,8 @@ class InputChunk:
 
 @dataclass
 class ScoredChunk:
-    """A chunk's results in row order: a label (None if rejected or failed) and P(yes) (NaN if none)."""
+    """A chunk's results in row order: a label (None if rejected or failed), P(yes) (NaN if none) and the
+    deployment that answered for the row (None if it was never sent, or the endpoint did not say)."""
 
     start_row: int
     num_rows: int
@@ -74,6 +75,7 @@ class ScoredChunk:
     errors: list[RowError]
     rejected: int
     failed: int
+    deployments: list[str | None]
 
     @property
     def counts(self) -> RowCounts:
@@ -84,8 +86,12 @@ class ScoredChunk:
 
 @dataclass
 class _Answer:
+    """Answers for a run of records; ``deployments`` per record, since the halves of a split chunk can be
+    served by different deployments of a traffic split."""
+
     labels: Sequence[str | None]
     probabilities: Sequence[float]
+    deployments: Sequence[str | None]
     failures: list[tuple[int, str]] = field(default_factory=list)
 
 
@@ -146,17 +152,18 @@ class Sender:
             if isinstance(exc, PayloadTooLargeError):
                 self.tuner.on_too_large(n)
             if n == 1:
-                return _Answer([None], [float("nan")], [(0, _reason(exc))])
+                return _Answer([None], [float("nan")], [exc.deployment], [(0, _reason(exc))])
             half = n // 2
             first = await self.score(records_json.slice(0, half))
             second = await self.score(records_json.slice(half))
             return _Answer(
                 [*first.labels, *second.labels],
                 [*first.probabilities, *second.probabilities],
+                [*first.deployments, *second.deployments],
                 first.failures + [(half + i, r) for i, r in second.failures],
             )
         self.tuner.on_success(n, scored.elapsed)
-        return _Answer(scored.labels, scored.probabilities)
+        return _Answer(scored.labels, scored.probabilities, [scored.deployment] * n)
 
 
 def _reason(exc: Exception) -> str:
@@ -170,19 +177,23 @@ def assemble(prepared: InputChunk, answer: _Answer | None) -> ScoredChunk:
     checked = prepared.checked
     n = checked.num_rows
     labels: list[str | None] = [None] * n
+    deployments: list[str | None] = [None] * n
     probabilities = np.full(n, np.nan)
     errors = list(checked.errors)
     failed = 0
     if answer is not None:
         positions = np.flatnonzero(checked.valid)
-        for position, label in zip(positions.tolist(), answer.labels, strict=True):
+        for position, label, deployment in zip(positions.tolist(), answer.labels, answer.deployments, strict=True):
             labels[position] = label
+            deployments[position] = deployment
         probabilities[positions] = np.asarray(answer.probabilities, dtype=np.float64)
         for offset, reason in answer.failures:
             errors.append(RowError(checked.start_row + int(positions[offset]), ENDPOINT_FIELD, reason))
             failed += 1
         errors.sort(key=lambda e: e.row)
-    return ScoredChunk(checked.start_row, n, prepared.ids, labels, probabilities, errors, checked.rejected, failed)
+    return ScoredChunk(
+        checked.start_row, n, prepared.ids, labels, probabilities, errors, checked.rejected, failed, deployments
+    )
 
 
 async def scored_chunks(

@@ -20,7 +20,7 @@ from bankmarketing_client.batch.engine import FailFast, ScoredChunk, Sender, sco
 from bankmarketing_client.batch.lock import output_lock
 from bankmarketing_client.batch.progress import Progress
 from bankmarketing_client.batch.readers import Format, InputFile, open_input
-from bankmarketing_client.batch.scorer import PREDICTION_COLUMN, PROBABILITY_COLUMN
+from bankmarketing_client.batch.scorer import PREDICTION_COLUMN, PROBABILITY_COLUMN, check_deployment_column
 from bankmarketing_client.batch.session import EndpointSettings, _connect, run_sync
 from bankmarketing_client.batch.sources import TableChunks
 from bankmarketing_client.batch.summary import BatchSummary, RowCounts
@@ -37,7 +37,7 @@ from bankmarketing_client.batch.writers import (
     spool_path,
     table_to_csv,
 )
-from bankmarketing_client.errors import BankMarketingError, ConfigurationError, DatasetError, RunStopped
+from bankmarketing_client.errors import APIError, BankMarketingError, ConfigurationError, DatasetError, RunStopped
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -76,7 +76,8 @@ class _Targets:
         return targets
 
 
-def _output_schema(source: InputFile, proba: bool) -> pa.Schema:
+def _output_schema(source: InputFile, proba: bool, deployment_column: str | None) -> pa.Schema:
+    """The output's columns; a ``deployment_column`` that would take another column's name is refused."""
     import pyarrow as pa
 
     fields = []
@@ -85,10 +86,15 @@ def _output_schema(source: InputFile, proba: bool) -> pa.Schema:
     fields += [pa.field(ROW_COLUMN, pa.int64()), pa.field(PREDICTION_COLUMN, pa.string())]
     if proba:
         fields.append(pa.field(PROBABILITY_COLUMN, pa.float64()))
+    if deployment_column is not None:
+        check_deployment_column(deployment_column, [f.name for f in fields])
+        fields.append(pa.field(deployment_column, pa.string()))
     return pa.schema(fields)
 
 
-def _chunk_table(chunk: ScoredChunk, schema: pa.Schema, id_column: str | None) -> pa.Table:
+def _chunk_table(
+    chunk: ScoredChunk, schema: pa.Schema, id_column: str | None, deployment_column: str | None
+) -> pa.Table:
     import numpy as np
     import pyarrow as pa
 
@@ -99,6 +105,8 @@ def _chunk_table(chunk: ScoredChunk, schema: pa.Schema, id_column: str | None) -
     arrays.append(pa.array(chunk.labels, pa.string()))
     if PROBABILITY_COLUMN in schema.names:
         arrays.append(pa.array(chunk.probabilities, pa.float64(), from_pandas=True))  # NaN -> null
+    if deployment_column is not None:
+        arrays.append(pa.array(chunk.deployments, pa.string()))
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
@@ -139,11 +147,21 @@ class _FileRun:
     after the spools are fsync'ed.
     """
 
-    def __init__(self, source: InputFile, targets: _Targets, sender: Sender, *, resume: bool, allow_unknown: bool):
+    def __init__(
+        self,
+        source: InputFile,
+        targets: _Targets,
+        sender: Sender,
+        *,
+        resume: bool,
+        allow_unknown: bool,
+        deployment_column: str | None = None,
+    ):
         self.source = source
         self.targets = targets
         self.allow_unknown = allow_unknown
-        self.schema = _output_schema(source, sender.proba)
+        self.deployment_column = deployment_column
+        self.schema = _output_schema(source, sender.proba, deployment_column)
         self.ck_path = checkpoint_path(targets.output)
         layout = _layout(self.schema, targets, sender.contract.family, allow_unknown)
         input_print = fingerprint(source.path)
@@ -186,7 +204,8 @@ class _FileRun:
     def write(self, chunk: ScoredChunk) -> None:
         """Append one chunk's results. Only the last statement makes them count: a second Ctrl-C raising
         KeyboardInterrupt half-way leaves ``written`` as it was, and the extra bytes are cut on resume."""
-        self.spool.write(table_to_csv(_chunk_table(chunk, self.schema, self.source.id_column)))
+        table = _chunk_table(chunk, self.schema, self.source.id_column, self.deployment_column)
+        self.spool.write(table_to_csv(table))
         if chunk.errors:
             self.error_spool.write(errors_to_csv(chunk.errors))
         self.written = self.written.plus(chunk.counts, self.spool.tell(), self.error_spool.tell())
@@ -232,8 +251,10 @@ class _FileRun:
             raise
         except (Exception, asyncio.CancelledError, KeyboardInterrupt) as exc:
             self.note_time(sender, started)
-            if isinstance(exc, DatasetError):  # a problem in the input file: --resume would meet it again,
-                self.discard()  # so the progress is worth nothing: leave no spool or checkpoint behind
+            if isinstance(exc, DatasetError) or self._unknown_deployment(exc, sender):
+                # A problem in the input file, or a deployment that is not there before any row was written:
+                # --resume would meet it again, so the progress is worth nothing: leave no spool or checkpoint.
+                self.discard()
                 raise
             self.save(force=True)
             self.close()
@@ -247,6 +268,11 @@ class _FileRun:
         finally:
             if progress is not None:
                 progress.close()
+
+    def _unknown_deployment(self, exc: BaseException, sender: Sender) -> bool:
+        """A 404 to the run's first requests that name a deployment: Azure's answer for a name it does not know."""
+        asked = sender.client.deployment is not None
+        return asked and isinstance(exc, APIError) and exc.status == 404 and self.written.counts.rows == 0
 
     def stop_at(self, stopped: FailFast, summary: BatchSummary) -> None:
         """``--fail-fast`` met a bad row: the errors file holds its errors, and no output or checkpoint is left."""
@@ -310,6 +336,7 @@ async def score_file_async(
     progress: Progress | None = None,
     deployment: str | None = None,
     token_provider: TokenProvider | None = None,
+    deployment_column: str | None = None,
 ) -> BatchSummary:
     """As :func:`score_file`, inside a running event loop."""
     started = time.monotonic()
@@ -326,7 +353,14 @@ async def score_file_async(
     stopped: FailFast | None = None
     with output_lock(targets.output), output_lock(targets.errors):
         async with _connect(endpoint, proba, tuner) as sender:
-            run = _FileRun(source, targets, sender, resume=resume, allow_unknown=allow_unknown_categories)
+            run = _FileRun(
+                source,
+                targets,
+                sender,
+                resume=resume,
+                allow_unknown=allow_unknown_categories,
+                deployment_column=deployment_column,
+            )
             try:
                 await run.score(sender, fail_fast=fail_fast, progress=progress, started=started)
             except FailFast as exc:
@@ -349,9 +383,12 @@ def score_file(input: str | Path, output: str | Path, **kwargs: Any) -> BatchSum
     """Score a CSV or Parquet file into ``output`` (CSV or Parquet, by suffix); one output row per input row.
 
     Output columns: the input's id column if it has one, ``row`` (1-based), ``prediction`` and, when the endpoint
-    offers ``predict_proba``, ``probability`` (of ``"yes"``). Rows that fail validation are not sent; their
-    prediction is empty and the errors file (``errors=``, default ``<output stem>.errors.csv``) says row, field
-    and reason. ``resume=True`` continues an interrupted run. Keywords as :func:`score_file_async`.
+    offers ``predict_proba``, ``probability`` (of ``"yes"``), and with ``deployment_column="deployment"`` a column
+    of that name naming the deployment that answered for each row (empty for rows never sent). Rows that fail
+    validation are not sent; their prediction is empty and the errors file (``errors=``, default
+    ``<output stem>.errors.csv``) says row, field and reason. ``deployment="green"`` sends every row to that
+    deployment; ``token_provider`` replaces the key (``aml_token``). ``resume=True`` continues an interrupted run
+    (with the same columns). Keywords as :func:`score_file_async`.
     """
     return run_sync("score_file", lambda: score_file_async(input, output, **kwargs))
 

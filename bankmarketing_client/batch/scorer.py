@@ -16,27 +16,39 @@ from bankmarketing_client.batch.engine import scored_chunks
 from bankmarketing_client.batch.session import EndpointSettings, _connect, run_sync
 from bankmarketing_client.batch.sources import RecordChunks, TableChunks, aiter_records, frame_table
 from bankmarketing_client.batch.tuner import Tuner, TunerSettings
-from bankmarketing_client.errors import RowError
+from bankmarketing_client.errors import ConfigurationError, RowError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from bankmarketing_client.auth import Secret
+    from bankmarketing_client.auth import Secret, TokenProvider
     from bankmarketing_client.client import AsyncScoringClient
     from bankmarketing_client.contract import Contract
 
 PREDICTION_COLUMN: Final = "prediction"
 PROBABILITY_COLUMN: Final = "probability"
+ERROR_COLUMN: Final = "error"
+
+
+def check_deployment_column(name: str, taken: Iterable[str]) -> str:
+    """``name`` for the serving-deployment column, unless it is empty or another output column's name."""
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigurationError("the deployment column needs a name, e.g. deployment_column='deployment'")
+    if name in set(taken):
+        raise ConfigurationError(f"the deployment column {name!r} would replace a column of that name; pick another")
+    return name
 
 
 @dataclass(frozen=True)
 class ScoredRow:
-    """One row from :func:`score_stream`: its 1-based number, the label (None if refused) and why not."""
+    """One row from :func:`score_stream`: its 1-based number, the label (None if refused), why not, and the
+    deployment that answered for it (None if it was never sent, or the endpoint did not say)."""
 
     row: int
     label: str | None
     probability: float | None
     errors: tuple[RowError, ...] = ()
+    deployment: str | None = None
 
 
 async def score_stream(
@@ -50,13 +62,16 @@ async def score_stream(
     batch_size: int | None = None,
     concurrency: int | None = None,
     allow_unknown_categories: bool = False,
+    deployment: str | None = None,
+    token_provider: TokenProvider | None = None,
 ) -> AsyncIterator[ScoredRow]:
     """Score records as they come, yielding one :class:`ScoredRow` per record in input order.
 
-    Records that fail validation are yielded with ``label=None`` and their errors, never sent.
+    Records that fail validation are yielded with ``label=None`` and their errors, never sent. ``deployment``
+    sends every record to that deployment; each row says which deployment answered for it.
     """
     tuner = Tuner(TunerSettings(batch_size=batch_size, concurrency=concurrency))
-    endpoint = EndpointSettings(scoring_uri, api_key, contract, client)
+    endpoint = EndpointSettings(scoring_uri, api_key, contract, client, deployment, token_provider)
     source = RecordChunks(aiter_records(records), allow_unknown=allow_unknown_categories)
     async with _connect(endpoint, proba, tuner) as sender:
         async for chunk in scored_chunks(source, sender):
@@ -66,7 +81,9 @@ async def score_stream(
             for offset in range(chunk.num_rows):
                 row = chunk.start_row + offset
                 p = float(chunk.probabilities[offset])
-                yield ScoredRow(row, chunk.labels[offset], None if math.isnan(p) else p, tuple(by_row.get(row, ())))
+                errors = tuple(by_row.get(row, ()))
+                label, served = chunk.labels[offset], chunk.deployments[offset]
+                yield ScoredRow(row, label, None if math.isnan(p) else p, errors, served)
 
 
 async def score_frame_async(
@@ -80,13 +97,20 @@ async def score_frame_async(
     batch_size: int | None = None,
     concurrency: int | None = None,
     allow_unknown_categories: bool = False,
+    deployment: str | None = None,
+    token_provider: TokenProvider | None = None,
+    deployment_column: str | None = None,
 ) -> pd.DataFrame:
     """As :func:`score_frame`, inside a running event loop."""
     import numpy as np
 
+    if deployment_column is not None:
+        taken = [*map(str, frame.columns), PREDICTION_COLUMN, PROBABILITY_COLUMN, ERROR_COLUMN]
+        check_deployment_column(deployment_column, taken)
     table = frame_table(frame)
     tuner = Tuner(TunerSettings(batch_size=batch_size, concurrency=concurrency))
-    endpoint = EndpointSettings(scoring_uri, api_key, contract, client)
+    endpoint = EndpointSettings(scoring_uri, api_key, contract, client, deployment, token_provider)
+    served: list[str | None] = []
     labels: list[str | None] = []
     probabilities: list[Any] = []
     reasons: list[str | None] = [None] * len(frame)
@@ -94,6 +118,7 @@ async def score_frame_async(
     async with _connect(endpoint, proba, tuner) as sender:
         async for chunk in scored_chunks(source, sender):
             labels += chunk.labels
+            served += chunk.deployments
             probabilities.append(chunk.probabilities)
             for error in chunk.errors:
                 previous = reasons[error.row - 1]
@@ -103,7 +128,9 @@ async def score_frame_async(
         result[PREDICTION_COLUMN] = labels
         if sender.proba:
             result[PROBABILITY_COLUMN] = np.concatenate(probabilities) if probabilities else []
-        result["error"] = reasons
+        result[ERROR_COLUMN] = reasons
+        if deployment_column is not None:
+            result[deployment_column] = served
     return result
 
 
@@ -111,7 +138,9 @@ def score_frame(frame: pd.DataFrame, **kwargs: Any) -> pd.DataFrame:
     """A copy of ``frame`` with ``prediction`` (``probability`` on ``inputs`` endpoints) and ``error`` columns.
 
     Rows that fail validation are not sent: their prediction is None and ``error`` says which field and why.
-    Keywords as :func:`score_frame_async`.
+    ``deployment="green"`` sends every row to that deployment; ``deployment_column="deployment"`` adds a column
+    naming the deployment that answered for each row (None for rows never sent). Keywords as
+    :func:`score_frame_async`.
     """
     return run_sync("score_frame", lambda: score_frame_async(frame, **kwargs))
 
