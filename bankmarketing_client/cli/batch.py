@@ -13,6 +13,9 @@ Guards (see ``score --help``): one run per output at a time (an OS lock, release
 or errors file that is a directory or cannot be written is refused before any row is sent; a CSV line (so also a
 field) over 128 KiB is never read whole: a longer header is refused, a longer row is rejected in the errors file.
 A refused run leaves no file behind.
+
+``--engine spark`` runs the same scoring on Apache Spark instead (Parquet in, a Parquet folder out; see
+:mod:`.spark_engine` for what it does differently).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from typing import Any
 from bankmarketing_client.cli import positive_int
 from bankmarketing_client.cli.endpoint_options import add_endpoint_options, endpoint_options
 from bankmarketing_client.cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
+from bankmarketing_client.cli.spark_engine import add_spark_options, check_spark_options, run_spark_score
 
 
 def register(subparsers: Any) -> None:
@@ -54,6 +58,7 @@ def register(subparsers: Any) -> None:
     score.add_argument("--no-proba", dest="proba", action="store_false", help="labels only")
     score.add_argument("--allow-unknown-categories", action="store_true", help="send categories never seen in training")
     add_endpoint_options(score)
+    add_spark_options(score)
     bar = score.add_mutually_exclusive_group()
     bar.add_argument("--progress", dest="progress", action="store_true", default=None, help="always draw the bar")
     bar.add_argument("--quiet", dest="progress", action="store_false", help="no bar (default when not a terminal)")
@@ -64,8 +69,11 @@ def run_score(args: argparse.Namespace) -> int:
     from bankmarketing_client.batch.filerun import score_file_async
     from bankmarketing_client.batch.progress import Progress
 
-    progress = Progress(enabled=args.progress)
+    check_spark_options(args)
     endpoint = endpoint_options(args)
+    if args.engine == "spark":
+        return run_spark_score(args, endpoint)
+    progress = Progress(enabled=args.progress)
     coroutine = score_file_async(
         args.input,
         args.output,

@@ -1,0 +1,312 @@
+"""``score --engine spark``: the ``score`` command run through :func:`~bankmarketing_client.spark.score_spark`.
+
+The single-process scorer keeps one endpoint busy from one asyncio process; this engine hands the same work (the
+same codec, client core and retry policy, per partition) to Spark, for tables that live in a lake and endpoints
+with many instances. It reads Parquet (a file or a folder of them) and writes a Parquet folder through Spark's own
+committer, so the output holds each input row once even when tasks are re-run. Spark is local (``local[*]``)
+unless ``--master`` names a cluster.
+
+Same exit codes (:mod:`.exits`) and the same summary (:class:`~bankmarketing_client.batch.summary.BatchSummary`)
+as the single-process scorer. The differences, each refused with one line (exit 2) rather than half-supported:
+no CSV input, no ``--resume`` (a failed Spark job leaves no output; run it again), no ``--fail-fast``, and an
+output that already exists is refused (Spark does not append to or replace it). Rows of a distributed table have
+no global number, so the output and the errors folder name a row by its id column; an input without one keeps
+every column. Retries happen inside the executors and are not added up here.
+
+Spark's console output (log4j lines, the stage progress bar) would bury the summary, so the driver runs with a
+log4j2 configuration that lets only errors through and with the progress bar off.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+from bankmarketing_client.cli.exits import EXIT_FAILED, EXIT_OK, EXIT_USER_ERROR
+from bankmarketing_client.errors import AuthenticationError, ConfigurationError, DatasetError
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+    from bankmarketing_client.batch.summary import BatchSummary, RowCounts
+    from bankmarketing_client.cli.endpoint_options import EndpointOptions
+    from bankmarketing_client.spark.budget import BudgetPlan
+
+ENGINES: Final = ("local", "spark")
+DEFAULT_MASTER: Final = "local[*]"
+#: Spark's console log: ``org.apache.spark.repl.Main`` at the root's level also silences the "Setting default log
+#: level" notice Spark prints for Python drivers.
+LOG4J2_CONFIG: Final = """\
+rootLogger.level = {level}
+rootLogger.appenderRef.stderr.ref = console
+logger.repl.name = org.apache.spark.repl.Main
+logger.repl.level = {level}
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = spark %p %c{{1}}: %m%n
+"""
+#: Spark's log level by ``-v`` count: by default nothing (a failed job is reported in one line by the CLI; Spark
+#: would log each failed task with a page of Java stack), ``-v`` its errors and warnings, ``-vv`` its info lines.
+SPARK_LOG_LEVELS: Final = ("off", "warn", "info")
+INSTALL_PYSPARK: Final = "pip install 'bankmarketing-client[spark]'"
+INSTALL_JAVA: Final = "Debian/Ubuntu: apt-get install default-jre-headless; or set JAVA_HOME"
+#: A URI scheme (abfss://, hdfs://, s3a://, file:): such paths are Spark's to resolve, not checked here.
+_SCHEME: Final = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+#: A Python exception's last traceback line, as Spark's message quotes a task's error: ``pkg.SomeError: why``.
+_RAISED: Final = re.compile(r"^\s*[\w.]+(Error|Exception): ")
+
+
+def add_spark_options(parser: argparse.ArgumentParser) -> None:
+    """The engine choice and Spark's master URL, on the ``score`` command."""
+    parser.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="local",
+        help="local: this process, CSV or Parquet, resumable (default); spark: Apache Spark, Parquet file or "
+        "folder in, Parquet folder out (needs the spark extra and Java 17+)",
+    )
+    parser.add_argument(
+        "--master",
+        metavar="URL",
+        help=f"with --engine spark: Spark's master (default {DEFAULT_MASTER}; e.g. spark://host:7077)",
+    )
+
+
+@dataclass(frozen=True)
+class SparkPaths:
+    """Where a Spark run reads and writes: checked up front (for local paths) so a mistake costs no JVM start."""
+
+    input: str
+    output: str
+    errors: str
+
+    @classmethod
+    def checked(cls, args: argparse.Namespace) -> SparkPaths:
+        source, output = str(args.input), str(args.output)
+        errors = str(args.errors) if args.errors is not None else _default_errors(output)
+        if not _is_uri(source):
+            path = Path(source)
+            if not path.exists():
+                raise DatasetError(f"{path}: no such file or folder")
+            if path.is_file():
+                from bankmarketing_client.batch.readers import detect_format
+
+                if detect_format(path) != "parquet":
+                    raise ConfigurationError(
+                        f"{path}: --engine spark reads Parquet (a file or a folder of them); "
+                        "convert the CSV first, or score it without --engine spark"
+                    )
+        for what, target in (("output", output), ("errors folder", errors)):
+            if not _is_uri(target) and Path(target).exists():
+                raise ConfigurationError(
+                    f"the {what} {target} exists; Spark writes a new folder: remove it or give another name"
+                )
+        if len({source, output, errors}) < 3:
+            raise ConfigurationError("the input, output and errors folder must be three different paths")
+        return cls(source, output, errors)
+
+
+def _is_uri(path: str) -> bool:
+    return bool(_SCHEME.match(path)) and not Path(path).exists()
+
+
+def _default_errors(output: str) -> str:
+    """``scored.parquet`` -> ``scored.errors.csv`` beside it, as the single-process scorer names its errors file."""
+    head, _, name = output.rstrip("/").rpartition("/")
+    stem = name.rsplit(".", 1)[0] if "." in name else name
+    return f"{head}/{stem}.errors.csv" if head else f"{stem}.errors.csv"
+
+
+def check_spark_options(args: argparse.Namespace) -> None:
+    """Refuse, with one line each, the ``score`` options the Spark engine does not have."""
+    if args.engine != "spark":
+        if args.master is not None:
+            raise ConfigurationError("--master is for --engine spark; add --engine spark or drop --master")
+        return
+    unsupported = {
+        "--resume": args.resume and "a failed Spark job writes no output, so run it again from the start",
+        "--fail-fast": args.fail_fast and "invalid rows are listed in the errors folder instead",
+        "--delimiter": args.delimiter is not None and "it reads Parquet only",
+    }
+    for option, why in unsupported.items():
+        if why:
+            raise ConfigurationError(f"{option} does not work with --engine spark: {why}")
+    if importlib.util.find_spec("pyspark") is None:
+        raise ConfigurationError(f"--engine spark needs pyspark: {INSTALL_PYSPARK}")
+    if _java() is None:
+        raise ConfigurationError(f"--engine spark needs a Java 17+ runtime and none was found ({INSTALL_JAVA})")
+
+
+def _java() -> str | None:
+    home = os.environ.get("JAVA_HOME")
+    if home:
+        candidate = Path(home) / "bin" / "java"
+        return str(candidate) if os.access(candidate, os.X_OK) else None
+    return shutil.which("java")
+
+
+@contextmanager
+def spark_session(master: str, verbosity: int = 0) -> Iterator[SparkSession]:
+    """A quiet Spark session (:data:`SPARK_LOG_LEVELS`), stopped at the end. A local master binds to loopback
+    only and runs its Python workers with this interpreter (Spark's default, ``python3`` on the PATH, may not
+    have this package); a cluster's executors use the cluster's own Python."""
+    from pyspark.sql import SparkSession
+
+    with warnings.catch_warnings(), tempfile.TemporaryDirectory(prefix="bankmarketing-spark-") as folder:
+        # pyspark warns at start and at mapInArrow that pandas 3 is newer than it was tested with; this engine's
+        # Arrow path does not go through pandas, and the warning would sit above the summary.
+        warnings.filterwarnings("ignore", category=FutureWarning, module="pyspark")
+        config = Path(folder) / "log4j2.properties"
+        level = SPARK_LOG_LEVELS[min(verbosity, len(SPARK_LOG_LEVELS) - 1)]
+        config.write_text(LOG4J2_CONFIG.format(level=level), encoding="utf-8")
+        builder = (
+            SparkSession.builder.master(master)
+            .appName("bankmarketing-client score")
+            .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={config.as_uri()}")
+            .config("spark.ui.showConsoleProgress", "false")
+        )
+        if master.startswith("local"):
+            builder = (
+                builder.config("spark.driver.host", "127.0.0.1")
+                .config("spark.driver.bindAddress", "127.0.0.1")
+                .config("spark.ui.enabled", "false")
+            )
+            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # read by pyspark itself, not from the conf
+        session = builder.getOrCreate()
+        try:
+            yield session
+        finally:
+            session.stop()
+
+
+def count_rows(scored: DataFrame) -> RowCounts:
+    """The run's counters from the written output: a null ``error`` is scored, an endpoint's refusal failed,
+    any other error rejected by validation (the same split as the single-process scorer's)."""
+    from pyspark.sql import functions as F
+
+    from bankmarketing_client.batch.engine import ENDPOINT_FIELD
+    from bankmarketing_client.batch.summary import RowCounts
+    from bankmarketing_client.spark.partition import ERROR_COLUMN
+
+    error = F.col(ERROR_COLUMN)
+    failed = error.startswith(f"{ENDPOINT_FIELD}: ")
+    row = scored.agg(
+        F.count(F.lit(1)).alias("rows"),
+        F.count(F.when(error.isNull(), 1)).alias("scored"),
+        F.count(F.when(error.isNotNull() & ~failed, 1)).alias("rejected"),
+        F.count(F.when(failed, 1)).alias("failed"),
+    ).first()
+    assert row is not None  # an aggregate without grouping always has its one row
+    return RowCounts(int(row["rows"]), int(row["scored"]), int(row["rejected"]), int(row["failed"]))
+
+
+def summary_lines(summary: BatchSummary, plan: BudgetPlan, batch_size: int | None, master: str) -> list[str]:
+    """The single-process summary, with the lines whose figures live in the executors said as such."""
+    lines = []
+    for line in summary.lines():
+        if line.startswith("retries:"):
+            line = "retries:   inside the executors (each task backs off as the single-process scorer does)"
+        elif line.startswith("tuning:"):
+            size = f"{batch_size:,}" if batch_size else "tuned per task"
+            line = (
+                f"tuning:    batch size {size}, concurrency {plan.peak} ({plan.per_task} per task x {plan.slots} slots)"
+            )
+        lines.append(line)
+    lines.append(f"spark:     {master}")
+    return lines
+
+
+def job_failure(exc: Exception) -> tuple[str, int]:
+    """One line and an exit code for a failed Spark job. Spark's message carries whole stack traces; the line is
+    the last Python error a task raised (else the message's first line). A key the endpoint refused is a user
+    error (2), as :func:`~bankmarketing_client.cli.exits.exit_code_for` has it; any other failure is 1."""
+    text = str(exc).strip()
+    raised = [line.strip() for line in text.splitlines() if _RAISED.match(line)]
+    reason = (raised[-1] if raised else text.splitlines()[0] if text else type(exc).__name__)[:500]
+    refused = bool(raised) and raised[-1].split(":", 1)[0].rsplit(".", 1)[-1] == AuthenticationError.__name__
+    return reason, EXIT_USER_ERROR if refused else EXIT_FAILED
+
+
+def run_spark_score(args: argparse.Namespace, endpoint: EndpointOptions) -> int:
+    """``score --engine spark`` (options already passed :func:`check_spark_options`): score ``args.input`` into a
+    Parquet folder, print the summary, return the exit code. The elapsed time starts once Spark is up; the
+    session's start-up is shown on its own line."""
+    from bankmarketing_client.batch.summary import BatchSummary
+
+    paths = SparkPaths.checked(args)
+    master = args.master or DEFAULT_MASTER
+    starting = time.monotonic()
+    with spark_session(master, args.verbose) as session:
+        started = time.monotonic()
+        from pyspark.errors import AnalysisException, PySparkException
+
+        from bankmarketing_client.spark import plan_budget, score_spark
+        from bankmarketing_client.spark.budget import resolve_budget
+
+        try:
+            frame = session.read.parquet(paths.input)
+        except AnalysisException as exc:
+            raise DatasetError(f"{paths.input}: cannot read it as Parquet ({job_failure(exc)[0]})") from None
+        id_column = args.id_column
+        keep_all = id_column is None and not _has_id_column(frame)
+        scored = score_spark(
+            frame,
+            scoring_uri=endpoint.scoring_uri,
+            api_key=endpoint.api_key,
+            token_provider=endpoint.token_provider,
+            deployment=endpoint.deployment,
+            contract=endpoint.contract,
+            proba=args.proba is not False,
+            id_column=id_column,
+            keep_columns=keep_all,
+            max_in_flight=args.concurrency,
+            batch_size=args.batch_size,
+            allow_unknown_categories=args.allow_unknown_categories,
+        )
+        plan = plan_budget(resolve_budget(args.concurrency, None), session.sparkContext.defaultParallelism)
+        try:
+            scored.write.parquet(paths.output, mode="errorifexists")
+        except PySparkException as exc:  # Spark turns every failure of a job into one of these
+            reason, code = job_failure(exc)
+            print(f"bankmarketing-client: error: the Spark job failed, no output written: {reason}", file=sys.stderr)
+            return code
+        written = session.read.parquet(paths.output)
+        counts = count_rows(written)
+        summary = BatchSummary(counts=counts, elapsed=time.monotonic() - started, output=Path(paths.output))
+        if counts.rejected or counts.failed or args.errors is not None:
+            _write_errors(written, paths.errors)
+            summary.errors_path = Path(paths.errors)
+    print("\n".join(summary_lines(summary, plan, args.batch_size, f"{master}, started in {started - starting:.1f} s")))
+    return EXIT_OK if summary.ok else EXIT_FAILED
+
+
+def _has_id_column(frame: DataFrame) -> bool:
+    from bankmarketing_client.batch.readers import ID_CANDIDATES
+
+    return any(column.lower() in ID_CANDIDATES for column in frame.columns)
+
+
+def _write_errors(written: DataFrame, errors: str) -> None:
+    """The refused rows, as CSV part files in one folder: the row's id (or its columns) and the reason."""
+    from bankmarketing_client.spark.partition import ERROR_COLUMN, PREDICTION_COLUMN, PROBABILITY_COLUMN
+
+    refused = written.filter(written[ERROR_COLUMN].isNotNull())
+    columns = [c for c in written.columns if c not in (PREDICTION_COLUMN, PROBABILITY_COLUMN)]
+    refused.select(*columns).write.csv(errors, header=True, mode="errorifexists")
+
+
+__all__ = ["add_spark_options", "check_spark_options", "job_failure", "run_spark_score"]
