@@ -7,8 +7,16 @@ that test modules extend (``standin.route("GET", r"regex")(handler)``). The buil
 for managed online endpoints (the REST shapes of ``specification/machinelearningservices``: onlineEndpoints get,
 listKeys, token; onlineDeployments get, list, createOrUpdate as a long-running operation, getLogs), and the
 OpenID discovery and token routes MSAL calls for a ``ClientSecretCredential`` whose ``authority`` is the stand-in.
-ARM routes want a bearer token the stand-in issued (401 otherwise, as ARM does).
-Test modules load it as a plugin for its fixtures (``pytest_plugins = ["arm_standin"]``); it holds no asserts.
+ARM routes want a bearer token the stand-in issued for its own ARM audience (401 otherwise, as ARM does).
+``/aad/score`` plays an ``aad_token`` online endpoint: it wants a token issued for ``https://ml.azure.com/.default``
+and forwards the request, with the key, to a real local endpoint (``state.aad_upstream``).
+Test modules load it as a plugin for its fixtures (``pytest_plugins = ["arm_standin"]``; PYTEST_DONT_REWRITE:
+it holds no asserts).
+
+THE SEAM (the one place the SDK is pointed here, all through documented settings, nothing patched): azure-ai-ml's
+custom-cloud keywords ``MLClient(..., cloud=NAME, cloud_metadata={...})`` (our :class:`CustomCloud`) name the
+stand-in as Resource Manager; azure-identity's ``authority=`` with ``disable_instance_discovery=True`` names it as
+the Entra ID authority; azure-core's ``connection_verify=`` hands both the test CA.
 """
 
 from __future__ import annotations
@@ -25,13 +33,20 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 import trustme
+from azure.ai.ml import MLClient
+from azure.core.credentials import TokenCredential
+
+from bankmarketing_client.azureml.v2.workspace import CustomCloud, make_credential, open_ml_client
+from bankmarketing_client.azureml.workspace import WorkspaceRef
 
 SUBSCRIPTION = "00000000-1111-2222-3333-444444444444"
 RESOURCE_GROUP = "rg-bank"
 WORKSPACE = "ws-bank"
 TENANT = "72f988bf-0000-4000-8000-000000000001"
+AML_SCOPE = "https://ml.azure.com/.default"
 CLIENT_ID = "11111111-2222-4333-8444-555555555555"
 #: A test secret, which the tests prove never appears in any output.
 CLIENT_SECRET = "sp-secret-for-tests-7f3a"
@@ -215,6 +230,8 @@ class ArmState:
     logs: dict[tuple[str, str, str], str] = field(default_factory=dict)
     #: How many status polls a deployment update answers ``InProgress`` before ``Succeeded``.
     lro_polls: int = 1
+    #: ``(scoring URI, key)`` of the local endpoint ``/aad/score`` forwards to.
+    aad_upstream: tuple[str, str] | None = None
 
 
 class ArmStandin:
@@ -224,7 +241,8 @@ class ArmStandin:
         self.ca_path = ca_path
         self.state = ArmState()
         self.requests: list[Recorded] = []
-        self.issued_tokens: list[str] = []
+        #: token -> the scope it was issued for
+        self.issued_tokens: dict[str, str] = {}
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
         self._operations: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -288,14 +306,18 @@ class ArmStandin:
         for method, pattern, handler in list(self._routes):
             match = pattern.fullmatch(request.path)
             if match and method == request.method:
-                if match.re.pattern.startswith(re.escape("/subscriptions/")) and not self._authorized(request):
+                arm = match.re.pattern.startswith(re.escape("/subscriptions/"))
+                if arm and not self._authorized(request, f"{self.url}/.default"):
                     return arm_error(401, "InvalidAuthenticationToken", "The access token is invalid.")
                 return handler(request, match)
         return arm_error(404, "ResourceNotFound", f"no stand-in route for {request.method} {request.path}")
 
-    def _authorized(self, request: Recorded) -> bool:
+    def _authorized(self, request: Recorded, scope: str) -> bool:
+        """A bearer token this stand-in issued for ``scope`` (ARM's audience, or Azure ML's)."""
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        return scheme == "Bearer" and any(secrets.compare_digest(token, t) for t in self.issued_tokens)
+        with self._lock:
+            issued = list(self.issued_tokens.items())
+        return scheme == "Bearer" and any(secrets.compare_digest(token, t) and s == scope for t, s in issued)
 
     def requests_to(self, suffix: str, method: str | None = None) -> list[Recorded]:
         """The recorded requests whose path ends with ``suffix`` (and with ``method``, if given)."""
@@ -305,24 +327,17 @@ class ArmStandin:
         """The recorded requests to ARM (not to the token endpoint)."""
         return [r for r in self.requests if r.path.startswith("/subscriptions/")]
 
-    # -- what azure-ai-ml and azure-identity are told ------------------------------------------------------------
-    @property
-    def cloud_metadata(self) -> dict[str, str]:
-        """azure-ai-ml's custom-cloud settings (``MLClient(..., cloud=NAME, cloud_metadata=...)``) naming us."""
-        return {
-            "azure_portal": self.url + "/",
-            "resource_manager": self.url + "/",
-            "active_directory": self.url + "/",
-            "aml_resource_id": "https://ml.azure.com/",
-            "storage_endpoint": "core.windows.net",
-            "registry_discovery_endpoint": self.url + "/",
-        }
-
-    def issue_token(self) -> str:
+    # -- tokens ----------------------------------------------------------------------------------------------------
+    def issue_token(self, scope: str) -> str:
         token = "eyJ0eXAiOiJKV1Qi." + secrets.token_urlsafe(24)
         with self._lock:
-            self.issued_tokens.append(token)
+            self.issued_tokens[token] = scope
         return token
+
+    def tokens_for(self, scope: str) -> list[str]:
+        """The tokens issued for ``scope``, oldest first."""
+        with self._lock:
+            return [t for t, s in self.issued_tokens.items() if s == scope]
 
     def _install_builtin_routes(self) -> None:
         state = self.state
@@ -363,7 +378,7 @@ class ArmStandin:
                     "token_type": "Bearer",
                     "expires_in": 3599,
                     "ext_expires_in": 3599,
-                    "access_token": self.issue_token(),
+                    "access_token": self.issue_token(form.get("scope", [""])[0].split()[0]),
                 },
             )
 
@@ -431,6 +446,19 @@ class ArmStandin:
                 deployment["properties"]["provisioningState"] = "Succeeded"
             return Reply(200, {"status": "Succeeded"})
 
+        @self.route("POST", r"/aad/score")
+        def aad_score(request: Recorded, match: re.Match[str]) -> Reply:
+            if not self._authorized(request, AML_SCOPE):
+                return Reply(401, b"", {"WWW-Authenticate": 'Bearer realm="aad_token"'})
+            assert state.aad_upstream is not None, "set state.aad_upstream to a local endpoint first"
+            uri, key = state.aad_upstream
+            headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+            if "azureml-model-deployment" in request.headers:
+                headers["azureml-model-deployment"] = request.headers["azureml-model-deployment"]
+            answer = httpx.post(uri, content=request.body, headers=headers, timeout=30)
+            passed = {k: v for k, v in answer.headers.items() if k.lower() == "azureml-model-deployment"}
+            return Reply(answer.status_code, answer.content, passed)
+
         @self.route("POST", DEPLOYMENT_PATH + "/getLogs")
         def get_logs(request: Recorded, match: re.Match[str]) -> Reply:
             sent = request.json()
@@ -454,3 +482,36 @@ def arm_standin(tmp_path: Path) -> Iterator[ArmStandin]:
     ca = trustme.CA()
     with ArmStandin(ca, make_ca_file(ca, tmp_path)) as standin:
         yield standin
+
+
+@pytest.fixture
+def sp_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The service principal the stand-in accepts, in the ``AZURE_*`` variables azure-identity reads."""
+    monkeypatch.setenv("AZURE_TENANT_ID", TENANT)
+    monkeypatch.setenv("AZURE_CLIENT_ID", CLIENT_ID)
+    monkeypatch.setenv("AZURE_CLIENT_SECRET", CLIENT_SECRET)
+    # MLClient records its cloud in the process environment; the test's value is dropped again afterwards.
+    monkeypatch.setenv("AZUREML_CURRENT_CLOUD", "AzureCloud")
+
+
+@pytest.fixture
+def standin_credential(arm_standin: ArmStandin, sp_environment: None) -> TokenCredential:
+    """A real azure-identity ``ClientSecretCredential`` whose authority is the stand-in."""
+    return make_credential(
+        "service-principal",
+        authority=arm_standin.url,
+        connection_verify=str(arm_standin.ca_path),
+        disable_instance_discovery=True,
+    )
+
+
+@pytest.fixture
+def standin_cloud(arm_standin: ArmStandin) -> CustomCloud:
+    return CustomCloud(resource_manager=arm_standin.url, active_directory=arm_standin.url)
+
+
+@pytest.fixture
+def ml_client(arm_standin: ArmStandin, standin_credential: TokenCredential, standin_cloud: CustomCloud) -> MLClient:
+    """A real ``MLClient`` for the stand-in's workspace (through the seam above)."""
+    ref = WorkspaceRef(SUBSCRIPTION, RESOURCE_GROUP, WORKSPACE)
+    return open_ml_client(ref, standin_credential, cloud=standin_cloud, connection_verify=str(arm_standin.ca_path))

@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 
 CredentialKind = Literal["default", "cli", "service-principal"]
 CREDENTIAL_KINDS: tuple[CredentialKind, ...] = ("default", "cli", "service-principal")
+#: The clouds azure-ai-ml knows by name. Any other name would make it fetch cloud metadata from the public
+#: Resource Manager, a network call with no deadline of ours; other clouds are given as a :class:`CustomCloud`.
+KNOWN_CLOUDS = ("AzureCloud", "AzureChinaCloud", "AzureUSGovernment")
 #: azure-identity's own variable for a non-public authority (sovereign cloud, or a stand-in).
 AUTHORITY_ENV = "AZURE_AUTHORITY_HOST"
 
@@ -119,7 +122,7 @@ def open_ml_client(
 ) -> MLClient:
     """An ``MLClient`` for ``ref``, authenticated by ``credential`` (any azure-core ``TokenCredential``).
 
-    ``cloud`` is a cloud name azure-ai-ml knows (``AzureUSGovernment``, ...) or a :class:`CustomCloud`;
+    ``cloud`` is one of :data:`KNOWN_CLOUDS` or a :class:`CustomCloud` (default: azure-ai-ml's, AzureCloud);
     ``connection_verify`` a CA bundle path for every management call. azure-ai-ml's own telemetry is off unless
     ``enable_telemetry``: a scoring client should not send usage data of its own accord. Note that azure-ai-ml
     records the chosen cloud in the process environment (``AZUREML_CURRENT_CLOUD``).
@@ -132,8 +135,9 @@ def open_ml_client(
     if isinstance(cloud, CustomCloud):
         options.update(cloud=cloud.name, cloud_metadata=cloud.metadata())
     elif cloud is not None:
+        if cloud not in KNOWN_CLOUDS:
+            raise ConfigurationError(
+                f"unknown cloud {cloud!r}: use one of {', '.join(KNOWN_CLOUDS)}, or a CustomCloud for any other"
+            )
         options["cloud"] = cloud
-    try:
-        return MLClient(credential, ref.subscription_id, ref.resource_group, ref.workspace_name, **options)
-    except (ValueError, LookupError) as exc:  # an unknown cloud name, a malformed reference
-        raise ConfigurationError(f"cannot build the Azure ML client: {exc}") from None
+    return MLClient(credential, ref.subscription_id, ref.resource_group, ref.workspace_name, **options)
