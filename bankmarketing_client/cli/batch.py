@@ -7,7 +7,8 @@ traceback); 130 interrupted by Ctrl-C or SIGTERM (progress saved: run again with
 
 The endpoint comes from ``--scoring-uri`` or ``$BANKMARKETING_SCORING_URI``; the key from ``$BANKMARKETING_API_KEY``
 or ``--key-file`` (a key, or an ``aml_token`` answer as JSON), never from the command line. ``--deployment`` sends
-every chunk to one deployment.
+every chunk to one deployment (a name the endpoint does not know exits 2); ``--deployment-column`` adds a column
+naming the deployment that served each row.
 
 Guards (see ``score --help``): one run per output at a time (an OS lock, released even by ``kill -9``); an output
 or errors file that is a directory or cannot be written is refused before any row is sent; a CSV line (so also a
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 from pathlib import Path
@@ -30,7 +32,12 @@ from typing import Any
 
 from bankmarketing_client.cli import positive_int
 from bankmarketing_client.cli.endpoint_options import add_endpoint_options, endpoint_options
-from bankmarketing_client.cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
+from bankmarketing_client.cli.exits import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    unknown_deployment_is_a_user_error,
+)
 from bankmarketing_client.cli.spark_engine import add_spark_options, check_spark_options, run_spark_score
 
 
@@ -58,6 +65,13 @@ def register(subparsers: Any) -> None:
     score.add_argument("--no-proba", dest="proba", action="store_false", help="labels only")
     score.add_argument("--allow-unknown-categories", action="store_true", help="send categories never seen in training")
     add_endpoint_options(score)
+    score.add_argument(
+        "--deployment-column",
+        nargs="?",
+        const="deployment",
+        metavar="NAME",
+        help="add a column (default name: deployment) naming the deployment that served each row",
+    )
     add_spark_options(score)
     bar = score.add_mutually_exclusive_group()
     bar.add_argument("--progress", dest="progress", action="store_true", default=None, help="always draw the bar")
@@ -68,6 +82,7 @@ def register(subparsers: Any) -> None:
 def run_score(args: argparse.Namespace) -> int:
     from bankmarketing_client.batch.filerun import score_file_async
     from bankmarketing_client.batch.progress import Progress
+    from bankmarketing_client.client import ENV_DEPLOYMENT
 
     check_spark_options(args)
     endpoint = endpoint_options(args)
@@ -92,6 +107,7 @@ def run_score(args: argparse.Namespace) -> int:
         delimiter=args.delimiter,
         allow_unknown_categories=args.allow_unknown_categories,
         progress=progress,
+        deployment_column=args.deployment_column,
     )
 
     async def main() -> Any:
@@ -103,7 +119,8 @@ def run_score(args: argparse.Namespace) -> int:
         return await task
 
     try:
-        summary = asyncio.run(main())
+        with unknown_deployment_is_a_user_error(endpoint.deployment or os.environ.get(ENV_DEPLOYMENT)):
+            summary = asyncio.run(main())
     except (KeyboardInterrupt, asyncio.CancelledError):
         print(
             f"bankmarketing-client: interrupted; progress saved, continue with: score ... -o {args.output} --resume",

@@ -10,7 +10,8 @@ code   name                 when
                             ``--resume``), a published pipeline's run did not complete, a local endpoint's
                             process died
 2      EXIT_USER_ERROR      a mistake to fix before running again: a bad option, file or setting (including a key
-                            the endpoint refuses: 401/403), a missing extra; one line on stderr, no traceback
+                            the endpoint refuses: 401/403, and a ``--deployment`` it does not know: a 404 to a
+                            request naming one), a missing extra; one line on stderr, no traceback
 130    EXIT_INTERRUPTED     Ctrl-C or SIGTERM (128 + SIGINT, as shells report it); ``score`` saves its progress
 =====  ===================  =====================================================================================
 
@@ -20,9 +21,17 @@ The load test (``locust -f loadtest``) has exit codes of its own (a setup error,
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Final
 
-from bankmarketing_client.errors import APIError, AuthenticationError, BankMarketingError, RunStopped
+from bankmarketing_client.errors import (
+    APIError,
+    AuthenticationError,
+    BankMarketingError,
+    ConfigurationError,
+    RunStopped,
+)
 
 EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1
@@ -36,3 +45,17 @@ def exit_code_for(error: BankMarketingError) -> int:
     if isinstance(cause, APIError) and not isinstance(cause, AuthenticationError):
         return EXIT_FAILED
     return EXIT_USER_ERROR
+
+
+@contextlib.contextmanager
+def unknown_deployment_is_a_user_error(deployment: str | None) -> Iterator[None]:
+    """Around a command whose requests name ``deployment``: a 404 then means the endpoint has no deployment of that
+    name (Azure's answer), a setting to fix, so it leaves as a :class:`ConfigurationError` with the same line.
+    Without a deployment a 404 stays the endpoint's failure (a wrong URI, or no deployment takes traffic)."""
+    try:
+        yield
+    except (APIError, RunStopped) as exc:
+        cause = exc.cause if isinstance(exc, RunStopped) else exc
+        if deployment is None or not isinstance(cause, APIError) or cause.status != 404:
+            raise
+        raise ConfigurationError(str(exc)) from exc

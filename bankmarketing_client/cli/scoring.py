@@ -6,7 +6,7 @@ The endpoint comes from ``--scoring-uri`` or ``$BANKMARKETING_SCORING_URI``; the
 records from a JSON file in any of the shapes Azure users keep (a list of records, ``{"data": [...]}`` or
 ``{"Inputs": {"data": [...]}}``), validates them before sending anything, and sends them in the endpoint's own
 contract. ``--deployment`` (or ``$BANKMARKETING_DEPLOYMENT``) sends every call to one deployment; ``predict`` says
-which one answered.
+which one answered, and a name the endpoint does not know (its 404) is a user error (exit 2).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bankmarketing_client.cli.endpoint_options import add_endpoint_options, endpoint_options
+from bankmarketing_client.cli.exits import unknown_deployment_is_a_user_error
 from bankmarketing_client.contract import read_records_file
 from bankmarketing_client.errors import ConfigurationError
 
@@ -65,13 +66,13 @@ def _client(args: argparse.Namespace) -> ScoringClient:
 
 
 def run_health(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with _client(args) as client, unknown_deployment_is_a_user_error(client.deployment):
         print(client.health())
     return 0
 
 
 def run_swagger(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with _client(args) as client, unknown_deployment_is_a_user_error(client.deployment):
         spec = client.swagger(version=args.version)
     text = json.dumps(spec, indent=2) + "\n"
     if args.output is None:
@@ -84,7 +85,7 @@ def run_swagger(args: argparse.Namespace) -> int:
 
 def run_predict(args: argparse.Namespace) -> int:
     records = read_records_file(args.json_path)
-    with _client(args) as client:
+    with _client(args) as client, unknown_deployment_is_a_user_error(client.deployment):
         result = client.score(records, proba=args.proba)
     if args.raw_output is not None:
         args.raw_output.write_bytes(result.body)
