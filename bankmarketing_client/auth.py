@@ -8,7 +8,9 @@
   fetched lazily, refreshed at the token's own refresh-after time (``aml_token``: ``get_keys``'
   ``refreshAfterTimeUtc``) or else ``refresh_margin`` seconds before it expires, and once more after a 401 (one
   refresh per refused request, never a loop). :func:`access_token` reads ``get_keys``' answer,
-  :func:`token_file_provider` a file holding it (``local serve --token-file`` keeps one fresh).
+  :func:`token_file_provider` a file holding it (``local serve --token-file`` keeps one fresh), and
+  :func:`credential_provider` an azure-core ``TokenCredential`` (``aad_token``), matched structurally so that
+  azure-core stays an optional dependency.
 
 Keys and tokens live in :class:`Secret` wrappers whose ``repr``/``str`` never show the value; nothing here
 logs a header. httpx itself hides ``Authorization`` in the repr of ``Headers``.
@@ -23,11 +25,11 @@ import threading
 import time
 from collections.abc import Callable, Generator, Mapping
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import httpx
 
-from bankmarketing_client.errors import REDACTED, ConfigurationError
+from bankmarketing_client.errors import REDACTED, AuthenticationError, ConfigurationError, excerpt
 
 logger = logging.getLogger("bankmarketing_client.auth")
 
@@ -121,6 +123,40 @@ def token_file_provider(path: str | Path) -> Callable[[], AccessToken]:
             raise ConfigurationError(f"the token file {file}: {exc}") from None
 
     return read
+
+
+#: The Entra ID scope of Azure ML online endpoints in ``aad_token`` auth mode.
+AML_SCOPE = "https://ml.azure.com/.default"
+
+
+class TokenCredentialLike(Protocol):
+    """What the client needs of an azure-core ``TokenCredential`` (azure-identity's credentials all fit)."""
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any: ...
+
+
+def credential_provider(credential: TokenCredentialLike, scope: str = AML_SCOPE) -> Callable[[], AccessToken]:
+    """A provider asking ``credential`` for a token for ``scope`` on every call (azure-identity caches its own).
+
+    It uses ``get_token_info`` where the credential has it (azure-core 1.31+), whose ``refresh_on`` is Entra ID's
+    own renewal time, else ``get_token``. A credential that fails raises :class:`AuthenticationError`.
+    """
+    if not callable(getattr(credential, "get_token", None)):
+        raise ConfigurationError("credential must be an azure-core TokenCredential (it has no get_token method)")
+
+    def fetch() -> AccessToken:
+        get_token_info = getattr(credential, "get_token_info", None)
+        try:
+            if callable(get_token_info):
+                info = get_token_info(scope)
+                return AccessToken(info.token, float(info.expires_on), info.refresh_on)
+            token, expires_on = tuple(credential.get_token(scope))[:2]
+            return AccessToken(token, float(expires_on))
+        except Exception as exc:  # azure-identity's ClientAuthenticationError and the transport's errors
+            reason = excerpt(str(exc) or type(exc).__name__)
+            raise AuthenticationError(f"the credential could not get a token for {scope}: {reason}") from None
+
+    return fetch
 
 
 #: Returns a fresh token; called from the request path (briefly blocking), so it should be quick. It need not

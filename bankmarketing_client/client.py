@@ -48,7 +48,14 @@ from typing import TYPE_CHECKING, Any, Final, Generic, Self, TypeVar
 import httpx
 
 from bankmarketing_client import __version__, deadline
-from bankmarketing_client.auth import Secret, TokenAuth, TokenProvider, build_auth
+from bankmarketing_client.auth import (
+    Secret,
+    TokenAuth,
+    TokenCredentialLike,
+    TokenProvider,
+    build_auth,
+    credential_provider,
+)
 from bankmarketing_client.contract import (
     Contract,
     Method,
@@ -241,7 +248,12 @@ class _ClientCore:
         allow_unknown_categories: bool,
         use_env: bool,
         deployment: str | None = None,
+        credential: TokenCredentialLike | None = None,
     ) -> None:
+        if credential is not None:
+            if api_key is not None or secondary_key is not None or token_provider is not None or auth is not None:
+                raise ConfigurationError("give a credential, keys, a token provider or auth, not several")
+            token_provider = credential_provider(credential)
         if scoring_uri is None and use_env:
             scoring_uri = os.environ.get(ENV_SCORING_URI) or None
         if not scoring_uri:
@@ -571,6 +583,7 @@ class _ClientFace(Generic[H]):
         http_client: H | None = None,
         use_env: bool = True,
         deployment: str | None = None,
+        credential: TokenCredentialLike | None = None,
     ) -> None:
         self._core = _ClientCore(
             scoring_uri=scoring_uri,
@@ -585,6 +598,7 @@ class _ClientFace(Generic[H]):
             allow_unknown_categories=allow_unknown_categories,
             use_env=use_env,
             deployment=deployment,
+            credential=credential,
         )
         self._open(http_client)
 
@@ -624,7 +638,8 @@ class AsyncScoringClient(_ClientFace[httpx.AsyncClient]):
         api_key, secondary_key: the deployment's keys; default ``$BANKMARKETING_API_KEY`` and
             ``$BANKMARKETING_SECONDARY_KEY``. The secondary is tried on a 401 (rotation without downtime).
         token_provider: instead of keys, a callable returning ``(token, expires_on)``; refreshed before
-        expiry. contract: ``"inputs"``, ``"data"``, ``"data-method"``, or ``None``/``"auto"`` to read the
+        expiry. credential: instead of keys, an azure-core ``TokenCredential`` (``aad_token`` endpoints;
+        scope ``https://ml.azure.com/.default``), as Azure SDK clients take one. contract: ``"inputs"``, ``"data"``, ``"data-method"``, or ``None``/``"auto"`` to read the
         swagger. timeouts: connect, read and per-attempt timeouts.
         retry: the :class:`RetryPolicy` (attempts, overall deadline, waits).
         max_concurrency: requests in flight at once (also the connection pool size).
