@@ -1,0 +1,123 @@
+"""Spark fixtures: one local SparkSession for the whole run (a JVM start costs seconds), the spark tests' own
+endpoints, and the 100,000-row input with its single-process reference scores.
+
+The session is ``local[2,4]`` (two task slots, four attempts per task, so a crashed task is re-run), bound to
+loopback, with two shuffle partitions, its UI on a free port, its event log and local dir in temporary folders:
+the secrets test reads all three.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+import pytest
+from batch.batch_support import FAULTS
+
+from bankmarketing_client.batch import score_frame
+from bankmarketing_client.local.endpoint import LocalEndpoint
+from bankmarketing_client.local.pytest_plugin import EndpointFactory
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from pyspark.sql import SparkSession
+
+#: The issue's figure: rows scored through Spark and through the single-process scorer, compared row for row.
+ROWS: Final = 100_000
+INPUT_FILES: Final = 8
+
+# pyspark 4.3 warns on every pandas conversion that it does not fully support pandas 3; the tests' own comparisons
+# check what it converts.
+warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas", FutureWarning)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="session")
+def spark_event_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("spark-events")
+
+
+@pytest.fixture(scope="session")
+def spark_local_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("spark-local")
+
+
+@pytest.fixture(scope="session")
+def spark(spark_event_log: Path, spark_local_dir: Path) -> Iterator[SparkSession]:
+    from pyspark.sql import SparkSession
+
+    os.environ["PYSPARK_PYTHON"] = sys.executable  # the workers run the venv's interpreter
+    os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
+    session = (
+        SparkSession.builder.master("local[2,4]")
+        .appName("bankmarketing-client-tests")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.ui.enabled", "true")
+        .config("spark.ui.port", str(_free_port()))
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.eventLog.enabled", "true")
+        .config("spark.eventLog.dir", spark_event_log.as_uri())
+        .config("spark.local.dir", str(spark_local_dir))
+        .config("spark.sql.files.maxPartitionBytes", "1m")  # each small input file a partition of its own
+        .getOrCreate()
+    )
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def spark_endpoint(bankmarketing_endpoint_factory: EndpointFactory) -> LocalEndpoint:
+    """An ``inputs`` endpoint used by the spark tests alone, so that its in-flight peak is theirs."""
+    return bankmarketing_endpoint_factory(contract="inputs")
+
+
+@pytest.fixture(scope="session")
+def faulty_spark_endpoint(bankmarketing_endpoint_factory: EndpointFactory) -> LocalEndpoint:
+    """An ``inputs`` endpoint injecting the batch tests' faults (503s, resets, 429 bursts with Retry-After)."""
+    return bankmarketing_endpoint_factory(contract="inputs", faults=FAULTS)
+
+
+@pytest.fixture(scope="session")
+def input_frame(train_path: Path) -> pd.DataFrame:
+    """100,000 rows cycled from the training file, each with its own ``id`` (``C000001`` ...)."""
+    import pandas as pd
+
+    train = pd.read_csv(train_path).drop(columns="y")
+    frame = train.iloc[[i % len(train) for i in range(ROWS)]].reset_index(drop=True)
+    frame.insert(0, "id", [f"C{n:06d}" for n in range(1, ROWS + 1)])
+    return frame
+
+
+@pytest.fixture(scope="session")
+def input_dir(input_frame: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The 100,000 rows as eight Parquet files, so that Spark reads them as eight partitions."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = tmp_path_factory.mktemp("spark-input")
+    size = ROWS // INPUT_FILES
+    for index in range(INPUT_FILES):
+        part = input_frame.iloc[index * size : (index + 1) * size]
+        pq.write_table(pa.Table.from_pandas(part, preserve_index=False), folder / f"part-{index}.parquet")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def reference(input_frame: pd.DataFrame, spark_endpoint: LocalEndpoint) -> pd.DataFrame:
+    """The single-process scorer's answer for the same rows (``score_frame``, within the endpoint's 4 pending)."""
+    scored = score_frame(
+        input_frame, scoring_uri=spark_endpoint.scoring_uri, api_key=spark_endpoint.primary_key, concurrency=4
+    )
+    return scored[["id", "prediction", "probability", "error"]]
