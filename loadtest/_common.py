@@ -8,6 +8,11 @@ Deployments: ``--deployment NAME`` sends every request to one deployment (``azur
 (``/score [batch] @green``, from the same response header), so a blue/green split shows both sides' latency and
 failures as rows of one report. Only the name changes: totals, the budget and the SLO gate are as before.
 
+``aml_token`` endpoints: ``--token-file PATH`` instead of a key (the file ``local serve --token-file`` keeps, or
+``get_keys``' answer saved as JSON). The client's own token cache (:class:`~bankmarketing_client.auth.TokenAuth`)
+renews it at the issuer's refresh-after time by reading the file again, and once after a 401 (the refused request
+stays a failure: a load test does not hide it by retrying).
+
 Roles in a distributed run:
 
 * the master (or the only process) resolves the target and the contract, checks the payload before any user
@@ -47,6 +52,7 @@ from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 from locust.stats import CSV_STATS_INTERVAL_SEC
 
+from bankmarketing_client.auth import Secret, TokenAuth, token_file_provider
 from bankmarketing_client.client import DEPLOYMENT_HEADER, DEPLOYMENT_NAME_RULE, check_deployment
 from bankmarketing_client.errors import BankMarketingError
 from bankmarketing_client.urls import EndpointURLs
@@ -74,6 +80,12 @@ def _add_options(parser: LocustArgumentParser) -> None:
         # Kept out of the web UI: a secret field is masked, but Locust still embeds its value in the page.
         include_in_web_ui=False,
         help="Endpoint key, sent as 'Authorization: Bearer KEY' (also $BANKMARKETING_API_KEY; never printed)",
+    )
+    parser.add_argument(
+        "--token-file",
+        default="",
+        help="For aml_token endpoints, instead of a key: a token answer as JSON (local serve --token-file keeps "
+        "one), read again at each renewal",
     )
     parser.add_argument(
         "--contract",
@@ -146,6 +158,19 @@ class Prepared:
     small_batches: list[Body]
     show_responses: bool = False
     per_deployment: bool = False
+    token: TokenAuth | None = None
+
+    def scoring_headers(self) -> tuple[dict[str, str], Secret | None]:
+        """The headers of one scoring request, and the token it carries (None with a key, or no auth)."""
+        if self.token is None:
+            return self.headers, None
+        sent = self.token.current()
+        return {**self.headers, "Authorization": f"Bearer {sent.reveal()}"}, sent
+
+    def refused(self, sent: Secret | None) -> None:
+        """A 401 to a request that carried ``sent``: fetch a new token, once, unless another request already did."""
+        if self.token is not None and sent is not None and self.token.current() is sent:
+            self.token.current(force=True)
 
 
 @dataclass
@@ -200,8 +225,13 @@ def prepare(environment: Environment) -> Prepared:
     benchmark_records = load_payload_file(options.payload) if options.payload else pool[:BENCHMARK_RECORDS]
     method = options.method
     headers = {"Content-Type": "application/json"}
+    if options.api_key and options.token_file:
+        raise BankMarketingError("give either --api-key ($BANKMARKETING_API_KEY) or --token-file, not both")
     if options.api_key:
         headers["Authorization"] = f"Bearer {options.api_key}"
+    token = TokenAuth(token_file_provider(options.token_file)) if options.token_file else None
+    if token is not None:
+        token.current()  # a missing or unusable file stops the run now, with its name, before any user starts
     if options.deployment:
         headers[DEPLOYMENT_HEADER] = check_deployment(options.deployment)  # BankMarketingError naming it
     return Prepared(
@@ -215,6 +245,7 @@ def prepare(environment: Environment) -> Prepared:
         small_batches=build_batches(pool, MIX_SMALL_BATCH, pool_size, seed=seed + 1, family=family, method=method),
         show_responses=options.show_responses,
         per_deployment=options.per_deployment,
+        token=token,
     )
 
 
@@ -378,10 +409,11 @@ class EndpointUser(FastHttpUser):
         if prepared is None:
             return
         body = pick(prepared)
+        headers, sent = prepared.scoring_headers()
         with self.client.post(
             prepared.target.scoring_path,
             data=body.data,  # type: ignore[arg-type]  # bytes are sent as they are; the hint is narrower
-            headers=prepared.headers,
+            headers=headers,
             name=name,
             catch_response=True,
         ) as response:
@@ -394,6 +426,8 @@ class EndpointUser(FastHttpUser):
                     (response.content or b"")[:2000].decode("utf-8", "replace"),
                 )
             _file_under_deployment(response, prepared)
+            if response.status_code == 401:
+                prepared.refused(sent)
             reason = judge_score(response.status_code, response.content, body.records, proba=prepared.proba)
             if reason is None:
                 response.success()

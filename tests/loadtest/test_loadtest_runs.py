@@ -9,7 +9,9 @@ traffic from the server side. No timed asserts: latency gates use thresholds no 
 from __future__ import annotations
 
 import csv
+import json
 import os
+import select
 import subprocess
 import sys
 import time
@@ -418,3 +420,108 @@ def test_a_bad_deployment_name_stops_the_run_before_any_request(
     assert run.code == 2, run.output[-3000:]
     assert "deployment name 'blue green'" in run.output
     assert _delta(before, endpoint_inputs.stats(), "requests") == 0
+
+
+# -- aml_token: --token-file -------------------------------------------------------------------------------------
+
+TOKEN_LIFETIME_S = 4
+LONGER_THAN_TWO_TOKENS = "9s"
+
+
+def _read_until(proc: subprocess.Popen[bytes], marker: str, timeout: float) -> str:
+    """Read the raw pipe (a buffered reader would hide lines from select) until ``marker`` or the timeout."""
+    assert proc.stdout is not None
+    fd, seen = proc.stdout.fileno(), b""
+    deadline = time.monotonic() + timeout
+    while marker.encode() not in seen and time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.5)
+        chunk = os.read(fd, 4096) if ready else b""
+        if ready and not chunk:
+            break
+        seen += chunk
+    return seen.decode()
+
+
+def test_a_token_file_renewed_by_local_serve_keeps_a_long_run_authorised(tmp_path: Path, train_path: Path) -> None:
+    """``local serve --auth-mode aml_token --token-file`` renews the file at each refresh-after time; Locust's
+    token cache reads it again then. Tokens live 4 s and the run 9 s: without the renewal it would meet 401s."""
+    token_file = tmp_path / "token.json"
+    port = free_port()
+    errors = tmp_path / "serve.err"
+    with errors.open("wb") as err:  # a file, not a pipe nobody reads once the run starts
+        serve = subprocess.Popen(
+            [sys.executable, "-m", "bankmarketing_client.cli", "local", "serve", "--workers", "1", "--port", str(port),
+             "--auth-mode", "aml_token", "--token-file", str(token_file),
+             "--token-lifetime-s", str(TOKEN_LIFETIME_S), "--token-refresh-after-s", str(TOKEN_LIFETIME_S // 2)],
+            stdout=subprocess.PIPE, stderr=err, env=_env(train_path),
+        )  # fmt: skip
+    try:
+        assert "ready" in _read_until(serve, "ready", 120), errors.read_text()
+        first = json.loads(token_file.read_text())["accessToken"]
+        run = run_locust(
+            tmp_path, train_path,
+            "--host", f"http://127.0.0.1:{port}/score", "--token-file", str(token_file), "-t", LONGER_THAN_TWO_TOKENS,
+            "BenchmarkUser",
+        )  # fmt: skip
+        last = json.loads(token_file.read_text())["accessToken"]
+    finally:
+        serve.terminate()
+        serve.wait(30)
+    assert run.code == 0, run.output[-3000:]
+    assert run.requests > 0
+    assert run.failures == 0, run.failure_report()
+    assert first != last  # the file was renewed during the run
+    for text in (run.output, *(p.read_text() for p in run.folder.glob("*.csv"))):
+        assert first not in text
+        assert last not in text
+
+
+@pytest.fixture(scope="module")
+def token_endpoint(bankmarketing_endpoint_factory: EndpointFactory) -> LocalEndpoint:
+    return bankmarketing_endpoint_factory(contract="inputs", auth_mode="aml_token", worker_count=1)
+
+
+def test_an_expired_token_file_is_401_once_per_request_never_a_loop(
+    tmp_path: Path, train_path: Path, token_endpoint: LocalEndpoint
+) -> None:
+    """Nobody renews this file: each refused request makes the cache read it once more (the same expired token),
+    and the request stays a failure; the endpoint sees exactly one 401 per request."""
+    token_file = tmp_path / "token.json"
+    token_file.write_text(json.dumps(token_endpoint.get_token(lifetime_s=0.2)))
+    time.sleep(0.5)
+    before = token_endpoint.stats()
+    run = run_locust(
+        tmp_path, train_path,
+        "--host", token_endpoint.scoring_uri, "--token-file", str(token_file), "--max-requests", "6", "BenchmarkUser",
+    )  # fmt: skip
+    assert run.code == 1, run.output[-3000:]
+    assert (run.requests, run.failures) == (6, 6)
+    assert "HTTP 401" in run.failure_report()
+    assert _delta(before, token_endpoint.stats(), "401") == 6
+
+
+@pytest.mark.parametrize(
+    ("content", "extra", "message"),
+    [
+        (None, (), "token.json"),
+        ("{not json", (), "token.json"),
+        ('{"accessToken": "t", "expiryTimeUtc": 9999999999}', ("--api-key", "k"), "not both"),
+    ],
+)
+def test_a_bad_token_file_stops_the_run_before_any_request(
+    tmp_path: Path, train_path: Path, token_endpoint: LocalEndpoint, content: str | None, extra: tuple[str, ...],
+    message: str,
+) -> None:  # fmt: skip
+    token_file = tmp_path / "token.json"
+    if content is not None:
+        token_file.write_text(content)
+    before = token_endpoint.stats()
+    run = run_locust(
+        tmp_path, train_path,
+        "--host", token_endpoint.scoring_uri, "--contract", "inputs", "--token-file", str(token_file),
+        "--max-requests", "3", *extra, "BenchmarkUser",
+    )  # fmt: skip
+    assert run.code == 2, run.output[-3000:]
+    assert message in run.output
+    assert "Traceback" not in run.output
+    assert _delta(before, token_endpoint.stats(), "requests") == 0
