@@ -92,6 +92,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     pipeline.add_argument("--run-timeout", type=float, default=3600.0, help="give up waiting after this many s")
     add_workspace_options(pipeline)
     pipeline.set_defaults(handler=run_pipeline)
+    from bankmarketing_client.cli import azure_batch  # v2 batch endpoints (imports this module: import here)
+
+    azure_batch.register(subparsers)
 
 
 def _workspace_ref(args: argparse.Namespace) -> WorkspaceRef:
