@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import socket
 import sys
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -31,9 +30,11 @@ if TYPE_CHECKING:
 ROWS: Final = 100_000
 INPUT_FILES: Final = 8
 
-# pyspark 4.3 warns on every pandas conversion that it does not fully support pandas 3; the tests' own comparisons
-# check what it converts.
-warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas", FutureWarning)
+
+def pytest_configure(config: pytest.Config) -> None:
+    """pyspark 4.3 warns at every pandas conversion that it does not fully support pandas 3; the tests' own
+    comparisons check what it converts."""
+    config.addinivalue_line("filterwarnings", "ignore:PySpark does not yet fully support pandas:FutureWarning")
 
 
 def _free_port() -> int:
