@@ -6,11 +6,16 @@ test CA as ``connection_verify``; nothing inside azure-ai-ml is patched.
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import parse_qs
 
 import pytest
 from arm_standin import (
     AML_SCOPE,
+    CLIENT_SECRET,
+    RESOURCE_GROUP,
+    SUBSCRIPTION,
+    WORKSPACE,
     WORKSPACE_SCOPE,
     ArmStandin,
     Recorded,
@@ -25,6 +30,7 @@ from bankmarketing_client.azureml.v2.batch_endpoints import (
     input_type_for,
     invoke_batch_endpoint,
 )
+from bankmarketing_client.cli import main
 from bankmarketing_client.errors import AzureManagementError, ConfigurationError
 
 pytest_plugins = ["arm_standin", "arm_standin_batch"]
@@ -182,4 +188,116 @@ def test_bad_arguments_are_refused_before_any_call(
 ) -> None:
     with pytest.raises(ConfigurationError, match=message):
         invoke_batch_endpoint(ml_client, name, uri, deployment=deployment, timeout=20)
+    assert not arm_standin.requests
+
+
+# --- the CLI: the same calls from `bankmarketing-client batch-endpoint invoke` ----------------------------------
+@pytest.fixture
+def cli_env(arm_standin: ArmStandin, sp_environment: None, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The options and environment a user of a custom cloud would give, naming the stand-in."""
+    monkeypatch.setenv("AZURE_AUTHORITY_HOST", arm_standin.url)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(arm_standin.ca_path))
+    return [
+        "--auth", "service-principal", "--subscription-id", SUBSCRIPTION, "--resource-group", RESOURCE_GROUP,
+        "--workspace-name", WORKSPACE, "--resource-manager", arm_standin.url,
+    ]  # fmt: skip
+
+
+def invoke_cli(cli_env: list[str], *extra: str) -> int:
+    return main(["-v", "batch-endpoint", "invoke", ENDPOINT, "--input", INPUT, *cli_env, *extra])  # later wins
+
+
+def assert_no_secret(arm_standin: ArmStandin, *outputs: str) -> None:
+    secrets = [CLIENT_SECRET, *arm_standin.issued_tokens]
+    assert secrets[1:], "no token was issued: the check would prove nothing"
+    for text in outputs:
+        assert not [s for s in secrets if s in text]
+
+
+def test_cli_starts_and_follows_a_job_to_completion(
+    cli_env: list[str],
+    arm_standin: ArmStandin,
+    batch_state: BatchState,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    batch_state.plans[ENDPOINT] = BatchJobPlan(["Queued", "Running", "Completed"])
+    code = invoke_cli(cli_env, "--wait", "--poll-interval", "0.01", "--deployment", "green")
+
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    name, studio, final = out.splitlines()
+    assert name.startswith("batchjob-")
+    assert studio == f"https://ml.azure.com/runs/{name}?wsid={WORKSPACE_SCOPE}"
+    assert final == "Completed"
+    assert f"job {name}: Running\njob {name}: Completed\n" in err
+    (post,) = invocations(arm_standin)
+    assert post.headers["azureml-model-deployment"] == "green"
+    assert_no_secret(arm_standin, out, err, caplog.text)
+
+
+def test_cli_exits_1_when_the_job_fails(
+    cli_env: list[str], batch_state: BatchState, capsys: pytest.CaptureFixture[str]
+) -> None:
+    batch_state.plans[ENDPOINT] = BatchJobPlan(["Running", "Failed"])
+
+    code = invoke_cli(cli_env, "--wait", "--poll-interval", "0.01")
+
+    out, _ = capsys.readouterr()
+    assert code == 1
+    assert out.splitlines()[-1] == "Failed"
+
+
+def test_cli_without_wait_prints_the_job_and_leaves_it(
+    cli_env: list[str], arm_standin: ArmStandin, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert invoke_cli(cli_env) == 0
+    name, _studio = capsys.readouterr().out.splitlines()
+    assert len(arm_standin.requests_to(f"/jobs/{name}", "GET")) == 1  # the studio URL's read, no polling
+
+
+def test_cli_exits_1_when_the_job_outlives_the_wait(
+    cli_env: list[str], batch_state: BatchState, capsys: pytest.CaptureFixture[str]
+) -> None:
+    batch_state.plans[ENDPOINT] = BatchJobPlan(["Running"])
+
+    code = invoke_cli(cli_env, "--wait", "--poll-interval", "0.05", "--run-timeout", "0.2")
+
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "is still Running after 0.2 s of waiting" in err
+    assert "Traceback" not in err
+
+
+def test_cli_stops_at_the_management_deadline_with_one_line(
+    cli_env: list[str], batch_state: BatchState, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A silent ARM is a management failure, not a job result: the exit table gives it 2, as for v1's commands."""
+    batch_state.silent.add(r".*/batchEndpoints/.*")
+
+    code = invoke_cli(cli_env, "--management-timeout", "1")
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"invoke batch endpoint '{ENDPOINT}': no answer from Azure within 1 s" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--input", "customers.csv"], "upload a local file first"),
+        (["--auth", "interactive"], "sign in with --auth cli or --auth service-principal"),
+        (["--wait", "--poll-interval", "0"], "must be positive"),
+        (["--management-timeout", "-1"], "must be positive"),
+    ],
+)
+def test_cli_misuse_is_one_line_and_calls_nothing(
+    extra: list[str], message: str, cli_env: list[str], arm_standin: ArmStandin, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert invoke_cli(cli_env, *extra) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
     assert not arm_standin.requests
