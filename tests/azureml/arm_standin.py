@@ -41,6 +41,7 @@ from azure.core.credentials import TokenCredential
 
 from bankmarketing_client.azureml.v2.workspace import CustomCloud, make_credential, open_ml_client
 from bankmarketing_client.azureml.workspace import WorkspaceRef
+from bankmarketing_client.local.endpoint import LocalEndpoint
 
 SUBSCRIPTION = "00000000-1111-2222-3333-444444444444"
 RESOURCE_GROUP = "rg-bank"
@@ -326,6 +327,32 @@ class ArmStandin:
     def arm_requests(self) -> list[Recorded]:
         """The recorded requests to ARM (not to the token endpoint)."""
         return [r for r in self.requests if r.path.startswith("/subscriptions/")]
+
+    # -- a real local endpoint as a managed online endpoint --------------------------------------------------------
+    def serve_local_endpoint(
+        self, name: str, local: LocalEndpoint, *, app_insights: bool = False, instance_type: str = "Standard_DS3_v2"
+    ) -> None:
+        """Answer for online endpoint ``name`` what ARM would for ``local``: its scoring URI, auth mode, traffic
+        and mirror split, each deployment's own limits, and its keys or (``aml_token``) fresh tokens."""
+        routing = local.routing
+        traffic = dict(routing.traffic or {})
+        self.state.endpoints[name] = online_endpoint(
+            name, local.scoring_uri, auth_mode=local.auth_mode, traffic=traffic, mirror=dict(routing.mirror or {})
+        )
+        for spec in routing.deployments:
+            self.state.deployments[(name, spec.name)] = online_deployment(
+                name,
+                spec.name,
+                instance_type=instance_type,
+                instance_count=spec.limits.instance_count,
+                max_concurrent=spec.limits.max_concurrent_requests_per_instance,
+                request_timeout_ms=spec.limits.request_timeout_ms,
+                app_insights=app_insights,
+            )
+        if local.auth_mode == "aml_token":
+            self.state.tokens[name] = local.get_token
+        else:
+            self.state.keys[name] = (local.primary_key, local.secondary_key)
 
     # -- tokens ----------------------------------------------------------------------------------------------------
     def issue_token(self, scope: str) -> str:
