@@ -46,13 +46,13 @@ if TYPE_CHECKING:
 
 ENGINES: Final = ("local", "spark")
 DEFAULT_MASTER: Final = "local[*]"
-#: Spark's console log: ``org.apache.spark.repl.Main`` at the root's level also silences the "Setting default log
-#: level" notice Spark prints for Python drivers.
+#: Spark's console log. The Python gateway's logger at the root's level also silences the "Setting default log
+#: level" notice Spark prints for Python drivers (it compares the entry class's logger with the root's).
 LOG4J2_CONFIG: Final = """\
 rootLogger.level = {level}
 rootLogger.appenderRef.stderr.ref = console
-logger.repl.name = org.apache.spark.repl.Main
-logger.repl.level = {level}
+logger.gateway.name = org.apache.spark.api.python.PythonGatewayServer
+logger.gateway.level = {level}
 appender.console.type = Console
 appender.console.name = console
 appender.console.target = SYSTEM_ERR

@@ -154,6 +154,8 @@ def test_a_clean_folder_without_ids_exits_0_and_keeps_every_column(
     assert set(written["prediction"].to_pylist()) <= {"yes", "no"}
     assert not (tmp_path / "scored.errors.csv").exists()
     _assert_quiet(done, endpoint_inputs)
+    # Nothing on stderr but the JVM's own notice (printed by Java 17 before any Spark code runs).
+    assert [line for line in done.stderr.splitlines() if not line.startswith("WARNING: Using incubator")] == []
 
 
 def test_a_refused_key_exits_2_in_one_line_without_the_key(
