@@ -122,8 +122,8 @@ def test_spark_extra_scores_a_tiny_frame_on_local_spark(
 ) -> None:
     """``[spark]``: a two-row DataFrame scored through ``score_spark`` on a local Spark (Java from system-deps).
 
-    PYSPARK_PYTHON names the venv's python: Spark's workers otherwise start ``python3`` from PATH, which is not
-    the venv a user installed pyarrow into (found here: "No module named 'pyarrow'")."""
+    PYSPARK_PYTHON names the venv's python: Spark's workers start ``python3`` from PATH, and a venv used without
+    activating it is not on PATH (found here: the workers failed with "No module named 'pyarrow'")."""
     python = install(wheel, "spark", tmp_path / "venv")
     pip_check(python)
     rows = tmp_path / "rows.csv"

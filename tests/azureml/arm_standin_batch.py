@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +25,7 @@ from arm_standin import (
     TENANT,
     WORKSPACE_SCOPE,
     ArmStandin,
+    Handler,
     Recorded,
     Reply,
     arm_error,
@@ -55,7 +56,7 @@ class BatchState:
     jobs: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
     #: The invocation answers this ARM error (status, code, message) instead of starting a job.
     invoke_error: tuple[int, str, str] | None = None
-    #: Paths (regex) whose requests are held without an answer until the stand-in stops.
+    #: Paths (regex) whose requests the batch routes hold without an answer until the stand-in stops.
     silent: set[str] = field(default_factory=set)
     release: threading.Event = field(default_factory=threading.Event)
 
@@ -140,27 +141,33 @@ def install_batch_routes(standin: ArmStandin) -> BatchState:
     """Add the batch routes to ``standin``; the returned state is what they serve."""
     state = BatchState()
 
-    def held(request: Recorded) -> bool:
-        if any(re.fullmatch(p, request.path) for p in state.silent):
-            state.release.wait()
-            return True
-        return False
+    def route(method: str, pattern: str) -> Callable[[Handler], Handler]:
+        """``standin.route``, but a request to a path in ``state.silent`` is held unanswered until teardown."""
 
-    @standin.route("GET", BATCH_ENDPOINT_PATH)
+        def register(handler: Handler) -> Handler:
+            def answer(request: Recorded, match: re.Match[str]) -> Reply:
+                if any(re.fullmatch(silent, request.path) for silent in state.silent):
+                    state.release.wait()
+                    return arm_error(504, "GatewayTimeout", "released at teardown")
+                return handler(request, match)
+
+            return standin.route(method, pattern)(answer)
+
+        return register
+
+    @route("GET", BATCH_ENDPOINT_PATH)
     def get_endpoint(request: Recorded, match: re.Match[str]) -> Reply:
-        if held(request):
-            return arm_error(504, "GatewayTimeout", "released")
         found = state.endpoints.get(match["endpoint"])
         if found is None:
             return arm_error(404, "ResourceNotFound", f"batch endpoint {match['endpoint']} not found")
         return Reply(200, found)
 
-    @standin.route("GET", BATCH_ENDPOINT_PATH + "/deployments")
+    @route("GET", BATCH_ENDPOINT_PATH + "/deployments")
     def list_deployments(request: Recorded, match: re.Match[str]) -> Reply:
         names = state.deployments.get(match["endpoint"], [])
         return Reply(200, {"value": [batch_deployment(match["endpoint"], n) for n in names]})
 
-    @standin.route("POST", INVOKE_PATH)
+    @route("POST", INVOKE_PATH)
     def invoke(request: Recorded, match: re.Match[str]) -> Reply:
         # The invocation URI is the endpoint's own host in Azure, not ARM: it checks the Entra ID token itself.
         if not bearer_for_azure_ml(standin, request):
@@ -179,10 +186,8 @@ def install_batch_routes(standin: ArmStandin) -> BatchState:
         }
         return Reply(200, body)
 
-    @standin.route("GET", JOB_PATH)
+    @route("GET", JOB_PATH)
     def get_job(request: Recorded, match: re.Match[str]) -> Reply:
-        if held(request):
-            return arm_error(504, "GatewayTimeout", "released")
         found = state.jobs.get(match["job"])
         if found is None:
             return arm_error(404, "ResourceNotFound", f"job {match['job']} not found")
