@@ -24,6 +24,7 @@ import importlib.util
 import os
 import re
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -263,6 +264,7 @@ def run_spark_score(args: argparse.Namespace, endpoint: EndpointOptions) -> int:
             raise DatasetError(f"{paths.input}: cannot read it as Parquet ({job_failure(exc)[0]})") from None
         id_column = args.id_column
         keep_all = id_column is None and not _has_id_column(frame)
+        budget = resolve_budget(args.concurrency, None)  # resolved once here: it warns when it has to guess
         scored = score_spark(
             frame,
             scoring_uri=endpoint.scoring_uri,
@@ -273,17 +275,22 @@ def run_spark_score(args: argparse.Namespace, endpoint: EndpointOptions) -> int:
             proba=args.proba is not False,
             id_column=id_column,
             keep_columns=keep_all,
-            max_in_flight=args.concurrency,
+            max_in_flight=budget,
             batch_size=args.batch_size,
             allow_unknown_categories=args.allow_unknown_categories,
         )
-        plan = plan_budget(resolve_budget(args.concurrency, None), session.sparkContext.defaultParallelism)
+        plan = plan_budget(budget, session.sparkContext.defaultParallelism)
         try:
-            scored.write.parquet(paths.output, mode="errorifexists")
+            with _sigterm_interrupts():
+                scored.write.parquet(paths.output, mode="errorifexists")
         except PySparkException as exc:  # Spark turns every failure of a job into one of these
+            _discard_unfinished(paths.output)
             reason, code = job_failure(exc)
             print(f"bankmarketing-client: error: the Spark job failed, no output written: {reason}", file=sys.stderr)
             return code
+        except KeyboardInterrupt:
+            _discard_unfinished(paths.output)
+            raise
         written = session.read.parquet(paths.output)
         counts = count_rows(written)
         summary = BatchSummary(counts=counts, elapsed=time.monotonic() - started, output=Path(paths.output))
@@ -292,6 +299,28 @@ def run_spark_score(args: argparse.Namespace, endpoint: EndpointOptions) -> int:
             summary.errors_path = Path(paths.errors)
     print("\n".join(summary_lines(summary, plan, args.batch_size, f"{master}, started in {started - starting:.1f} s")))
     return EXIT_OK if summary.ok else EXIT_FAILED
+
+
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM stops the job as Ctrl-C does (exit 130, Spark's jobs cancelled as the session stops)."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _discard_unfinished(output: str) -> None:
+    """Remove what a failed or stopped job left at a local output (Spark's temporary files, no ``_SUCCESS``), so
+    that the same command can run again. The folder did not exist before the run (:class:`SparkPaths` checked)."""
+    path = Path(output)
+    if not _is_uri(output) and path.is_dir() and not (path / "_SUCCESS").exists():
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _has_id_column(frame: DataFrame) -> bool:
