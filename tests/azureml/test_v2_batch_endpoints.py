@@ -237,16 +237,17 @@ def test_cli_starts_and_follows_a_job_to_completion(
     assert_no_secret(arm_standin, out, err, caplog.text)
 
 
-def test_cli_exits_1_when_the_job_fails(
-    cli_env: list[str], batch_state: BatchState, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("final", ["Failed", "Canceled"])
+def test_cli_exits_1_when_the_job_does_not_complete(
+    final: str, cli_env: list[str], batch_state: BatchState, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    batch_state.plans[ENDPOINT] = BatchJobPlan(["Running", "Failed"])
+    batch_state.plans[ENDPOINT] = BatchJobPlan(["Running", "Running", final])
 
     code = invoke_cli(cli_env, "--wait", "--poll-interval", "0.01")
 
     out, _ = capsys.readouterr()
     assert code == 1
-    assert out.splitlines()[-1] == "Failed"
+    assert out.splitlines()[-1] == final
 
 
 def test_cli_without_wait_prints_the_job_and_leaves_it(
