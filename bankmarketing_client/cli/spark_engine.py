@@ -111,6 +111,10 @@ class SparkPaths:
                         f"{path}: --engine spark reads Parquet (a file or a folder of them); "
                         "convert the CSV first, or score it without --engine spark"
                     )
+        if output.rstrip("/").lower().endswith(".csv"):
+            raise ConfigurationError(
+                f"{output}: --engine spark writes a folder of Parquet files; give -o a name such as scored.parquet"
+            )
         for what, target in (("output", output), ("errors folder", errors)):
             if not _is_uri(target) and Path(target).exists():
                 raise ConfigurationError(

@@ -208,7 +208,7 @@ def test_master_without_the_spark_engine_is_refused(
     assert "--master is for --engine spark" in capsys.readouterr().err
 
 
-def test_csv_input_an_existing_output_and_a_missing_input_are_refused(
+def test_csv_input_or_output_an_existing_output_and_a_missing_input_are_refused(
     parquet_input: Path, train_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     existing = tmp_path / "done.parquet"
@@ -216,6 +216,7 @@ def test_csv_input_an_existing_output_and_a_missing_input_are_refused(
     cases = [
         ([str(train_path), "-o", str(tmp_path / "a.parquet")], "reads Parquet"),
         ([str(parquet_input), "-o", str(existing)], f"the output {existing} exists"),
+        ([str(parquet_input), "-o", str(tmp_path / "scored.csv")], "writes a folder of Parquet files"),
         ([str(tmp_path / "nowhere.parquet"), "-o", str(tmp_path / "b.parquet")], "no such file or folder"),
     ]
     for argv, message in cases:
