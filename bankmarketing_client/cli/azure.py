@@ -1,10 +1,12 @@
-"""``discover``, ``logs`` and ``pipeline``: the Azure ML workspace side (needs the ``azureml`` extra).
+"""``discover``, ``logs`` and ``pipeline``: the Azure ML workspace side.
 
 They replace copying URIs and keys from the studio by hand, the original ``logs.py`` and the
-hand-written pipeline POST. The workspace comes from a ``config.json`` (``--config``, default
-``./config.json``) or from ``--subscription-id/--resource-group/--workspace-name``. Keys are never printed:
-``discover --key-file`` writes the primary key to a file only the user can read, for ``predict --key-file``.
-Every management call runs under ``--management-timeout``.
+hand-written pipeline POST. ``--service`` names an SDK v1 web service (ACI/AKS, the ``azureml`` extra),
+``--endpoint`` an SDK v2 managed online endpoint (the ``azureml-v2`` extra). The workspace comes from a
+``config.json`` (``--config``, default ``./config.json``) or from ``--subscription-id/--resource-group/
+--workspace-name``. Keys are never printed: ``discover --key-file`` writes the primary key (or an aml_token
+answer) to a file only the user can read, for ``predict --key-file``. Every management call runs under
+``--management-timeout``.
 """
 
 from __future__ import annotations
@@ -20,10 +22,14 @@ from bankmarketing_client.cli.exits import EXIT_FAILED, EXIT_OK
 from bankmarketing_client.errors import ConfigurationError
 
 if TYPE_CHECKING:
+    from azure.ai.ml import MLClient
     from azureml.core import Workspace
     from azureml.core.authentication import AbstractAuthentication
 
     from bankmarketing_client.azureml.workspace import WorkspaceRef
+
+#: SDK v1 needs the ``azureml`` extra, SDK v2 the ``azureml-v2`` one.
+V2_EXTRA_HINT = "install it with: pip install 'bankmarketing-client[azureml-v2]'"
 
 
 def add_workspace_options(parser: argparse.ArgumentParser) -> None:
@@ -35,11 +41,12 @@ def add_workspace_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--workspace-name", help="instead of --config: the workspace name")
     group.add_argument(
         "--auth",
-        choices=("cli", "interactive", "service-principal"),
+        choices=("cli", "interactive", "service-principal", "default"),
         default="cli",
         help="'cli' reuses `az login` (default); 'interactive' logs in through the browser within "
         "--management-timeout (raise it if you need more time); 'service-principal' reads AZURE_TENANT_ID, "
-        "AZURE_CLIENT_ID and AZURE_CLIENT_SECRET from the environment",
+        "AZURE_CLIENT_ID and AZURE_CLIENT_SECRET from the environment; 'default' (--endpoint only) is "
+        "azure-identity's DefaultAzureCredential (environment, managed identity, az login, ...)",
     )
     group.add_argument("--tenant-id", help="tenant for interactive or service-principal login")
     group.add_argument(
@@ -55,26 +62,66 @@ def add_workspace_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_cloud_options(parser: argparse.ArgumentParser) -> None:
+    """Where Azure is, for SDK v2 (``--endpoint``): a sovereign cloud, or a custom one (Azure Stack Hub).
+
+    The CA bundle for a private cloud's TLS comes from ``REQUESTS_CA_BUNDLE``, which azure-core's transport honours.
+    """
+    group = parser.add_argument_group("cloud (--endpoint only)")
+    group.add_argument("--cloud", help="AzureCloud (default), AzureChinaCloud or AzureUSGovernment")
+    group.add_argument("--arm-endpoint", metavar="URL", help="a custom cloud's Resource Manager (with --authority)")
+    group.add_argument(
+        "--authority",
+        metavar="URL",
+        help="a custom cloud's Entra ID authority (default $AZURE_AUTHORITY_HOST); MSAL's instance discovery, "
+        "which knows Microsoft's clouds only, is skipped for it",
+    )
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     discover = subparsers.add_parser(
         "discover",
         aliases=["connect"],
-        help="find a deployed service: scoring URI, swagger URI, auth mode (never prints keys)",
+        help="find a deployed service (v1) or online endpoint (v2): URIs, auth mode, traffic, settings (never keys)",
     )
-    discover.add_argument("--service", required=True, help="the deployed service's name")
+    target = discover.add_mutually_exclusive_group(required=True)
+    target.add_argument("--service", help="an SDK v1 web service's name (ACI/AKS)")
+    target.add_argument("--endpoint", help="an SDK v2 managed online endpoint's name")
     discover.add_argument(
-        "--key-file", type=Path, help="write the primary key to this file (mode 0600) for `predict --key-file`"
+        "--deployment", metavar="NAME", help="with --endpoint: pin to this deployment (its limits, its header)"
+    )
+    discover.add_argument(
+        "--key-file",
+        type=Path,
+        help="write the primary key (an aml_token endpoint: its current token answer, JSON) to this file "
+        "(mode 0600) for `predict --key-file`",
     )
     add_workspace_options(discover)
+    add_cloud_options(discover)
     discover.set_defaults(handler=run_discover)
 
-    logs = subparsers.add_parser("logs", help="print a service's logs; optionally enable Application Insights")
-    logs.add_argument("--service", required=True, help="the deployed service's name")
+    logs = subparsers.add_parser(
+        "logs", help="print a service's or a deployment's logs; optionally enable Application Insights"
+    )
+    source = logs.add_mutually_exclusive_group(required=True)
+    source.add_argument("--service", help="an SDK v1 web service's name")
+    source.add_argument("--endpoint", help="an SDK v2 online endpoint's name (with --deployment)")
+    logs.add_argument("--deployment", metavar="NAME", help="with --endpoint: the deployment whose logs to read")
+    logs.add_argument(
+        "--container",
+        choices=("inference-server", "storage-initializer"),
+        default="inference-server",
+        help="with --endpoint: the scoring server (default) or the model download's container",
+    )
     logs.add_argument("--tail", type=int, default=5000, help="how many of the last lines (default 5000)")
     logs.add_argument(
-        "--enable-app-insights", action="store_true", help="turn Application Insights on (says if it already was)"
+        "--enable-app-insights",
+        action="store_true",
+        help="turn Application Insights on (for --endpoint: the deployment's own setting; says if it already was, "
+        "and waits for the update)",
     )
     add_workspace_options(logs)
+    add_cloud_options(logs)
     logs.set_defaults(handler=run_logs)
 
     pipeline = subparsers.add_parser("pipeline", help="trigger a published pipeline by its REST endpoint")
@@ -146,9 +193,57 @@ def write_secret_file(path: Path, secret: str) -> None:
         raise ConfigurationError(f"cannot write the key file {path}: {exc.strerror}") from None
 
 
+def _check_v1_target(args: argparse.Namespace) -> None:
+    """The v2-only options make no sense with ``--service``: say so rather than ignore them."""
+    given = [
+        option
+        for option, value in (
+            ("--deployment", args.deployment),
+            ("--cloud", args.cloud),
+            ("--arm-endpoint", args.arm_endpoint),
+            ("--authority", args.authority),
+        )
+        if value is not None
+    ]
+    if getattr(args, "container", "inference-server") != "inference-server":
+        given.append("--container")
+    if args.auth == "default":
+        given.append("--auth default")
+    if given:
+        raise ConfigurationError(f"{', '.join(given)} apply to --endpoint (SDK v2), not to --service")
+
+
+def ml_client_from_args(args: argparse.Namespace) -> MLClient:
+    """An ``MLClient`` for the workspace and credential the options name (SDK v2)."""
+    ref = _workspace_ref(args)
+    if args.arm_endpoint is not None and args.authority is None:
+        raise ConfigurationError("--arm-endpoint needs --authority (the custom cloud's Entra ID)")
+    if args.cloud is not None and args.arm_endpoint is not None:
+        raise ConfigurationError("give either --cloud or --arm-endpoint/--authority")
+    try:
+        from bankmarketing_client.azureml.v2.workspace import CustomCloud, make_credential, open_ml_client
+
+        # Building the credential and the client makes no call; each operation runs under the deadline.
+        credential = make_credential(
+            args.auth,
+            tenant_id=args.tenant_id,
+            authority=args.authority,
+            disable_instance_discovery=args.authority is not None,
+        )
+        cloud = CustomCloud(args.arm_endpoint, args.authority) if args.arm_endpoint else args.cloud
+        return open_ml_client(ref, credential, cloud=cloud)
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] != "azure":
+            raise
+        raise ConfigurationError(f"--endpoint needs azure-ai-ml and azure-identity; {V2_EXTRA_HINT}") from None
+
+
 def run_discover(args: argparse.Namespace) -> int:
+    if args.endpoint is not None:
+        return run_discover_endpoint(args)
     from bankmarketing_client.azureml.discovery import discover_service
 
+    _check_v1_target(args)
     workspace = open_workspace_from_args(args)
     endpoint = discover_service(workspace, args.service, timeout=_check_timeout(args))
     print(endpoint.summary())
@@ -160,12 +255,42 @@ def run_discover(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_discover_endpoint(args: argparse.Namespace) -> int:
+    """``discover --endpoint``: the v2 endpoint's summary; ``--key-file`` gets the key or the token answer."""
+    from bankmarketing_client.azureml.v2.discovery import discover_online_endpoint
+
+    timeout = _check_timeout(args)
+    ml_client = ml_client_from_args(args)
+    info = discover_online_endpoint(ml_client, args.endpoint, args.deployment, timeout=timeout)
+    print(info.summary())
+    if args.key_file is None:
+        return EXIT_OK
+    if info.primary_key is not None:
+        write_secret_file(args.key_file, info.primary_key)
+        print(f"primary key written to {args.key_file} (mode 0600)")
+    elif info.token_provider is not None:
+        token = info.token_provider()
+        answer = {"accessToken": token.token, "expiryTimeUtc": token.expires_on, "tokenType": "Bearer"}
+        if token.refresh_on is not None:
+            answer["refreshAfterTimeUtc"] = token.refresh_on
+        write_secret_file(args.key_file, json.dumps(answer))
+        print(f"current token written to {args.key_file} (mode 0600); it is not renewed there")
+    else:
+        raise ConfigurationError(
+            f"endpoint {args.endpoint!r} uses aad_token auth: it has no key; the client takes your credential"
+        )
+    return EXIT_OK
+
+
 def run_logs(args: argparse.Namespace) -> int:
     from bankmarketing_client.azureml.discovery import get_webservice
     from bankmarketing_client.azureml.logs import enable_app_insights, fetch_logs
 
     if args.tail <= 0:  # checked before logging in, not only by fetch_logs after two management calls
         raise ConfigurationError("--tail must be a positive number of lines")
+    if args.endpoint is not None:
+        return run_endpoint_logs(args)
+    _check_v1_target(args)
     workspace = open_workspace_from_args(args)
     timeout = _check_timeout(args)
     service = get_webservice(workspace, args.service, timeout=timeout)
@@ -174,6 +299,26 @@ def run_logs(args: argparse.Namespace) -> int:
         print(change.summary(), file=sys.stderr)
     print(fetch_logs(service, tail=args.tail, timeout=timeout))
     return 0
+
+
+def run_endpoint_logs(args: argparse.Namespace) -> int:
+    """``logs --endpoint E --deployment D``: App Insights first (if asked), then the container's log on stdout."""
+    from bankmarketing_client.azureml.v2.logs import enable_deployment_app_insights, fetch_deployment_logs
+    from bankmarketing_client.client import check_deployment
+
+    if args.deployment is None:
+        raise ConfigurationError("logs --endpoint needs --deployment: logs belong to one deployment")
+    deployment = check_deployment(args.deployment)
+    timeout = _check_timeout(args)
+    ml_client = ml_client_from_args(args)
+    if args.enable_app_insights:
+        change = enable_deployment_app_insights(ml_client, args.endpoint, deployment, timeout=timeout)
+        print(change.summary(), file=sys.stderr)
+    text = fetch_deployment_logs(
+        ml_client, args.endpoint, deployment, container=args.container, tail=args.tail, timeout=timeout
+    )
+    print(text, end="" if text.endswith("\n") else "\n")
+    return EXIT_OK
 
 
 def parse_params(pairs: list[str]) -> dict[str, object]:

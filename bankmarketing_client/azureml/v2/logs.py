@@ -17,11 +17,9 @@ if TYPE_CHECKING:
     from azure.ai.ml import MLClient
 
 Container = Literal["inference-server", "storage-initializer"]
-#: The CLI's container names and getLogs' ``containerType`` values.
-CONTAINERS: dict[Container, str] = {
-    "inference-server": "InferenceServer",
-    "storage-initializer": "StorageInitializer",
-}
+#: azure-ai-ml's names for the containers (it sends them to getLogs as ``InferenceServer``/``StorageInitializer``,
+#: and refuses the REST names although its docstring lists them).
+CONTAINERS: tuple[Container, ...] = ("inference-server", "storage-initializer")
 
 
 def fetch_deployment_logs(
@@ -39,7 +37,7 @@ def fetch_deployment_logs(
     if container not in CONTAINERS:
         raise ConfigurationError(f"unknown container {container!r}; use one of {', '.join(CONTAINERS)}")
     logs: Any = call_with_deadline(
-        lambda: ml_client.online_deployments.get_logs(deployment, endpoint, tail, container_type=CONTAINERS[container]),
+        lambda: ml_client.online_deployments.get_logs(deployment, endpoint, tail, container_type=container),
         seconds=timeout,
         what=f"get the {container} logs of deployment {deployment!r} of endpoint {endpoint!r}",
     )

@@ -22,8 +22,8 @@ if TYPE_CHECKING:
     from azure.ai.ml import MLClient
     from azure.core.credentials import TokenCredential
 
-CredentialKind = Literal["default", "cli", "service-principal"]
-CREDENTIAL_KINDS: tuple[CredentialKind, ...] = ("default", "cli", "service-principal")
+CredentialKind = Literal["default", "cli", "interactive", "service-principal"]
+CREDENTIAL_KINDS: tuple[CredentialKind, ...] = ("default", "cli", "interactive", "service-principal")
 #: The clouds azure-ai-ml knows by name. Any other name would make it fetch cloud metadata from the public
 #: Resource Manager, a network call with no deadline of ours; other clouds are given as a :class:`CustomCloud`.
 KNOWN_CLOUDS = ("AzureCloud", "AzureChinaCloud", "AzureUSGovernment")
@@ -75,7 +75,7 @@ def make_credential(
     """An azure-identity credential; no token is fetched until the first call.
 
     ``default`` is ``DefaultAzureCredential`` (environment, managed identity, ``az login``, ...); ``cli`` reuses
-    ``az login`` only; ``service-principal`` reads ``AZURE_TENANT_ID``, ``AZURE_CLIENT_ID`` and
+    ``az login`` only; ``interactive`` opens a browser at the first call; ``service-principal`` reads ``AZURE_TENANT_ID``, ``AZURE_CLIENT_ID`` and
     ``AZURE_CLIENT_SECRET`` from the environment, so the secret never appears on a command line. ``authority``
     (default ``$AZURE_AUTHORITY_HOST``) names a non-public Entra ID; ``disable_instance_discovery`` skips MSAL's
     authority validation, for an authority it cannot validate (Azure Stack, a test stand-in).
@@ -94,6 +94,12 @@ def make_credential(
         from azure.identity import AzureCliCredential
 
         return AzureCliCredential(tenant_id=tenant_id or "")
+    if kind == "interactive":
+        from azure.identity import InteractiveBrowserCredential
+
+        if tenant_id:
+            transport["tenant_id"] = tenant_id
+        return InteractiveBrowserCredential(disable_instance_discovery=disable_instance_discovery, **transport)
     if kind == "service-principal":
         missing = [name for name in (SP_TENANT_ENV, SP_CLIENT_ID_ENV, SP_SECRET_ENV) if not os.environ.get(name)]
         if tenant_id:

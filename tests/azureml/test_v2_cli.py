@@ -1,0 +1,269 @@
+"""``discover --endpoint`` and ``logs --endpoint`` (SDK v2) through the CLI, against the TLS stand-in of ARM.
+
+The CLI reaches the stand-in only through what a user of a custom cloud would set: ``--arm-endpoint`` and
+``--authority`` (azure-ai-ml's custom cloud, azure-identity's authority), ``REQUESTS_CA_BUNDLE`` (the CA, honoured by
+azure-core's transport) and a service principal in ``AZURE_*``. Nothing is patched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from arm_standin import (
+    CLIENT_SECRET,
+    RESOURCE_GROUP,
+    SUBSCRIPTION,
+    WORKSPACE,
+    WORKSPACE_SCOPE,
+    ArmStandin,
+    Recorded,
+    Reply,
+    online_endpoint,
+)
+
+from bankmarketing_client.cli import main
+from bankmarketing_client.local.endpoint import LocalEndpoint
+from bankmarketing_client.local.pytest_plugin import EndpointFactory
+
+pytest_plugins = ["arm_standin"]
+
+LOG = "".join(f"2026-12-02 10:00:{i:02d} INFO scored {i} rows\n" for i in range(10))
+
+
+@pytest.fixture(scope="module")
+def key_endpoint(bankmarketing_endpoint_factory: EndpointFactory) -> LocalEndpoint:
+    return bankmarketing_endpoint_factory(deployments=["blue", "green"], traffic={"blue": 100}, worker_count=1)
+
+
+@pytest.fixture(scope="module")
+def token_endpoint(bankmarketing_endpoint_factory: EndpointFactory) -> LocalEndpoint:
+    return bankmarketing_endpoint_factory(auth_mode="aml_token", worker_count=1)
+
+
+@pytest.fixture
+def workspace_args(
+    arm_standin: ArmStandin, sp_environment: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> list[str]:
+    """The options naming the stand-in's workspace and cloud; the CA and the service principal in the environment."""
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(arm_standin.ca_path))
+    config = tmp_path / "config.json"
+    config.write_text(
+        json.dumps({"subscription_id": SUBSCRIPTION, "resource_group": RESOURCE_GROUP, "workspace_name": WORKSPACE})
+    )
+    return [
+        "--config",
+        str(config),
+        "--auth",
+        "service-principal",
+        "--arm-endpoint",
+        arm_standin.url,
+        "--authority",
+        arm_standin.url,
+        "--management-timeout",
+        "20",
+    ]
+
+
+def test_discover_endpoint_prints_the_summary_and_writes_the_key_file(
+    arm_standin: ArmStandin,
+    key_endpoint: LocalEndpoint,
+    workspace_args: list[str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    arm_standin.serve_local_endpoint("bank", key_endpoint)
+    key_file = tmp_path / "bank.key"
+
+    code = main(["discover", "--endpoint", "bank", "--key-file", str(key_file), *workspace_args])
+
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert f"scoring URI:  {key_endpoint.scoring_uri}" in out
+    assert "auth mode:    key" in out
+    assert "traffic:      blue 100 %" in out
+    assert "pending limit: 4 " in out
+    assert "  green: Standard_DS3_v2 x 1, max_concurrent 2, request_timeout 5000 ms" in out
+    assert key_file.read_text() == key_endpoint.primary_key + "\n"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    for secret in (key_endpoint.primary_key, key_endpoint.secondary_key, CLIENT_SECRET):
+        assert secret not in out + err
+
+
+def test_an_aml_token_written_by_discover_is_what_predict_key_file_reads(
+    arm_standin: ArmStandin,
+    token_endpoint: LocalEndpoint,
+    workspace_args: list[str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    shared_data: Path,
+) -> None:
+    arm_standin.serve_local_endpoint("tokened", token_endpoint)
+    token_file = tmp_path / "token.json"
+    assert main(["discover", "--endpoint", "tokened", "--key-file", str(token_file), *workspace_args]) == 0
+    answer = json.loads(token_file.read_text())
+    assert set(answer) == {"accessToken", "expiryTimeUtc", "refreshAfterTimeUtc", "tokenType"}
+    sample = shared_data / "azure-samples" / "data-2021-06-schema-order.json"
+
+    code = main(
+        ["predict", "--scoring-uri", token_endpoint.scoring_uri, "--key-file", str(token_file), "--json", str(sample)]
+    )
+
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert answer["accessToken"] not in out + err
+
+
+def test_logs_tail_and_container(
+    arm_standin: ArmStandin,
+    key_endpoint: LocalEndpoint,
+    workspace_args: list[str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    arm_standin.serve_local_endpoint("bank", key_endpoint)
+    arm_standin.state.logs[("bank", "green", "InferenceServer")] = LOG
+    arm_standin.state.logs[("bank", "green", "StorageInitializer")] = "downloading model\nmodel ready\n"
+
+    assert main(["logs", "--endpoint", "bank", "--deployment", "green", "--tail", "2", *workspace_args]) == 0
+    assert capsys.readouterr().out == "".join(LOG.splitlines(keepends=True)[-2:])
+    args = ["logs", "--endpoint", "bank", "--deployment", "green", "--container", "storage-initializer"]
+    assert main([*args, *workspace_args]) == 0
+    assert capsys.readouterr().out == "downloading model\nmodel ready\n"
+
+    first, second = arm_standin.requests_to("/deployments/green/getLogs", "POST")
+    assert first.json() == {"containerType": "InferenceServer", "tail": 2}
+    assert second.json() == {"containerType": "StorageInitializer", "tail": 5000}
+    assert first.api_version == "2023-04-01-preview"
+
+
+def test_enable_app_insights_updates_the_deployment_and_waits(
+    arm_standin: ArmStandin,
+    key_endpoint: LocalEndpoint,
+    workspace_args: list[str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    arm_standin.serve_local_endpoint("bank", key_endpoint)
+    arm_standin.state.lro_polls = 2
+    args = ["logs", "--endpoint", "bank", "--deployment", "blue", "--enable-app-insights", *workspace_args]
+
+    assert main(args) == 0
+    assert "Application Insights enabled for bank/blue" in capsys.readouterr().err
+    (put,) = arm_standin.requests_to("/deployments/blue", "PUT")
+    assert put.api_version == "2023-04-01-preview"
+    assert put.json()["properties"]["appInsightsEnabled"] is True
+    polls = [r for r in arm_standin.requests if re.search(r"/operations/[0-9a-f]+$", r.path)]
+    assert len(polls) == 3  # InProgress twice, then Succeeded: the command waited for the end
+    assert arm_standin.state.deployments[("bank", "blue")]["properties"]["appInsightsEnabled"] is True
+
+    assert main(args) == 0
+    assert "Application Insights was already enabled for bank/blue" in capsys.readouterr().err
+    assert len(arm_standin.requests_to("/deployments/blue", "PUT")) == 1  # nothing sent the second time
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["logs", "--endpoint", "bank"], "logs --endpoint needs --deployment"),
+        (["logs", "--service", "bank", "--deployment", "blue"], "--deployment apply to --endpoint (SDK v2)"),
+        (["discover", "--service", "bank", "--auth", "default"], "--auth default apply to --endpoint"),
+        (["logs", "--endpoint", "bank", "--deployment", "9x"], "deployment name '9x' must start with a letter"),
+        (["logs", "--endpoint", "bank", "--deployment", "blue", "--tail", "0"], "--tail must be a positive"),
+    ],
+)
+def test_option_mistakes_exit_2_with_one_line(
+    argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*argv, "--config", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.count("\n") == 1
+
+
+def test_custom_cloud_options_are_checked(
+    workspace_args: list[str], arm_standin: ArmStandin, capsys: pytest.CaptureFixture[str]
+) -> None:
+    at = workspace_args.index("--authority")
+    without_authority = workspace_args[:at] + workspace_args[at + 2 :]
+    assert main(["discover", "--endpoint", "bank", *without_authority]) == 2
+    assert "--arm-endpoint needs --authority" in capsys.readouterr().err
+    assert main(["discover", "--endpoint", "bank", *workspace_args, "--cloud", "AzureChinaCloud"]) == 2
+    assert "give either --cloud or --arm-endpoint/--authority" in capsys.readouterr().err
+    assert arm_standin.requests == []
+
+
+def test_aad_endpoint_has_no_key_to_write(
+    arm_standin: ArmStandin, workspace_args: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    arm_standin.state.endpoints["bank-aad"] = online_endpoint(
+        "bank-aad", "https://bank-aad.westeurope.inference.ml.azure.com/score", auth_mode="aad_token"
+    )
+    key_file = tmp_path / "none.key"
+    assert main(["discover", "--endpoint", "bank-aad", "--key-file", str(key_file), *workspace_args]) == 2
+    out, err = capsys.readouterr()
+    assert "auth mode:    aad_token" in out
+    assert "uses aad_token auth: it has no key" in err
+    assert not key_file.exists()
+
+
+@pytest.fixture
+def silent_logs(arm_standin: ArmStandin) -> Iterator[None]:
+    release = threading.Event()
+
+    @arm_standin.route("POST", re.escape(WORKSPACE_SCOPE) + r"/onlineEndpoints/bank/deployments/blue/getLogs")
+    def never(request: Recorded, match: re.Match[str]) -> Reply:
+        release.wait(30)
+        return Reply(504, {})
+
+    yield
+    release.set()
+
+
+@pytest.mark.usefixtures("silent_logs")
+def test_logs_call_that_never_answers_ends_at_the_deadline(
+    workspace_args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["logs", "--endpoint", "bank", "--deployment", "blue", *workspace_args, "--management-timeout", "0.5"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert (
+        "get the inference-server logs of deployment 'blue' of endpoint 'bank': no answer from Azure within 0.5 s"
+        in err
+    )
+
+
+def test_no_secret_in_any_output_with_debug_logging(
+    arm_standin: ArmStandin, key_endpoint: LocalEndpoint, workspace_args: list[str], tmp_path: Path
+) -> None:
+    """A real process with ``-vv``: azure-core, azure-identity, MSAL and the CLI all log at DEBUG to stderr."""
+    arm_standin.serve_local_endpoint("bank", key_endpoint)
+    arm_standin.state.logs[("bank", "blue", "InferenceServer")] = LOG
+    runs = [
+        ["discover", "--endpoint", "bank", *workspace_args],
+        ["logs", "--endpoint", "bank", "--deployment", "blue", "--enable-app-insights", *workspace_args],
+    ]
+    output = ""
+    for argv in runs:
+        done = subprocess.run(
+            [sys.executable, "-m", "bankmarketing_client.cli", "-vv", *argv],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=dict(os.environ),
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        output += done.stdout + done.stderr
+    assert "DEBUG" in output  # the debug logs were really on
+    assert "Application Insights enabled for bank/blue" in output
+    secrets = [key_endpoint.primary_key, key_endpoint.secondary_key, CLIENT_SECRET, *arm_standin.issued_tokens]
+    assert len(secrets) >= 5  # both keys, the secret and one ARM token per process
+    for secret in secrets:
+        assert secret not in output
