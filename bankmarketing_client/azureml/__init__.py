@@ -1,7 +1,8 @@
 """Optional Azure ML workspace integration: discovery, keys, tokens, logs, Application Insights, pipelines.
 
-Needs the ``azureml`` extra (azureml-core) only when a function actually talks to Azure; importing this
-package does not import azureml-core. Every management call runs under a deadline (see :mod:`.deadline`).
+This package speaks SDK v1 (azureml-core: ACI/AKS web services, published pipelines; the ``azureml`` extra);
+:mod:`.v2` speaks SDK v2 (azure-ai-ml: managed online endpoints, batch endpoints; the ``azureml-v2`` extra).
+Importing either imports no Azure SDK. Every management call runs under a deadline (see :mod:`.deadline`).
 """
 
 from __future__ import annotations
