@@ -39,6 +39,7 @@ from bankmarketing_client.cli.exits import (
     unknown_deployment_is_a_user_error,
 )
 from bankmarketing_client.cli.spark_engine import add_spark_options, check_spark_options, run_spark_score
+from bankmarketing_client.errors import ConfigurationError
 
 
 def register(subparsers: Any) -> None:
@@ -84,6 +85,8 @@ def run_score(args: argparse.Namespace) -> int:
     from bankmarketing_client.batch.progress import Progress
     from bankmarketing_client.client import ENV_DEPLOYMENT
 
+    if args.engine == "spark" and args.deployment_column is not None:
+        raise ConfigurationError("--deployment-column does not work with --engine spark yet; drop it")
     check_spark_options(args)
     endpoint = endpoint_options(args)
     if args.engine == "spark":

@@ -171,3 +171,18 @@ def test_a_run_scores_against_the_deployment_it_names_with_a_token_file(
     assert after["canary"].get("by_header", 0) - before["canary"].get("by_header", 0) >= 3
     assert after["blue"].get("requests", 0) == before["blue"].get("requests", 0)
     assert len(read_csv_rows(output)) == 120
+
+
+def test_the_deployment_column_is_refused_with_the_spark_engine(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The Spark engine writes no such column: asking for it is one line and exit 2, not a column silently missing."""
+    source = tmp_path / "in.parquet"
+    source.write_bytes(b"")
+    args = ["score", str(source), "-o", str(tmp_path / "out.parquet"), "--engine", "spark", "--deployment-column"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == (
+        "bankmarketing-client: error: --deployment-column does not work with --engine spark yet; drop it"
+    )
+    assert files_under(tmp_path) == {source}
