@@ -67,6 +67,9 @@ SYSTEM_DATA = {
     "lastModifiedByType": "User",
     "lastModifiedAt": "2026-11-02T10:05:00.000000+00:00",
 }
+#: Retry-After on long-running operations: a fraction of a second (azure-core takes "0" as "no hint" and then
+#: waits its default 30 s, or azure-ai-ml's 5 s).
+POLL_AFTER = "0.05"
 #: ARM's names for the auth modes (azure-ai-ml maps them to key, aml_token, aad_token).
 REST_AUTH_MODES = {"key": "Key", "aml_token": "AMLToken", "aad_token": "AADToken"}
 #: getLogs' containerType values.
@@ -320,6 +323,11 @@ class ArmStandin:
             issued = list(self.issued_tokens.items())
         return scheme == "Bearer" and any(secrets.compare_digest(token, t) and s == scope for t, s in issued)
 
+    def finish_operations(self) -> None:
+        """Let every long-running operation succeed at its next poll (an abandoned poller then stops)."""
+        for operation in self._operations:
+            self._operations[operation] = 0
+
     def requests_to(self, suffix: str, method: str | None = None) -> list[Recorded]:
         """The recorded requests whose path ends with ``suffix`` (and with ``method``, if given)."""
         return [r for r in self.requests if r.path.endswith(suffix) and (method is None or r.method == method)]
@@ -459,7 +467,7 @@ class ArmStandin:
             operation = secrets.token_hex(6)
             self._operations[operation] = state.lro_polls
             status_url = f"{self.url}{WORKSPACE_SCOPE}/operations/{operation}?api-version={request.api_version}"
-            return Reply(201, updated, {"Azure-AsyncOperation": status_url, "Retry-After": "0"})
+            return Reply(201, updated, {"Azure-AsyncOperation": status_url, "Retry-After": POLL_AFTER})
 
         @self.route("GET", re.escape(WORKSPACE_SCOPE) + r"/operations/(?P<operation>[0-9a-f]+)")
         def operation_status(request: Recorded, match: re.Match[str]) -> Reply:
@@ -468,7 +476,7 @@ class ArmStandin:
                 return arm_error(404, "ResourceNotFound", "no such operation")
             if left > 0:
                 self._operations[match["operation"]] = left - 1
-                return Reply(200, {"status": "InProgress"}, {"Retry-After": "0"})
+                return Reply(200, {"status": "InProgress"}, {"Retry-After": POLL_AFTER})
             for deployment in state.deployments.values():
                 deployment["properties"]["provisioningState"] = "Succeeded"
             return Reply(200, {"status": "Succeeded"})
