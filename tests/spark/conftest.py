@@ -2,14 +2,13 @@
 endpoints, and the 100,000-row input with its single-process reference scores.
 
 The session is ``local[2,4]`` (two task slots, four attempts per task, so a crashed task is re-run), bound to
-loopback, with two shuffle partitions, its UI on a free port, its event log and local dir in temporary folders:
-the secrets test reads all three.
+loopback, with two shuffle partitions and no UI (the secrets test runs a Spark application of its own, UI and event
+log included, to read everything it writes).
 """
 
 from __future__ import annotations
 
 import os
-import socket
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,25 +36,13 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("filterwarnings", "ignore:PySpark does not yet fully support pandas:FutureWarning")
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@pytest.fixture(scope="session")
-def spark_event_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("spark-events")
-
-
 @pytest.fixture(scope="session")
 def spark_local_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("spark-local")
 
 
 @pytest.fixture(scope="session")
-def spark(spark_event_log: Path, spark_local_dir: Path) -> Iterator[SparkSession]:
+def spark(spark_local_dir: Path) -> Iterator[SparkSession]:
     from pyspark.sql import SparkSession
 
     os.environ["PYSPARK_PYTHON"] = sys.executable  # the workers run the venv's interpreter
@@ -64,12 +51,9 @@ def spark(spark_event_log: Path, spark_local_dir: Path) -> Iterator[SparkSession
         SparkSession.builder.master("local[2,4]")
         .appName("bankmarketing-client-tests")
         .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.ui.enabled", "true")
-        .config("spark.ui.port", str(_free_port()))
+        .config("spark.ui.enabled", "false")
         .config("spark.driver.host", "127.0.0.1")
         .config("spark.driver.bindAddress", "127.0.0.1")
-        .config("spark.eventLog.enabled", "true")
-        .config("spark.eventLog.dir", spark_event_log.as_uri())
         .config("spark.local.dir", str(spark_local_dir))
         .config("spark.sql.files.maxPartitionBytes", "1m")  # each small input file a partition of its own
         .getOrCreate()
