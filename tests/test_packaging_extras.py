@@ -70,14 +70,14 @@ def test_azureml_v2_extra_runs_a_batch_job_with_the_installed_cli(
         "AZURE_TENANT_ID": TENANT,
         "AZURE_CLIENT_ID": CLIENT_ID,
         "AZURE_CLIENT_SECRET": CLIENT_SECRET,
-        "AZURE_AUTHORITY_HOST": arm_standin.url,
         "REQUESTS_CA_BUNDLE": str(arm_standin.ca_path),
     }
     cli = [
         str(python.parent / "bankmarketing-client"), "batch-endpoint", "invoke", "bank-batch",
         "--input", "https://bankdata.blob.core.windows.net/batch/customers.csv", "--wait", "--poll-interval", "0.01",
         "--auth", "service-principal", "--subscription-id", SUBSCRIPTION, "--resource-group", RESOURCE_GROUP,
-        "--workspace-name", WORKSPACE, "--resource-manager", arm_standin.url, "--management-timeout", "60",
+        "--workspace-name", WORKSPACE, "--arm-endpoint", arm_standin.url,
+        "--authority", arm_standin.url, "--management-timeout", "60",
     ]  # fmt: skip
     result = subprocess.run(
         cli, capture_output=True, text=True, timeout=180, cwd=tmp_path,

@@ -1,29 +1,23 @@
 """``batch-endpoint invoke``: start a job on an Azure ML batch endpoint (SDK v2) and optionally follow it.
 
-Batch endpoints are v2's successor of the published pipelines ``pipeline --endpoint`` triggers. The workspace and
-sign-in options are ``discover``'s (needs the ``azureml-v2`` extra). Output: the job's name and studio URL on
-stdout; with ``--wait`` each status change on stderr and the final status on stdout, exit 0 only if Completed.
+Batch endpoints are v2's successor of the published pipelines ``pipeline --endpoint`` triggers. The workspace,
+sign-in and cloud options are ``discover --endpoint``'s (needs the ``azureml-v2`` extra). Output: the job's name
+and studio URL on stdout; with ``--wait`` each status change on stderr and the final status on stdout, exit 0
+only if Completed.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from typing import TYPE_CHECKING
 
-from bankmarketing_client.cli.azure import _workspace_ref, add_workspace_options
+from bankmarketing_client.cli.azure import _check_timeout, add_cloud_options, add_workspace_options, ml_client_from_args
 from bankmarketing_client.cli.exits import EXIT_FAILED, EXIT_OK
 from bankmarketing_client.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from azure.ai.ml import MLClient
-
     from bankmarketing_client.azureml.v2.batch_endpoints import BatchJobState
-    from bankmarketing_client.azureml.v2.workspace import CredentialKind
-
-#: ``--auth`` (shared with the v1 commands) -> azure-identity credential. Interactive browser sign-in is v1's.
-_CREDENTIALS: dict[str, CredentialKind] = {"cli": "cli", "service-principal": "service-principal"}
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -48,32 +42,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     invoke.add_argument("--poll-interval", type=float, default=15.0, help="seconds between reads (default 15)")
     invoke.add_argument("--run-timeout", type=float, default=3600.0, help="stop waiting after this many s")
     add_workspace_options(invoke)
-    invoke.add_argument(
-        "--resource-manager",
-        metavar="URL",
-        help="a cloud azure-ai-ml does not know by name (e.g. Azure Stack): its Resource Manager; its Entra ID "
-        "authority comes from AZURE_AUTHORITY_HOST, its CA bundle from REQUESTS_CA_BUNDLE",
-    )
+    add_cloud_options(invoke)
     invoke.set_defaults(handler=run_invoke)
-
-
-def ml_client_from_args(args: argparse.Namespace) -> MLClient:
-    """azure-ai-ml's client for the workspace the options name (no call is made yet)."""
-    from bankmarketing_client.azureml.v2.workspace import AUTHORITY_ENV, CustomCloud, make_credential, open_ml_client
-
-    kind = _CREDENTIALS.get(args.auth)
-    if kind is None:
-        raise ConfigurationError("batch endpoints sign in with --auth cli or --auth service-principal")
-    ref = _workspace_ref(args)
-    cloud: CustomCloud | None = None
-    authority: str | None = None
-    if args.resource_manager:
-        authority = os.environ.get(AUTHORITY_ENV) or args.resource_manager
-        cloud = CustomCloud(resource_manager=args.resource_manager, active_directory=authority)
-    # MSAL cannot validate a custom cloud's authority against Microsoft's list, so it is not asked to.
-    credential = make_credential(kind, tenant_id=args.tenant_id, authority=authority,
-                                 disable_instance_discovery=cloud is not None)  # fmt: skip
-    return open_ml_client(ref, credential, cloud=cloud)
 
 
 def run_invoke(args: argparse.Namespace) -> int:
@@ -85,9 +55,7 @@ def run_invoke(args: argparse.Namespace) -> int:
         invoke_batch_endpoint,
     )
 
-    timeout: float = args.management_timeout
-    if timeout <= 0:
-        raise ConfigurationError("--management-timeout must be positive")
+    timeout = _check_timeout(args)
     if args.poll_interval <= 0 or args.run_timeout <= 0:
         raise ConfigurationError("--poll-interval and --run-timeout must be positive")
     check_name(args.name, "batch endpoint")  # checked before signing in, not after two management calls

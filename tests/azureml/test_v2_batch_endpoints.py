@@ -195,11 +195,10 @@ def test_bad_arguments_are_refused_before_any_call(
 @pytest.fixture
 def cli_env(arm_standin: ArmStandin, sp_environment: None, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The options and environment a user of a custom cloud would give, naming the stand-in."""
-    monkeypatch.setenv("AZURE_AUTHORITY_HOST", arm_standin.url)
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(arm_standin.ca_path))
     return [
         "--auth", "service-principal", "--subscription-id", SUBSCRIPTION, "--resource-group", RESOURCE_GROUP,
-        "--workspace-name", WORKSPACE, "--resource-manager", arm_standin.url,
+        "--workspace-name", WORKSPACE, "--arm-endpoint", arm_standin.url, "--authority", arm_standin.url,
     ]  # fmt: skip
 
 
@@ -289,7 +288,7 @@ def test_cli_stops_at_the_management_deadline_with_one_line(
     ("extra", "message"),
     [
         (["--input", "customers.csv"], "upload a local file first"),
-        (["--auth", "interactive"], "sign in with --auth cli or --auth service-principal"),
+        (["--cloud", "AzureChinaCloud"], "give either --cloud or --arm-endpoint/--authority"),
         (["--wait", "--poll-interval", "0"], "must be positive"),
         (["--management-timeout", "-1"], "must be positive"),
     ],
