@@ -28,13 +28,12 @@ DEFAULT_INSTANCE_COUNT: Final = 1
 
 
 class EndpointLimits(Protocol):
-    """The request settings the budget is derived from (a v2 deployment's, or the local endpoint's limits)."""
+    """Anything that knows Azure's pending limit for the endpoint: a v2 discovery's ``OnlineEndpointInfo`` (weighted
+    by its traffic split) or ``DeploymentInfo``, the local endpoint's ``FrontLimits``; :func:`pending_limit` computes
+    it from plain numbers."""
 
     @property
-    def max_concurrent_requests_per_instance(self) -> int: ...
-
-    @property
-    def instance_count(self) -> int: ...
+    def pending_limit(self) -> int: ...
 
 
 def pending_limit(max_concurrent_requests_per_instance: int, instance_count: int) -> int:
@@ -45,14 +44,17 @@ def pending_limit(max_concurrent_requests_per_instance: int, instance_count: int
 
 
 def resolve_budget(max_in_flight: int | None, limits: EndpointLimits | None) -> int:
-    """The run's global limit: ``max_in_flight`` if given, else Azure's pending rule for ``limits``, else Azure's
-    rule for a default deployment (one instance, one request at a time: 2), which is safe but slow."""
+    """The run's global limit: ``max_in_flight`` if given, else ``limits``' pending limit (Azure's rule for its
+    settings), else Azure's rule for a default deployment (one instance, one request at a time: 2), safe but slow."""
     if max_in_flight is not None:
         if isinstance(max_in_flight, bool) or not isinstance(max_in_flight, int) or max_in_flight < 1:
             raise ConfigurationError(f"max_in_flight must be a whole number of at least 1, not {max_in_flight!r}")
         return max_in_flight
     if limits is not None:
-        return pending_limit(limits.max_concurrent_requests_per_instance, limits.instance_count)
+        budget = limits.pending_limit
+        if budget < 1:
+            raise ConfigurationError(f"the endpoint's pending limit must be at least 1, not {budget}")
+        return budget
     budget = pending_limit(DEFAULT_MAX_CONCURRENT_REQUESTS_PER_INSTANCE, DEFAULT_INSTANCE_COUNT)
     logger.warning(
         "the endpoint's request settings are unknown: keeping %d requests in flight (Azure's default deployment); "

@@ -15,9 +15,10 @@ runs twice (speculation) yields the same rows, and Spark's output committer keep
 of your own gets the same guarantee only if it is idempotent per batch (Delta's ``txnAppId``/``txnVersion``
 options, or a MERGE on the id column); a plain append from ``foreach`` may see a re-run task's rows twice.
 
-Budget: see :mod:`.budget`. ``max_in_flight`` wins; otherwise ``limits`` (anything with
-``max_concurrent_requests_per_instance`` and ``instance_count``, such as a v2 deployment's request settings or the
-local endpoint's ``limits``) gives Azure's ``2 x max_concurrent_requests_per_instance x instance_count``. The budget
+Budget: see :mod:`.budget`. ``max_in_flight`` wins; otherwise ``limits``, or else a discovered ``endpoint`` that
+knows it (anything with a ``pending_limit``: v2 discovery's ``OnlineEndpointInfo`` or ``DeploymentInfo``, the local
+endpoint's ``limits``; :func:`~.budget.pending_limit` computes Azure's ``2 x max_concurrent_requests_per_instance x
+instance_count`` from plain numbers), else Azure's default deployment's 2. The budget
 is split over the SparkContext's ``defaultParallelism`` slots; with more slots than budget the input is coalesced to
 ``budget`` partitions, one request each (a speculative copy can then add one request while it runs: turn
 speculation off or raise the budget if the endpoint's 429s matter more than stragglers).
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
     from pyspark.sql.types import StructType
 
     from bankmarketing_client.azureml.discovery import ServiceEndpoint
+    from bankmarketing_client.azureml.v2.discovery import OnlineEndpointInfo
 
 logger = logging.getLogger("bankmarketing_client.spark")
 
@@ -55,7 +57,7 @@ def score_spark(
     df: DataFrame,
     *,
     scoring_uri: str | None = None,
-    endpoint: ServiceEndpoint | None = None,
+    endpoint: ServiceEndpoint | OnlineEndpointInfo | None = None,
     api_key: str | Secret | None = None,
     secondary_key: str | Secret | None = None,
     token_provider: TokenProvider | None = None,
@@ -72,7 +74,8 @@ def score_spark(
     """``df`` scored: see the module docstring for the output schema, the budget and what "exactly once" means.
 
     The endpoint is ``scoring_uri`` with ``api_key``/``secondary_key`` or ``token_provider``, or a discovered
-    ``endpoint`` (its URI and credentials), or ``$BANKMARKETING_SCORING_URI`` / ``$BANKMARKETING_API_KEY`` /
+    ``endpoint`` (v1 ``ServiceEndpoint`` or v2 ``OnlineEndpointInfo``: its URI, credentials, pinned deployment and
+    pending limit), or ``$BANKMARKETING_SCORING_URI`` / ``$BANKMARKETING_API_KEY`` /
     ``$BANKMARKETING_SECONDARY_KEY`` / ``$BANKMARKETING_DEPLOYMENT`` read here, on the driver (executors never read
     the environment). The contract is read from the endpoint's swagger once, on the driver, unless given.
     ``batch_size`` fixes the rows per request (default: tuned per task, as the single-process scorer does).
@@ -83,8 +86,16 @@ def score_spark(
     if endpoint is not None:
         if scoring_uri or api_key or secondary_key or token_provider:
             raise ConfigurationError("give either a discovered endpoint or a scoring URI and credentials, not both")
+        if getattr(endpoint, "credential", None) is not None:
+            raise ConfigurationError(
+                "an aad_token endpoint's credential cannot be shipped to Spark's executors; pass a picklable "
+                "token_provider that obtains the token on the executor (a managed identity, a token file)"
+            )
         scoring_uri = endpoint.scoring_uri
         api_key, secondary_key, token_provider = endpoint.primary_key, endpoint.secondary_key, endpoint.token_provider
+        deployment = deployment or getattr(endpoint, "deployment", None)
+        if limits is None and hasattr(endpoint, "pending_limit"):
+            limits = endpoint
     else:
         scoring_uri = scoring_uri or os.environ.get(ENV_SCORING_URI)
         if token_provider is None:
