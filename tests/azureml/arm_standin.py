@@ -250,6 +250,7 @@ class ArmStandin:
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
         self._operations: dict[str, int] = {}
         self._lock = threading.Lock()
+        self._released = threading.Event()  # ends the silent routes' waits when the stand-in stops
         standin = self
 
         class RequestHandler(BaseHTTPRequestHandler):
@@ -293,6 +294,7 @@ class ArmStandin:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._released.set()
         self._server.shutdown()
         self._server.server_close()
 
@@ -305,6 +307,14 @@ class ArmStandin:
             return handler
 
         return register
+
+    def silence(self, method: str, pattern: str) -> None:
+        """Make a route accept requests and never answer (a proxy that swallows them) until the stand-in stops."""
+
+        @self.route(method, pattern)
+        def never(request: Recorded, match: re.Match[str]) -> Reply:
+            self._released.wait(60)
+            return Reply(504, {})
 
     def dispatch(self, request: Recorded) -> Reply:
         for method, pattern, handler in list(self._routes):

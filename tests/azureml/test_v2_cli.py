@@ -13,8 +13,6 @@ import re
 import stat
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,8 +23,6 @@ from arm_standin import (
     WORKSPACE,
     WORKSPACE_SCOPE,
     ArmStandin,
-    Recorded,
-    Reply,
     online_endpoint,
 )
 
@@ -213,23 +209,10 @@ def test_aad_endpoint_has_no_key_to_write(
     assert not key_file.exists()
 
 
-@pytest.fixture
-def silent_logs(arm_standin: ArmStandin) -> Iterator[None]:
-    release = threading.Event()
-
-    @arm_standin.route("POST", re.escape(WORKSPACE_SCOPE) + r"/onlineEndpoints/bank/deployments/blue/getLogs")
-    def never(request: Recorded, match: re.Match[str]) -> Reply:
-        release.wait(30)
-        return Reply(504, {})
-
-    yield
-    release.set()
-
-
-@pytest.mark.usefixtures("silent_logs")
 def test_logs_call_that_never_answers_ends_at_the_deadline(
-    workspace_args: list[str], capsys: pytest.CaptureFixture[str]
+    arm_standin: ArmStandin, workspace_args: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
+    arm_standin.silence("POST", re.escape(WORKSPACE_SCOPE) + r"/onlineEndpoints/bank/deployments/blue/getLogs")
     args = ["logs", "--endpoint", "bank", "--deployment", "blue", *workspace_args, "--management-timeout", "0.5"]
     assert main(args) == 2
     err = capsys.readouterr().err

@@ -8,10 +8,8 @@ itself goes to the local endpoint, so every auth mode is proved by a real front 
 from __future__ import annotations
 
 import logging
-import re
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -21,8 +19,6 @@ from arm_standin import (
     ENDPOINT_PATH,
     WORKSPACE_SCOPE,
     ArmStandin,
-    Recorded,
-    Reply,
     online_deployment,
     online_endpoint,
 )
@@ -35,10 +31,10 @@ from bankmarketing_client.azureml.v2.discovery import (
     build_client,
     discover_online_endpoint,
 )
+from bankmarketing_client.client import ScoringClient
 from bankmarketing_client.errors import AuthenticationError, AzureManagementError, ConfigurationError
 from bankmarketing_client.local.endpoint import LocalEndpoint
 from bankmarketing_client.local.pytest_plugin import EndpointFactory
-from tests.client.scoring_helpers import container_results
 
 pytest_plugins = ["arm_standin"]
 
@@ -68,6 +64,12 @@ def records(load_sample: Callable[[str], Any]) -> list[dict[str, Any]]:
 
 def _labels(client: Any, records: list[dict[str, Any]]) -> list[str]:
     return [p.label for p in client.predict(records)]
+
+
+def container_results(endpoint: LocalEndpoint, records: list[dict[str, Any]]) -> list[str]:
+    """What blue answers a client given the endpoint's URI and key by hand: what discovery must reproduce."""
+    with ScoringClient(endpoint.scoring_uri, endpoint.primary_key, deployment="blue", use_env=False) as client:
+        return _labels(client, records)
 
 
 def test_key_endpoint_gives_uris_split_settings_and_scores(
@@ -244,22 +246,8 @@ def test_missing_endpoint_is_reported_with_arms_reason(arm_standin: ArmStandin, 
         discover_online_endpoint(ml_client, "ghost", timeout=20)
 
 
-@pytest.fixture
-def silent_endpoint_route(arm_standin: ArmStandin) -> Iterator[None]:
-    """ARM's endpoint route accepts the request and never answers (a proxy that swallows it)."""
-    release = threading.Event()
-
-    @arm_standin.route("GET", ENDPOINT_PATH)
-    def never(request: Recorded, match: re.Match[str]) -> Reply:
-        release.wait(30)
-        return Reply(504, {})
-
-    yield
-    release.set()
-
-
-@pytest.mark.usefixtures("silent_endpoint_route")
-def test_the_deadline_ends_a_call_arm_never_answers(ml_client: MLClient) -> None:
+def test_the_deadline_ends_a_call_arm_never_answers(arm_standin: ArmStandin, ml_client: MLClient) -> None:
+    arm_standin.silence("GET", ENDPOINT_PATH)
     with pytest.raises(AzureManagementError, match=r"get online endpoint 'bank': no answer from Azure within 0\.5 s"):
         discover_online_endpoint(ml_client, "bank", timeout=0.5)
 

@@ -1,11 +1,14 @@
 """``credential=``: both client faces take an azure-core TokenCredential (``aad_token`` endpoints), as Azure SDK
 clients do. A real azure-identity ``ClientSecretCredential`` gets its tokens from the TLS stand-in of Entra ID,
-whose ``/aad/score`` checks them (audience ``https://ml.azure.com``) and forwards to a real local endpoint."""
+whose ``/aad/score`` checks them (audience ``https://ml.azure.com``) and forwards to a real local endpoint.
+
+It tests the client (``client.py``/``auth.py``) but lives beside the stand-in it needs, with the tests that need the
+``azureml-v2`` extra; the truth it compares with is a key client of the same local endpoint."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -13,16 +16,28 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 import trustme
+from arm_standin import CLIENT_ID, CLIENT_SECRET, TENANT, ArmStandin, make_ca_file
 from azure.identity import ClientSecretCredential
-from scoring_helpers import Record, container_results
 
 from bankmarketing_client.auth import AML_SCOPE
 from bankmarketing_client.client import AsyncScoringClient, ScoringClient
 from bankmarketing_client.errors import AuthenticationError, ConfigurationError
 from bankmarketing_client.local.endpoint import LocalEndpoint
-from tests.azureml.arm_standin import CLIENT_ID, CLIENT_SECRET, TENANT, ArmStandin, make_ca_file
 
-pytest_plugins = ["scoring_support"]
+Record = dict[str, Any]
+
+
+@pytest.fixture
+def sample_records(load_sample: Callable[[str], Any]) -> list[Record]:
+    """The two records of Azure's own sample request."""
+    records: list[Record] = load_sample("data-2021-06-schema-order.json")["data"]
+    return records
+
+
+def container_results(endpoint: LocalEndpoint, records: list[Record]) -> list[str]:
+    """What the same endpoint answers a key client (the credential must change nothing but the header)."""
+    with ScoringClient(endpoint.scoring_uri, endpoint.primary_key, contract="inputs", use_env=False) as client:
+        return [p.label for p in client.predict(records)]
 
 
 @pytest.fixture
@@ -44,6 +59,17 @@ def _credential(standin: ArmStandin, secret: str = CLIENT_SECRET) -> ClientSecre
     )
 
 
+def _aad_client(standin: ArmStandin, secret: str = CLIENT_SECRET) -> ScoringClient:
+    """A client of the stand-in's aad_token endpoint, with a service principal's credential."""
+    return ScoringClient(
+        f"{standin.url}/aad/score",
+        credential=_credential(standin, secret),
+        contract="inputs",
+        use_env=False,
+        http_client=httpx.Client(verify=str(standin.ca_path)),
+    )
+
+
 def _token_requests(standin: ArmStandin) -> list[dict[str, list[str]]]:
     return [parse_qs(r.body.decode()) for r in standin.requests_to("/oauth2/v2.0/token")]
 
@@ -51,14 +77,7 @@ def _token_requests(standin: ArmStandin) -> list[dict[str, list[str]]]:
 def test_sync_client_scores_with_a_token_for_azure_mls_scope(
     standin: ArmStandin, endpoint_inputs: LocalEndpoint, sample_records: list[Record]
 ) -> None:
-    uri = f"{standin.url}/aad/score"
-    with ScoringClient(
-        uri,
-        credential=_credential(standin),
-        contract="inputs",
-        use_env=False,
-        http_client=httpx.Client(verify=str(standin.ca_path)),
-    ) as client:
+    with _aad_client(standin) as client:
         answers = [[p.label for p in client.predict(sample_records)] for _ in range(3)]
         shown = repr(client)
 
@@ -94,13 +113,7 @@ def test_async_client_takes_the_same_credential(
 def test_a_refused_token_is_an_authentication_error_without_the_token(
     standin: ArmStandin, sample_records: list[Record]
 ) -> None:
-    with ScoringClient(
-        f"{standin.url}/aad/score",
-        credential=_credential(standin),
-        contract="inputs",
-        use_env=False,
-        http_client=httpx.Client(verify=str(standin.ca_path)),
-    ) as client:
+    with _aad_client(standin) as client:
         client.predict(sample_records)
         (token,) = standin.tokens_for(AML_SCOPE)
         standin.issued_tokens.clear()  # revoked: the endpoint now refuses it, as Azure does an expired one
@@ -118,13 +131,7 @@ def test_a_credential_that_cannot_get_a_token_fails_before_sending(
     standin: ArmStandin, sample_records: list[Record]
 ) -> None:
     with (
-        ScoringClient(
-            f"{standin.url}/aad/score",
-            credential=_credential(standin, secret="not-the-secret-9931"),
-            contract="inputs",
-            use_env=False,
-            http_client=httpx.Client(verify=str(standin.ca_path)),
-        ) as client,
+        _aad_client(standin, secret="not-the-secret-9931") as client,
         pytest.raises(
             AuthenticationError, match=r"could not get a token for https://ml\.azure\.com/\.default: "
         ) as caught,
