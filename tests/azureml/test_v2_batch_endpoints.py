@@ -7,6 +7,8 @@ test CA as ``connection_verify``; nothing inside azure-ai-ml is patched.
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 from urllib.parse import parse_qs
 
 import pytest
@@ -189,6 +191,19 @@ def test_bad_arguments_are_refused_before_any_call(
     with pytest.raises(ConfigurationError, match=message):
         invoke_batch_endpoint(ml_client, name, uri, deployment=deployment, timeout=20)
     assert not arm_standin.requests
+
+
+def test_the_module_and_the_cli_parser_import_no_azure_sdk() -> None:
+    """azure-ai-ml costs seconds to import: only a call that talks to Azure may import it."""
+    probe = (
+        "import sys\n"
+        "import bankmarketing_client.azureml.v2.batch_endpoints\n"
+        "from bankmarketing_client.cli import build_parser\n"
+        "build_parser().parse_args(['batch-endpoint', 'invoke', 'b', '--input', 'https://x/y.csv'])\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('azure', 'azureml')))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout.strip() == "[]"
 
 
 # --- the CLI: the same calls from `bankmarketing-client batch-endpoint invoke` ----------------------------------
