@@ -442,8 +442,12 @@ class Front:
             named = self._named_deployment(request)
         except BadRequest as exc:
             return self._bad_request(exc, request_id)
-        # The header picks the deployment whose swagger (or health) is wanted; else the first one answers.
-        deployment = self.deployments.get(named, self._default) if named else self._default
+        # The header picks the deployment whose swagger (or health) is wanted; else the first one answers. A name
+        # the endpoint does not hold gets scoring's 404: answering from another deployment would tell a caller
+        # with a misspelt name that all is well.
+        deployment = self.deployments.get(named) if named else self._default
+        if deployment is None:
+            return _json_response(404, UNKNOWN_DEPLOYMENT_MESSAGE, request_id)
         deadline = asyncio.get_running_loop().time() + deployment.limits.request_timeout_ms / 1000
         body = await self._read_body(request, request_id, deadline, deployment)
         if isinstance(body, web.Response):

@@ -56,6 +56,16 @@ def test_predict_with_an_unknown_deployment_exits_2(
     assert endpoint_env.primary_key not in line
 
 
+@pytest.mark.parametrize("command", [["health"], ["swagger"]])
+def test_health_and_swagger_with_an_unknown_deployment_exit_2(
+    endpoint_env: LocalEndpoint, command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*command, "--deployment", "purple"]) == EXIT_USER_ERROR
+    line = _one_line_error(capsys)
+    assert "no deployment named 'purple'" in line
+    assert endpoint_env.primary_key not in line
+
+
 def test_the_deployment_may_come_from_the_environment(
     endpoint_env: LocalEndpoint, shared_data: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

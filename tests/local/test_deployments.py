@@ -113,6 +113,20 @@ def test_unknown_deployment_is_404_without_naming_any(blue_green: LocalEndpoint,
     assert not any(name in response.text for name in ("purple", "blue", "green", "shadow"))
 
 
+def test_health_and_swagger_of_an_unknown_deployment_are_404(blue_green: LocalEndpoint) -> None:
+    """Answering another deployment's health would tell a caller with a misspelt name that all is well."""
+    base = blue_green.scoring_uri.removesuffix("/score")
+    with httpx.Client(timeout=10) as http:
+        for path in ("/", "/swagger.json"):
+            named = http.get(base + path, headers={DEPLOYMENT_HEADER: "green"})
+            assert named.status_code == 200
+            assert named.headers[DEPLOYMENT_HEADER] == "green"
+            unknown = http.get(base + path, headers={DEPLOYMENT_HEADER: "purple"})
+            assert unknown.status_code == 404
+            assert unknown.json() == {"message": UNKNOWN_DEPLOYMENT_MESSAGE}
+            assert DEPLOYMENT_HEADER not in unknown.headers
+
+
 def test_each_deployment_answers_with_its_own_model(blue_green: LocalEndpoint, records: list[dict[str, Any]]) -> None:
     """green's answers equal the balanced model called in-process; blue's the default model's; they differ."""
     answers = {}
