@@ -267,3 +267,24 @@ def test_keys_and_tokens_stay_out_of_debug_logs(
     assert caplog.records  # azure-core, azure-identity and the client did log
     for secret in secrets:
         assert secret not in caplog.text
+
+
+def test_mirrored_traffic_is_reported_and_left_out_of_the_pending_limit(
+    arm_standin: ArmStandin, ml_client: MLClient
+) -> None:
+    arm_standin.state.endpoints["bank"] = online_endpoint(
+        "bank", "https://bank.westeurope.inference.ml.azure.com/score", traffic={"blue": 100}, mirror={"shadow": 20}
+    )
+    arm_standin.state.keys["bank"] = ("primary-0101", "secondary-0202")
+    arm_standin.state.deployments[("bank", "blue")] = online_deployment("bank", "blue", max_concurrent=3)
+    arm_standin.state.deployments[("bank", "shadow")] = online_deployment("bank", "shadow", app_insights=True)
+
+    info = discover_online_endpoint(ml_client, "bank", timeout=20)
+
+    assert dict(info.traffic) == {"blue": 100}  # azure-ai-ml adds no zero for a mirrored deployment
+    assert dict(info.mirror_traffic) == {"shadow": 20}
+    assert info.pending_limit == 6  # blue's own: 2 x 3 x 1; the shadow's copies are dropped, never 429ed
+    summary = info.summary()
+    assert "mirror:       shadow 20 %" in summary
+    assert "  shadow: Standard_DS3_v2 x 1, max_concurrent 1, request_timeout 5000 ms, 429 past 2 pending, " in summary
+    assert "App Insights on (0 % live, 20 % mirrored)" in summary
