@@ -181,8 +181,8 @@ def test_the_input_type_follows_the_uri(uri: str, kind: str) -> None:
         (ENDPOINT, "customers.csv", None, "upload a local file first"),
         (ENDPOINT, "/data/customers.csv", None, "not a URI Azure can read"),
         (ENDPOINT, "https://x/a b.csv", None, "without spaces"),
-        ("9lives", INPUT, None, "batch endpoint '9lives' is not a valid name"),
-        (ENDPOINT, INPUT, "blue_green", "deployment 'blue_green' is not a valid name"),
+        ("9lives", INPUT, None, "batch endpoint name '9lives' must start with a letter"),
+        (ENDPOINT, INPUT, "blue_green", "deployment name 'blue_green' must start with a letter"),
     ],
 )
 def test_bad_arguments_are_refused_before_any_call(

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Literal
 
 from bankmarketing_client.azureml.deadline import DEFAULT_MANAGEMENT_TIMEOUT, call_with_deadline
 from bankmarketing_client.azureml.pipelines import TERMINAL_STATUSES
+from bankmarketing_client.client import DEPLOYMENT_NAME_RULE, check_deployment
 from bankmarketing_client.errors import AzureManagementError, ConfigurationError
 
 if TYPE_CHECKING:
@@ -34,8 +35,6 @@ INPUT_TYPES: tuple[InputType, ...] = ("uri_file", "uri_folder")
 _REMOTE_PREFIXES = ("https://", "http://", "azureml://", "azureml:", "wasbs://", "abfss://")
 #: A last path segment with a file extension ("customers.csv") names a file; anything else a folder.
 _FILE_SEGMENT = re.compile(r"\.[A-Za-z0-9]{1,10}$")
-#: Azure's rule for endpoint and deployment names.
-_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,31}$")
 
 
 class JobStillRunning(AzureManagementError):
@@ -72,13 +71,14 @@ def input_type_for(uri: str) -> InputType:
     return "uri_file" if _FILE_SEGMENT.search(path.rsplit("/", 1)[-1]) else "uri_folder"
 
 
-def check_name(value: str, what: str) -> str:
-    """An endpoint or deployment name as Azure allows it (letters, digits, '-'; 1 to 32; a letter first)."""
-    if not _NAME.match(value):
+def check_endpoint_name(name: str) -> str:
+    """An endpoint name as Azure allows it: the deployment names' rule (a letter, then letters, digits, '-')."""
+    if not DEPLOYMENT_NAME_RULE.fullmatch(name):
         raise ConfigurationError(
-            f"{what} {value!r} is not a valid name: a letter, then up to 31 letters, digits or '-'"
+            f"batch endpoint name {name!r} must start with a letter and hold only letters, digits and '-' "
+            "(at most 32 characters)"
         )
-    return value
+    return name
 
 
 def check_input_uri(uri: str) -> str:
@@ -110,9 +110,9 @@ def invoke_batch_endpoint(
     """
     from azure.ai.ml import Input
 
-    check_name(name, "batch endpoint")
+    check_endpoint_name(name)
     if deployment is not None:
-        check_name(deployment, "deployment")
+        check_deployment(deployment)
     kind = input_type or input_type_for(check_input_uri(input_uri))
     job_input = Input(type=kind, path=input_uri)
 
