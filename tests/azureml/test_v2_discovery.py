@@ -17,6 +17,9 @@ import pytest
 from arm_standin import (
     AML_SCOPE,
     ENDPOINT_PATH,
+    RESOURCE_GROUP,
+    SUBSCRIPTION,
+    WORKSPACE,
     WORKSPACE_SCOPE,
     ArmStandin,
     online_deployment,
@@ -31,6 +34,8 @@ from bankmarketing_client.azureml.v2.discovery import (
     build_client,
     discover_online_endpoint,
 )
+from bankmarketing_client.azureml.v2.workspace import CustomCloud, open_ml_client
+from bankmarketing_client.azureml.workspace import WorkspaceRef
 from bankmarketing_client.client import ScoringClient
 from bankmarketing_client.errors import AuthenticationError, AzureManagementError, ConfigurationError
 from bankmarketing_client.local.endpoint import LocalEndpoint
@@ -288,3 +293,23 @@ def test_mirrored_traffic_is_reported_and_left_out_of_the_pending_limit(
     assert "mirror:       shadow 20 %" in summary
     assert "  shadow: Standard_DS3_v2 x 1, max_concurrent 1, request_timeout 5000 ms, 429 past 2 pending, " in summary
     assert "App Insights on (0 % live, 20 % mirrored)" in summary
+
+
+def test_a_workspace_ref_is_opened_with_the_given_credential_and_cloud(
+    arm_standin: ArmStandin,
+    standin_credential: TokenCredential,
+    standin_cloud: CustomCloud,
+    key_endpoint: LocalEndpoint,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    arm_standin.serve_local_endpoint("bank", key_endpoint)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(arm_standin.ca_path))  # azure-core's transport honours it
+    ref = WorkspaceRef(SUBSCRIPTION, RESOURCE_GROUP, WORKSPACE)
+
+    info = discover_online_endpoint(ref, "bank", credential=standin_credential, cloud=standin_cloud, timeout=20)
+
+    assert info.scoring_uri == key_endpoint.scoring_uri
+    with pytest.raises(ConfigurationError, match="cloud applies to a WorkspaceRef"):
+        discover_online_endpoint(
+            open_ml_client(ref, standin_credential, cloud=standin_cloud), "bank", cloud="AzureCloud"
+        )

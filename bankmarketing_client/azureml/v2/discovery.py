@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from bankmarketing_client.auth import AccessToken, TokenCredentialLike, access_token
 from bankmarketing_client.azureml.deadline import DEFAULT_MANAGEMENT_TIMEOUT, call_with_deadline
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from azure.ai.ml import MLClient
     from azure.core.credentials import TokenCredential
 
+    from bankmarketing_client.azureml.v2.workspace import CustomCloud
     from bankmarketing_client.client import AsyncScoringClient, ScoringClient
 
 AuthMode = Literal["key", "aml_token", "aad_token"]
@@ -189,14 +190,17 @@ def discover_online_endpoint(
     deployment: str | None = None,
     *,
     credential: TokenCredential | None = None,
+    cloud: str | CustomCloud | None = None,
     timeout: float = DEFAULT_MANAGEMENT_TIMEOUT,
 ) -> OnlineEndpointInfo:
     """Look up online endpoint ``name``: URIs, auth mode and credentials, traffic, and every deployment's settings.
 
-    ``workspace`` is an ``MLClient`` or a :class:`WorkspaceRef` (then opened with ``credential``, default
-    ``DefaultAzureCredential``). ``deployment`` pins every request to that deployment. ``credential`` is also what
-    an ``aad_token`` endpoint is called with (default: the one the ``MLClient`` was built with). Three management
-    calls (endpoint, deployments, keys; two for ``aad_token``), each under ``timeout`` seconds.
+    ``workspace`` is an ``MLClient``, or a :class:`WorkspaceRef` opened with ``credential`` (default
+    ``DefaultAzureCredential``) in ``cloud`` (see :func:`.workspace.open_ml_client`). ``deployment`` pins every
+    request to that deployment. ``credential`` is also what an ``aad_token`` endpoint is called with (default: the
+    one the ``MLClient`` was built with). Three SDK calls (endpoint, deployments, keys; two for ``aad_token``), each
+    under ``timeout`` seconds; azure-ai-ml makes five ARM requests of them for a key endpoint (``get`` lists the
+    deployments too, ``get_keys`` reads the auth mode again).
     """
     from bankmarketing_client.client import check_deployment
 
@@ -204,7 +208,7 @@ def discover_online_endpoint(
         raise ConfigurationError("an online endpoint name is required")
     if deployment is not None:
         deployment = check_deployment(deployment)
-    ml_client = _ml_client(workspace, credential)
+    ml_client = _ml_client(workspace, credential, cloud)
 
     endpoint: Any = call_with_deadline(
         lambda: ml_client.online_endpoints.get(name), seconds=timeout, what=f"get online endpoint {name!r}"
@@ -224,7 +228,7 @@ def discover_online_endpoint(
         name=name,
         scoring_uri=str(endpoint.scoring_uri),
         openapi_uri=getattr(endpoint, "openapi_uri", None) or None,
-        auth_mode=mode,  # type: ignore[arg-type]  # checked against AUTH_MODES above
+        auth_mode=cast(AuthMode, mode),  # checked against AUTH_MODES above
         traffic={k: int(v) for k, v in (endpoint.traffic or {}).items()},
         mirror_traffic={k: int(v) for k, v in (getattr(endpoint, "mirror_traffic", None) or {}).items()},
         deployments=tuple(sorted(deployments, key=lambda d: d.name)),
@@ -246,12 +250,16 @@ def discover_online_endpoint(
     return replace(info, credential=aad)
 
 
-def _ml_client(workspace: MLClient | WorkspaceRef, credential: TokenCredential | None) -> MLClient:
+def _ml_client(
+    workspace: MLClient | WorkspaceRef, credential: TokenCredential | None, cloud: str | CustomCloud | None
+) -> MLClient:
     if not isinstance(workspace, WorkspaceRef):
+        if cloud is not None:
+            raise ConfigurationError("cloud applies to a WorkspaceRef; an MLClient already has its cloud")
         return workspace
     from bankmarketing_client.azureml.v2.workspace import make_credential, open_ml_client
 
-    return open_ml_client(workspace, credential or make_credential("default"))
+    return open_ml_client(workspace, credential or make_credential("default"), cloud=cloud)
 
 
 def client_options(info: OnlineEndpointInfo, options: Mapping[str, Any]) -> dict[str, Any]:
