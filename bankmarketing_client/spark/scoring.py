@@ -7,7 +7,9 @@ their order within each partition; a refused row has a null prediction and is ne
 
 Partitions run :class:`~bankmarketing_client.spark.partition.PartitionScorer` through ``mapInArrow``: Spark's
 Arrow batches go to the batch engine's columnar validation as they are. ``mapInPandas`` was measured against it
-(``bench/bench_spark_partition.py``) and only adds a pandas round trip each way.
+(``bench/bench_spark_partition.py``, 100,000 rows, local[2], a local endpoint on the same 2 cores, medians of 3):
+16,100 rows/s scored against 13,600 for the same scorer behind ``mapInPandas``, and 37,300 against 32,400 rows/s
+for the transport alone; a pandas round trip each way buys nothing, since the engine works on Arrow.
 
 Exactly once: scoring is a pure function of a row, so a task Spark re-runs (a crashed worker, a lost executor) or
 runs twice (speculation) yields the same rows, and Spark's output committer keeps one attempt's files per partition:
