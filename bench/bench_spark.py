@@ -110,6 +110,8 @@ class TreeSampler(threading.Thread):
 class Run:
     rows: int
     rows_per_second: float
+    #: The summary's elapsed seconds (for Spark: from the session being up to the output's counters read back).
+    elapsed: float
     wall_seconds: float
     cpu_seconds: float
     peak_rss: int
@@ -134,8 +136,10 @@ def score(endpoint: LocalEndpoint, source: Path, output: Path, extra: list[str])
     if process.returncode != 0:
         raise SystemExit(f"bench_spark: the scorer failed ({process.returncode}): {err.strip()[-2000:]}")
     rows = int(next(line.split()[1].replace(",", "") for line in out.splitlines() if line.startswith("rows:")))
-    rate = next(float(line.split("(")[1].split()[0].replace(",", "")) for line in out.splitlines() if "rows/s" in line)
-    return Run(rows, rate, wall, sampler.cpu_seconds, sampler.peak_rss, out.strip())
+    elapsed_line = next(line for line in out.splitlines() if line.startswith("elapsed:"))
+    elapsed = float(elapsed_line.split()[1])
+    rate = float(elapsed_line.split("(")[1].split()[0].replace(",", ""))
+    return Run(rows, rate, elapsed, wall, sampler.cpu_seconds, sampler.peak_rss, out.strip())
 
 
 def main() -> int:
@@ -153,15 +157,20 @@ def main() -> int:
         train = resolve_train_path()
         write_parquet(train, big, args.rows)
         write_parquet(train, small, SMALL_ROWS)
-        os.sched_setaffinity(0, ENDPOINT_CORE)  # the endpoint's processes inherit core 0
-        with LocalEndpoint(contract="inputs", data_path=train, worker_count=2) as endpoint:
+        os.sched_setaffinity(0, ENDPOINT_CORE)  # the endpoints' processes inherit core 0
+        # Twin endpoints (same model, workers and limits, both on core 0; only one is busy at a time), so that
+        # each engine's counters, its in-flight peak and 429s included, are its own.
+        with (
+            LocalEndpoint(contract="inputs", data_path=train, worker_count=2) as for_single,
+            LocalEndpoint(contract="inputs", data_path=train, worker_count=2) as for_spark,
+        ):
             os.sched_setaffinity(0, CLIENT_CORE)  # every scorer run inherits core 1
             print(f"input: {args.rows:,} rows of Parquet ({big.stat().st_size / 1e6:.0f} MB); endpoint on core 0 "
                   f"(2 workers, 429 past {budget} pending), client on core 1")  # fmt: skip
-            single = score(endpoint, big, folder / "single.parquet", [])
-            spark = score(endpoint, big, folder / "spark.parquet", spark_args)
-            spark_small = score(endpoint, small, folder / "spark-small.parquet", spark_args)
-            stats = endpoint.stats()
+            single = score(for_single, big, folder / "single.parquet", [])
+            spark = score(for_spark, big, folder / "spark.parquet", spark_args)
+            spark_small = score(for_spark, small, folder / "spark-small.parquet", spark_args)
+            counters = {"single-process": for_single.stats(), "spark (both runs)": for_spark.stats()}
     print(f"load average after:  {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     print(f"\n--engine spark summary:\n  {spark.summary.replace(chr(10), chr(10) + '  ')}")
     print(f"\n{'scorer':<34}{'rows/s':>10}{'wall s':>9}{'CPU us/row':>12}{'peak RSS MB':>13}")
@@ -173,9 +182,11 @@ def main() -> int:
     print(f"spark / single-process rows/s: {spark.rows_per_second / single.rows_per_second:.1%}")
     fixed = spark_small.cpu_seconds
     marginal = max(spark.cpu_seconds - fixed, 0.0) / (spark.rows - spark_small.rows) * 1e6
-    print(f"spark fixed cost (a {SMALL_ROWS:,}-row run): {fixed:.1f} CPU s, {spark_small.wall_seconds:.1f} s wall; "
-          f"marginal CPU {marginal:.1f} us/row")  # fmt: skip
-    print(f"endpoint counters: {stats}")
+    steady = (spark.rows - spark_small.rows) / max(spark.elapsed - spark_small.elapsed, 1e-9)
+    print(f"spark fixed cost (a {SMALL_ROWS:,}-row run): {fixed:.1f} CPU s, {spark_small.wall_seconds:.1f} s wall, "
+          f"{spark_small.elapsed:.1f} s of job; past it: {steady:,.0f} rows/s, {marginal:.1f} us CPU/row")  # fmt: skip
+    for name, stats in counters.items():
+        print(f"endpoint counters, {name}: {stats}")
 
     per_instance = max(single.rows_per_second, spark.rows_per_second)
     print(f"\non paper: one instance (2 workers on one core) serves {per_instance:,.0f} rows/s (the faster scorer "

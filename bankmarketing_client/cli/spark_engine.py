@@ -191,6 +191,7 @@ def spark_session(master: str, verbosity: int = 0) -> Iterator[SparkSession]:
                 .config("spark.ui.enabled", "false")
             )
             os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # read by pyspark itself, not from the conf
+            os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # else Spark looks up (and warns about) the host
         session = builder.getOrCreate()
         try:
             yield session
@@ -269,8 +270,9 @@ def run_spark_score(args: argparse.Namespace, endpoint: EndpointOptions) -> int:
         id_column = args.id_column
         keep_all = id_column is None and not _has_id_column(frame)
         budget = resolve_budget(args.concurrency, None)  # resolved once here: it warns when it has to guess
+        plan = plan_budget(budget, session.sparkContext.defaultParallelism)
         scored = score_spark(
-            frame,
+            _spread(frame, plan),
             scoring_uri=endpoint.scoring_uri,
             api_key=endpoint.api_key,
             token_provider=endpoint.token_provider,
@@ -283,7 +285,6 @@ def run_spark_score(args: argparse.Namespace, endpoint: EndpointOptions) -> int:
             batch_size=args.batch_size,
             allow_unknown_categories=args.allow_unknown_categories,
         )
-        plan = plan_budget(budget, session.sparkContext.defaultParallelism)
         try:
             with _sigterm_interrupts():
                 scored.write.parquet(paths.output, mode="errorifexists")
@@ -325,6 +326,14 @@ def _discard_unfinished(output: str) -> None:
     path = Path(output)
     if not _is_uri(output) and path.is_dir() and not (path / "_SUCCESS").exists():
         shutil.rmtree(path, ignore_errors=True)
+
+
+def _spread(frame: DataFrame, plan: BudgetPlan) -> DataFrame:
+    """The input in at least as many partitions as there are task slots the budget can feed. Spark reads a small
+    file (under 4 MB a slot) as one partition, which one task would score alone at its share of the budget while
+    the other slots idle. Spark sorts before a round-robin repartition, so a re-run task gets the same rows."""
+    wanted = plan.slots if plan.max_tasks is None else min(plan.slots, plan.max_tasks)
+    return frame.repartition(wanted) if frame.rdd.getNumPartitions() < wanted else frame
 
 
 def _has_id_column(frame: DataFrame) -> bool:

@@ -25,6 +25,8 @@ ROWS = 3000
 #: Two rows the codec refuses (row number -> field, value), so the errors output and the counters are exercised.
 BAD_CELLS = {7: ("marital", "wed"), 1500: ("job", "astronaut")}
 SPARK_ARGS = ["--engine", "spark", "--master", "local[2]", "--concurrency", "4"]
+#: For the runs that do not test the budget's split: one task slot, so one Python worker to start.
+ONE_SLOT_ARGS = ["--engine", "spark", "--master", "local[1]", "--concurrency", "2"]
 
 
 def _training_table(train_path: Path, rows: int) -> pa.Table:
@@ -144,7 +146,7 @@ def test_a_clean_folder_without_ids_exits_0_and_keeps_every_column(
     pq.write_table(table.slice(0, 150), source / "part-0.parquet")
     pq.write_table(table.slice(150), source / "part-1.parquet")
     output = tmp_path / "scored"
-    done = _run_cli([str(source), "-o", str(output), *SPARK_ARGS, "--no-proba"], endpoint_inputs)
+    done = _run_cli([str(source), "-o", str(output), *ONE_SLOT_ARGS, "--no-proba"], endpoint_inputs)
     assert done.returncode == 0, done.stderr
     assert "400 (400 scored, 0 rejected, 0 failed)" in _rows_line(done.stdout)
     written = pq.read_table(output)
@@ -165,7 +167,7 @@ def test_a_refused_key_exits_2_in_one_line_without_the_key(
     pq.write_table(_training_table(train_path, 50), source)
     wrong = "not-the-key-" + endpoint_inputs.primary_key[::-1]
     output = tmp_path / "scored.parquet"
-    done = _run_cli([str(source), "-o", str(output), *SPARK_ARGS], endpoint_inputs, BANKMARKETING_API_KEY=wrong)
+    done = _run_cli([str(source), "-o", str(output), *ONE_SLOT_ARGS], endpoint_inputs, BANKMARKETING_API_KEY=wrong)
     assert done.returncode == 2, done.stderr
     assert done.stdout == ""
     lines = [line for line in done.stderr.splitlines() if line.startswith("bankmarketing-client")]
