@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import hashlib
+import json
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pyspark import cloudpickle
 
-from bankmarketing_client.auth import Secret
+from bankmarketing_client.auth import Secret, token_file_provider
+from bankmarketing_client.local.pytest_plugin import EndpointFactory
+from bankmarketing_client.spark import score_spark
 from bankmarketing_client.spark.credentials import ExecutorCredentials, SealedSecret
 from bankmarketing_client.spark.partition import PartitionScorer
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    import pandas as pd
     from pyspark.sql import SparkSession
 
 KEY = "k3y-0f-the-d3ployment-" + "x" * 20
@@ -46,3 +51,23 @@ def test_a_sealed_key_opens_on_the_executors(spark: SparkSession) -> None:
 
 def test_no_credentials_open_to_no_keys() -> None:
     assert ExecutorCredentials().client_kwargs() == {"api_key": None, "secondary_key": None, "token_provider": None}
+
+
+def test_a_token_provider_travels_as_itself_and_its_token_authenticates_the_executors(
+    spark: SparkSession,
+    bankmarketing_endpoint_factory: EndpointFactory,
+    input_frame: pd.DataFrame,
+    tmp_path: Path,
+) -> None:
+    endpoint = bankmarketing_endpoint_factory(contract="inputs", auth_mode="aml_token")
+    answer = endpoint.get_token()
+    token_file = tmp_path / "token.json"
+    token_file.write_text(json.dumps(answer))
+    provider = token_file_provider(token_file)  # what the executors read: a path, not the token
+    assert answer["accessToken"].encode() not in cloudpickle.dumps(provider)  # type: ignore[no-untyped-call]
+    scored = score_spark(
+        spark.createDataFrame(input_frame.head(200)), scoring_uri=endpoint.scoring_uri, token_provider=provider
+    ).toPandas()
+    assert scored["prediction"].isin(["yes", "no"]).all()
+    assert len(scored) == 200
+    assert endpoint.stats().get("401", 0) == 0
