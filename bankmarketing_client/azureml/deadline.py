@@ -1,7 +1,8 @@
 """Run a blocking Azure management call under a deadline of our own.
 
-azureml-core passes no timeout to most of its HTTP calls and retries with back-off, so a silent network
-(a firewall that drops packets, a proxy that accepts and never answers) can stall it for many minutes.
+azureml-core passes no timeout to most of its HTTP calls and retries with back-off, and azure-ai-ml's pollers
+wait as long as the service says, so a silent network (a firewall that drops packets, a proxy that accepts and
+never answers) can stall either for many minutes.
 The call runs in a daemon worker thread; when the deadline passes we stop waiting and raise
 :class:`~bankmarketing_client.errors.AzureManagementError`. The abandoned thread cannot be killed, but being
 a daemon it never keeps the process alive.
@@ -53,7 +54,7 @@ def call_with_deadline(func: Callable[[], T], *, seconds: float, what: str) -> T
     thread.start()
     if not done.wait(seconds):
         raise AzureManagementError(
-            f"{what}: no answer from Azure within {seconds:g} s (azureml-core sets no timeout of its own; "
+            f"{what}: no answer from Azure within {seconds:g} s (the Azure SDK sets no overall timeout of its own; "
             "check the network, proxy or VPN, or allow more time with --management-timeout)"
         )
     if "error" in outcome:

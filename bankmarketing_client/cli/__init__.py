@@ -35,6 +35,8 @@ def positive_int(text: str) -> int:
 #: Top-level module -> the extra that installs it, for a one-line hint instead of a ModuleNotFoundError.
 OPTIONAL_MODULES: dict[str, str] = {
     "azureml": "azureml",
+    "azure": "azureml-v2",  # azure-ai-ml, azure-identity, azure-core
+    "pyspark": "spark",
     "azureml_inference_server_http": "local",
     "inference_schema": "local",
     "sklearn": "local",
