@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 
 from bankmarketing_client.auth import Secret, TokenProvider
 from bankmarketing_client.batch.readers import ID_CANDIDATES
+from bankmarketing_client.contract import Contract
 from bankmarketing_client.data import FEATURE_COLUMNS
 from bankmarketing_client.errors import ConfigurationError, DatasetError
 from bankmarketing_client.spark.budget import EndpointLimits, plan_budget, resolve_budget
@@ -114,7 +115,8 @@ def score_spark(
         raise ConfigurationError("a secondary key was given without a primary key")
 
     passthrough = _passthrough(df, id_column, keep_columns)
-    family = contract or _detect_contract(scoring_uri, primary, token_provider, deployment)
+    family = Contract.of(contract or _detect_contract(scoring_uri, primary, token_provider, deployment)).family
+    Contract.of(family).check_method("predict_proba" if proba else "predict")  # here, not once per task
     session = df.sparkSession
     context = session.sparkContext
     plan = plan_budget(resolve_budget(max_in_flight, limits), context.defaultParallelism)

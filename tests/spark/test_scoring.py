@@ -114,3 +114,7 @@ def test_input_mistakes_are_refused_before_a_job_runs(
         score_spark(df, scoring_uri=uri, api_key=key, max_in_flight=0)
     with pytest.raises(ConfigurationError, match="secondary key was given without a primary"):
         score_spark(df, scoring_uri=uri, secondary_key=key)
+    with pytest.raises(ConfigurationError, match="only predicts labels"):
+        score_spark(df, scoring_uri=uri, api_key=key, contract="data", proba=True)
+    with pytest.raises(ConfigurationError, match="unknown contract"):
+        score_spark(df, scoring_uri=uri, api_key=key, contract="soap")
