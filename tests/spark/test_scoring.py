@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -118,3 +119,42 @@ def test_input_mistakes_are_refused_before_a_job_runs(
         score_spark(df, scoring_uri=uri, api_key=key, contract="data", proba=True)
     with pytest.raises(ConfigurationError, match="unknown contract"):
         score_spark(df, scoring_uri=uri, api_key=key, contract="soap")
+
+
+def test_a_discovered_endpoint_brings_uri_keys_deployment_and_budget(
+    spark: SparkSession, spark_endpoint: LocalEndpoint, input_frame: pd.DataFrame, caplog: pytest.LogCaptureFixture
+) -> None:
+    from bankmarketing_client.azureml.discovery import ServiceEndpoint
+    from bankmarketing_client.azureml.v2.discovery import DeploymentInfo, OnlineEndpointInfo
+
+    df = spark.createDataFrame(input_frame.head(100))
+    blue = DeploymentInfo("blue", None, 1, 1, 5000, False)  # Azure's rule: 2 x 1 x 1 = 2 pending
+    v2 = OnlineEndpointInfo(
+        "bank",
+        spark_endpoint.scoring_uri,
+        None,
+        "key",
+        {"blue": 100},
+        {},
+        (blue,),
+        deployment="blue",
+        primary_key=spark_endpoint.primary_key,
+    )
+    with caplog.at_level(logging.INFO, logger="bankmarketing_client.spark"):
+        scored = score_spark(df, endpoint=v2).toPandas()
+    assert "at most 2 requests in flight: 1 per task over 2 slots" in caplog.text
+    assert scored["prediction"].isin(["yes", "no"]).all()
+    v1 = ServiceEndpoint("bank", spark_endpoint.scoring_uri, None, "key", primary_key=spark_endpoint.primary_key)
+    assert score_spark(df, endpoint=v1, max_in_flight=2).count() == 100
+    with pytest.raises(ConfigurationError, match="not both"):
+        score_spark(df, endpoint=v1, api_key=spark_endpoint.primary_key)
+
+
+def test_with_more_slots_than_budget_no_more_tasks_than_the_budget_run(
+    spark: SparkSession, spark_endpoint: LocalEndpoint, input_dir: Path
+) -> None:
+    df = spark.read.parquet(str(input_dir))
+    assert spark.sparkContext.defaultParallelism == 2
+    uri, key = spark_endpoint.scoring_uri, spark_endpoint.primary_key
+    assert score_spark(df, scoring_uri=uri, api_key=key, max_in_flight=1).rdd.getNumPartitions() == 1
+    assert score_spark(df, scoring_uri=uri, api_key=key, max_in_flight=2).rdd.getNumPartitions() == INPUT_FILES
