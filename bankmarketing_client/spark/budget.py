@@ -9,7 +9,8 @@ stay within the budget.
 When there are more slots than the budget allows requests, one request per task would already be too many:
 :func:`plan_budget` then also says how many partitions to cut the input into (``budget`` of them), so that no more
 than ``budget`` scoring tasks exist. Speculative copies can still add a request each in that case; see
-``score_spark``'s docstring.
+``score_spark``'s docstring. A task whose Python worker dies leaves its requests at the endpoint until they are
+answered; its re-run may overlap them for that long.
 """
 
 from __future__ import annotations

@@ -20,10 +20,14 @@ options, or a MERGE on the id column); a plain append from ``foreach`` may see a
 Budget: see :mod:`.budget`. ``max_in_flight`` wins; otherwise ``limits``, or else a discovered ``endpoint`` that
 knows it (anything with a ``pending_limit``: v2 discovery's ``OnlineEndpointInfo`` or ``DeploymentInfo``, the local
 endpoint's ``limits``; :func:`~.budget.pending_limit` computes Azure's ``2 x max_concurrent_requests_per_instance x
-instance_count`` from plain numbers), else Azure's default deployment's 2. The budget
-is split over the SparkContext's ``defaultParallelism`` slots; with more slots than budget the input is coalesced to
-``budget`` partitions, one request each (a speculative copy can then add one request while it runs: turn
-speculation off or raise the budget if the endpoint's 429s matter more than stragglers).
+instance_count`` from plain numbers), else Azure's default deployment's 2. The budget is split over the
+SparkContext's ``defaultParallelism`` slots; with more slots than budget the input is coalesced to ``budget``
+partitions, one request each (a speculative copy can then add one request while it runs: turn speculation off or
+raise the budget if the endpoint's 429s matter more than stragglers).
+
+Credentials reach the executors as described in :mod:`.credentials`: keys sealed, a token provider pickled as it
+is (so it must pickle, and hold no secret itself: ``token_file_provider`` does; azureml-core's and azure-ai-ml's
+providers hold their management clients and do not).
 """
 
 from __future__ import annotations
