@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bankmarketing_client.auth import Secret, TokenProvider
+from bankmarketing_client.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from pyspark import SparkContext
@@ -78,7 +79,10 @@ class ExecutorCredentials:
         secondary_key: Secret | None,
         token_provider: TokenProvider | None,
     ) -> ExecutorCredentials:
-        """Seal the keys for shipping (the token provider is shipped as it is)."""
+        """Seal the keys for shipping (the token provider is shipped as it is, so it must pickle: checked here, on
+        the driver, rather than as a pickling error at the first action)."""
+        if token_provider is not None:
+            _check_picklable(token_provider)
         return cls(
             primary=SealedSecret.seal(context, api_key) if api_key is not None else None,
             secondary=SealedSecret.seal(context, secondary_key) if secondary_key is not None else None,
@@ -92,3 +96,16 @@ class ExecutorCredentials:
             "secondary_key": self.secondary.open() if self.secondary is not None else None,
             "token_provider": self.token_provider,
         }
+
+
+def _check_picklable(token_provider: TokenProvider) -> None:
+    from pyspark import cloudpickle
+
+    try:
+        cloudpickle.dumps(token_provider)  # type: ignore[no-untyped-call]  # pyspark's vendored copy has no hints
+    except Exception as exc:
+        raise ConfigurationError(
+            f"the token provider {type(token_provider).__name__} cannot be shipped to Spark's executors (it does "
+            f"not pickle: {type(exc).__name__}); pass one that fetches the token there, such as "
+            "token_file_provider(path) on storage the executors read"
+        ) from None

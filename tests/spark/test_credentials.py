@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pytest
 from pyspark import cloudpickle
 
 from bankmarketing_client.auth import Secret, token_file_provider
+from bankmarketing_client.errors import ConfigurationError
 from bankmarketing_client.local.pytest_plugin import EndpointFactory
 from bankmarketing_client.spark import score_spark
 from bankmarketing_client.spark.credentials import ExecutorCredentials, SealedSecret
@@ -71,3 +74,14 @@ def test_a_token_provider_travels_as_itself_and_its_token_authenticates_the_exec
     assert scored["prediction"].isin(["yes", "no"]).all()
     assert len(scored) == 200
     assert endpoint.stats().get("401", 0) == 0
+
+
+def test_a_token_provider_that_cannot_travel_is_refused_on_the_driver(spark: SparkSession) -> None:
+    lock = threading.Lock()  # like a management client's connection pool: no pickled form
+
+    def provider() -> tuple[str, float]:
+        with lock:
+            return "token", 0.0
+
+    with pytest.raises(ConfigurationError, match="cannot be shipped to Spark's executors"):
+        ExecutorCredentials.seal(spark.sparkContext, None, None, provider)
