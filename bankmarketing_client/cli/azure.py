@@ -73,8 +73,8 @@ def add_cloud_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--authority",
         metavar="URL",
-        help="a custom cloud's Entra ID authority (default $AZURE_AUTHORITY_HOST); MSAL's instance discovery, "
-        "which knows Microsoft's clouds only, is skipped for it",
+        help="a custom cloud's Entra ID authority, required with --arm-endpoint (without it azure-identity reads "
+        "$AZURE_AUTHORITY_HOST); MSAL's instance discovery, which knows Microsoft's clouds only, is skipped for it",
     )
 
 
