@@ -12,9 +12,10 @@ and steps the engine one scored chunk at a time: memory stays at the engine's ba
 The client's connection pool and the engine's concurrency are both capped at the task's share of the in-flight
 budget (:mod:`.budget`), so a retry waiting in the engine never lets an extra request out.
 
-Test seam: a task whose ``bankmarketing.spark.crash_partition`` local property names its partition kills its own
-Python worker (``os._exit``) after its first output batch, on attempt 0 only: that is how the tests prove a task
-that dies mid-partition is re-run and still yields each row once. Unset, it costs one property lookup per task.
+Test seam: the ``bankmarketing.spark.test_fault`` local property, ``crash:N`` or ``stall:N``, makes the first
+attempt of partition N, after its first output batch, kill its own Python worker (``os._exit``) or sleep
+:data:`STALL_SECONDS`. That is how the tests prove that a task dying mid-partition, and a straggler Spark runs a
+speculative copy of, still yield each row once. Unset, it costs one property lookup per task.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import math
 import os
+import time
 from collections import deque
 from collections.abc import AsyncGenerator, Iterator
 from dataclasses import dataclass
@@ -42,8 +44,10 @@ if TYPE_CHECKING:
 PREDICTION_COLUMN: Final = "prediction"
 PROBABILITY_COLUMN: Final = "probability"
 ERROR_COLUMN: Final = "error"
-#: The local property that makes a task crash its Python worker once (tests only; see the module docstring).
-CRASH_PROPERTY: Final = "bankmarketing.spark.crash_partition"
+#: The local property that makes one task's first attempt crash or stall (tests only; see the module docstring).
+FAULT_PROPERTY: Final = "bankmarketing.spark.test_fault"
+#: How long a stalled first attempt sleeps: long enough for Spark to start a speculative copy.
+STALL_SECONDS: Final = 8.0
 
 
 @dataclass(frozen=True)
@@ -71,7 +75,7 @@ class PartitionScorer:
 
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         loop = asyncio.new_event_loop()
-        crash = _crash_requested()
+        fault = _fault_requested()
         try:
             stream = self._scored(batches)
             while True:
@@ -80,8 +84,11 @@ class PartitionScorer:
                 except StopAsyncIteration:
                     break
                 yield batch
-                if crash:
+                if fault == "crash":
                     os._exit(17)  # the test seam: the worker dies with output half sent
+                if fault == "stall":
+                    fault = None
+                    time.sleep(STALL_SECONDS)  # the test seam: a straggler, output half sent
             loop.run_until_complete(stream.aclose())
         finally:
             loop.run_until_complete(loop.shutdown_asyncgens())
@@ -167,11 +174,12 @@ def _take(kept: deque[pa.Table], rows: int) -> pa.Table:
     return pa.concat_tables(parts) if len(parts) != 1 else parts[0]
 
 
-def _crash_requested() -> bool:
+def _fault_requested() -> str | None:
+    """``crash`` or ``stall`` when this is the first attempt of the partition the test seam names, else None."""
     from pyspark import TaskContext
 
     context = TaskContext.get()
-    if context is None:
-        return False
-    wanted = context.getLocalProperty(CRASH_PROPERTY)
-    return wanted is not None and wanted == str(context.partitionId()) and context.attemptNumber() == 0
+    if context is None or context.attemptNumber() != 0:
+        return None
+    kind, _, partition = (context.getLocalProperty(FAULT_PROPERTY) or "").partition(":")
+    return kind if partition == str(context.partitionId()) and kind in ("crash", "stall") else None

@@ -1,10 +1,8 @@
 """Every input row written exactly once: through the endpoint's faults, and when a task dies mid-partition.
 
-Speculative copies cannot be started here: Spark's TaskSetManager never runs a copy on a host that already runs the
-task, and local mode is one host (a ``spark.speculation`` run was checked through the UI's REST API: no
-speculative attempt). What speculation relies on is tested instead: a re-run partition (after a crash) yields the
-same rows in the same order, file for file, as an undisturbed run, so whichever attempt Spark's committer keeps, the
-table is the same.
+The re-run partition also equals an undisturbed run file for file (same rows, same order), so whichever attempt
+Spark's committer keeps, the table is the same; speculative copies themselves need two hosts and are run on a
+standalone cluster in ``test_speculation.py``.
 """
 
 from __future__ import annotations
@@ -14,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from bankmarketing_client.local.endpoint import LocalEndpoint
 from bankmarketing_client.spark import score_spark
-from bankmarketing_client.spark.partition import CRASH_PROPERTY
+from bankmarketing_client.spark.partition import FAULT_PROPERTY
 from spark.conftest import ROWS
 from spark.spark_support import assert_same_rows, read_written
 
@@ -65,11 +63,11 @@ def test_a_task_killed_mid_partition_is_rerun_and_each_row_is_written_once(
     )
     df.write.parquet(str(tmp_path / "clean"))
     context.setJobGroup("crash-once", "a scoring task crashes on its first attempt")
-    context.setLocalProperty(CRASH_PROPERTY, "1")
+    context.setLocalProperty(FAULT_PROPERTY, "crash:1")
     try:
         df.write.parquet(str(tmp_path / "crashed"))
     finally:
-        context.setLocalProperty(CRASH_PROPERTY, None)  # type: ignore[arg-type]  # None removes the property
+        context.setLocalProperty(FAULT_PROPERTY, None)  # type: ignore[arg-type]  # None removes the property
         context.setLocalProperty("spark.jobGroup.id", None)  # type: ignore[arg-type]
     tracker = context.statusTracker()
     failed = 0
