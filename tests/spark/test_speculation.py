@@ -117,6 +117,8 @@ def test_a_straggler_and_its_speculative_copy_write_each_row_once(
     copies = [t for t in tasks if t["speculative"]]
     assert any(t["index"] == 1 for t in copies), "Spark started no speculative copy of the straggler"
     assert {t["host"] for t in tasks} == set(WORKER_HOSTS)
+    # A copy takes a task slot like any task: the endpoint still never saw more than the budget (4) at once.
+    assert spark_endpoint.stats()["in_flight_peak"] <= 4
     got = read_written(work / "out")
     expected = reference[reference["id"].isin(got["id"])]
     assert len(got) == len(expected) == 50_000
