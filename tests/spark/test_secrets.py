@@ -5,12 +5,10 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 from bankmarketing_client.local.endpoint import LocalEndpoint
+from spark.spark_support import copy_files, free_port, run_job
 
 JOB = Path(__file__).with_name("secrets_job.py")
 #: A configuration value the job sets: where it shows up, a key given to Spark as configuration would show up too.
@@ -24,13 +22,6 @@ logging.getLogger("py4j").setLevel(logging.WARNING)
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def _files(folder: Path) -> list[Path]:
     return [p for p in folder.rglob("*") if p.is_file()]
 
@@ -41,33 +32,20 @@ def test_the_keys_are_in_none_of_the_places_spark_writes(
     import pyarrow.parquet as pq
 
     endpoint = faulty_spark_endpoint  # its faults make the executors log retries
-    source = tmp_path / "in"
-    source.mkdir()
-    for part in sorted(input_dir.glob("*.parquet"))[:1]:
-        (source / part.name).write_bytes(part.read_bytes())
-    env = {
-        **os.environ,
-        "BANKMARKETING_SCORING_URI": endpoint.scoring_uri,
-        "BANKMARKETING_API_KEY": endpoint.primary_key,
-        "BANKMARKETING_SECONDARY_KEY": endpoint.secondary_key,
-        "PYSPARK_PYTHON": sys.executable,
-        "SPARK_LOCAL_IP": "127.0.0.1",
-        "SECRETS_JOB_MARKER": MARKER,
-    }
+    source = copy_files(input_dir, tmp_path / "in", 1)
     work = tmp_path / "work"
     hooks = tmp_path / "hooks"
     hooks.mkdir()
     (hooks / "sitecustomize.py").write_text(SITECUSTOMIZE)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(hooks), os.environ.get("PYTHONPATH")]))
-    done = subprocess.run(
-        [sys.executable, str(JOB), str(source), str(work), str(_free_port())],
-        env=env,
-        capture_output=True,
-        timeout=240,
-        check=False,
+    done = run_job(
+        JOB,
+        [str(source), str(work), str(free_port())],
+        endpoint,
+        BANKMARKETING_SECONDARY_KEY=endpoint.secondary_key,
+        SECRETS_JOB_MARKER=MARKER,
+        PYTHONPATH=os.pathsep.join(filter(None, [str(hooks), os.environ.get("PYTHONPATH")])),
     )
     logs = done.stdout + done.stderr + (work / "spark.log").read_bytes()
-    assert done.returncode == 0, logs.decode(errors="replace")[-3000:]
     assert pq.read_table(work / "out").num_rows == 12_500  # the executors did authenticate
 
     places = {

@@ -10,9 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -23,20 +21,13 @@ import pyspark
 import pytest
 
 from bankmarketing_client.local.endpoint import LocalEndpoint
-from spark.spark_support import assert_same_rows, read_written
+from spark.spark_support import assert_same_rows, copy_files, free_port, read_written, run_job
 
 if TYPE_CHECKING:
     import pandas as pd
 
 JOB = Path(__file__).with_name("speculation_job.py")
 WORKER_HOSTS = ("127.0.0.2", "127.0.0.3")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _alive_workers(ui_port: int) -> int:
@@ -53,7 +44,7 @@ def standalone_master(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
     home = Path(pyspark.__file__).parent
     work = tmp_path_factory.mktemp("spark-cluster")
     env = {**os.environ, "SPARK_HOME": str(home), "SPARK_LOG_DIR": str(work), "SPARK_LOCAL_IP": "127.0.0.1"}
-    port, ui_port = _free_port(), _free_port()
+    port, ui_port = free_port(), free_port()
     spark_class = str(home / "bin" / "spark-class")
     started: list[subprocess.Popen[bytes]] = []
 
@@ -92,27 +83,10 @@ def standalone_master(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
 def test_a_straggler_and_its_speculative_copy_write_each_row_once(
     standalone_master: str, spark_endpoint: LocalEndpoint, input_dir: Path, reference: pd.DataFrame, tmp_path: Path
 ) -> None:
-    source = tmp_path / "in"
-    source.mkdir()
-    for part in sorted(input_dir.glob("*.parquet"))[:4]:
-        (source / part.name).write_bytes(part.read_bytes())
-    env = {
-        **os.environ,
-        "BANKMARKETING_SCORING_URI": spark_endpoint.scoring_uri,
-        "BANKMARKETING_API_KEY": spark_endpoint.primary_key,
-        "PYSPARK_PYTHON": sys.executable,
-        "SPARK_LOCAL_IP": "127.0.0.1",
-    }
+    source = copy_files(input_dir, tmp_path / "in", 4)
     work = tmp_path / "work"
     work.mkdir()
-    done = subprocess.run(
-        [sys.executable, str(JOB), standalone_master, str(source), str(work), str(_free_port())],
-        env=env,
-        capture_output=True,
-        timeout=240,
-        check=False,
-    )
-    assert done.returncode == 0, (done.stdout + done.stderr).decode(errors="replace")[-3000:]
+    run_job(JOB, [standalone_master, str(source), str(work), str(free_port())], spark_endpoint)
     tasks = json.loads((work / "tasks.json").read_text())
     copies = [t for t in tasks if t["speculative"]]
     assert any(t["index"] == 1 for t in copies), "Spark started no speculative copy of the straggler"
