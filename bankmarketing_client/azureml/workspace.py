@@ -29,6 +29,19 @@ SP_CLIENT_ID_ENV = "AZURE_CLIENT_ID"
 SP_SECRET_ENV = "AZURE_CLIENT_SECRET"  # noqa: S105 - the name of a variable, not a secret
 
 
+def service_principal_from_env(tenant_id: str | None) -> tuple[str, str, str]:
+    """Tenant, client id and secret from the ``AZURE_*`` variables (a given tenant wins), for SDK v1 and v2 alike.
+
+    One message names every variable that is missing, so a user fixes them in one go.
+    """
+    missing = [name for name in (SP_TENANT_ENV, SP_CLIENT_ID_ENV, SP_SECRET_ENV) if not os.environ.get(name)]
+    if tenant_id:
+        missing = [name for name in missing if name != SP_TENANT_ENV]
+    if missing:
+        raise ConfigurationError("service-principal auth needs the environment variables " + ", ".join(missing))
+    return tenant_id or os.environ[SP_TENANT_ENV], os.environ[SP_CLIENT_ID_ENV], os.environ[SP_SECRET_ENV]
+
+
 @dataclass(frozen=True)
 class WorkspaceRef:
     """Where a workspace lives: what the studio's downloadable ``config.json`` holds."""
@@ -88,16 +101,12 @@ def make_auth(
     elif kind == "interactive":
         build = functools.partial(authentication.InteractiveLoginAuthentication, tenant_id=tenant_id)
     elif kind == "service-principal":
-        missing = [name for name in (SP_TENANT_ENV, SP_CLIENT_ID_ENV, SP_SECRET_ENV) if not os.environ.get(name)]
-        if tenant_id:
-            missing = [name for name in missing if name != SP_TENANT_ENV]
-        if missing:
-            raise ConfigurationError("service-principal auth needs the environment variables " + ", ".join(missing))
+        tenant, client_id, secret = service_principal_from_env(tenant_id)
         build = functools.partial(
             authentication.ServicePrincipalAuthentication,
-            tenant_id=tenant_id or os.environ[SP_TENANT_ENV],
-            service_principal_id=os.environ[SP_CLIENT_ID_ENV],
-            service_principal_password=os.environ[SP_SECRET_ENV],
+            tenant_id=tenant,
+            service_principal_id=client_id,
+            service_principal_password=secret,
         )
     else:
         raise ConfigurationError(f"unknown auth kind {kind!r}; use one of {', '.join(AUTH_KINDS)}")

@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from bankmarketing_client.azureml.workspace import SP_CLIENT_ID_ENV, SP_SECRET_ENV, SP_TENANT_ENV, WorkspaceRef
+from bankmarketing_client.azureml.workspace import WorkspaceRef, service_principal_from_env
 from bankmarketing_client.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -101,17 +101,13 @@ def make_credential(
             transport["tenant_id"] = tenant_id
         return InteractiveBrowserCredential(disable_instance_discovery=disable_instance_discovery, **transport)
     if kind == "service-principal":
-        missing = [name for name in (SP_TENANT_ENV, SP_CLIENT_ID_ENV, SP_SECRET_ENV) if not os.environ.get(name)]
-        if tenant_id:
-            missing = [name for name in missing if name != SP_TENANT_ENV]
-        if missing:
-            raise ConfigurationError("service-principal auth needs the environment variables " + ", ".join(missing))
+        tenant, client_id, secret = service_principal_from_env(tenant_id)
         from azure.identity import ClientSecretCredential
 
         return ClientSecretCredential(
-            tenant_id or os.environ[SP_TENANT_ENV],
-            os.environ[SP_CLIENT_ID_ENV],
-            os.environ[SP_SECRET_ENV],
+            tenant,
+            client_id,
+            secret,
             disable_instance_discovery=disable_instance_discovery,
             **transport,
         )
