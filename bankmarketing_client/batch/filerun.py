@@ -24,7 +24,7 @@ from bankmarketing_client.batch.scorer import PREDICTION_COLUMN, PROBABILITY_COL
 from bankmarketing_client.batch.session import EndpointSettings, _connect, run_sync
 from bankmarketing_client.batch.sources import TableChunks
 from bankmarketing_client.batch.summary import BatchSummary, RowCounts
-from bankmarketing_client.batch.tuner import Tuner, TunerSettings
+from bankmarketing_client.batch.tuner import Tuner, tuner_settings
 from bankmarketing_client.batch.writers import (
     ERROR_COLUMNS,
     AppendFile,
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from bankmarketing_client.auth import Secret, TokenProvider
     from bankmarketing_client.client import AsyncScoringClient
     from bankmarketing_client.contract import Contract
+    from bankmarketing_client.limits import EndpointLimits
 
 logger = logging.getLogger("bankmarketing_client.batch")
 
@@ -337,6 +338,7 @@ async def score_file_async(
     deployment: str | None = None,
     token_provider: TokenProvider | None = None,
     deployment_column: str | None = None,
+    limits: EndpointLimits | None = None,
 ) -> BatchSummary:
     """As :func:`score_file`, inside a running event loop."""
     started = time.monotonic()
@@ -348,7 +350,7 @@ async def score_file_async(
         id_column=id_column,
         count_rows=bool(progress and progress.enabled),
     )
-    tuner = Tuner(TunerSettings(batch_size=batch_size, concurrency=concurrency))
+    tuner = Tuner(tuner_settings(batch_size, concurrency, limits))
     endpoint = EndpointSettings(scoring_uri, api_key, contract, client, deployment, token_provider)
     stopped: FailFast | None = None
     with output_lock(targets.output), output_lock(targets.errors):
@@ -387,7 +389,8 @@ def score_file(input: str | Path, output: str | Path, **kwargs: Any) -> BatchSum
     of that name naming the deployment that answered for each row (empty for rows never sent). Rows that fail
     validation are not sent; their prediction is empty and the errors file (``errors=``, default
     ``<output stem>.errors.csv``) says row, field and reason. ``deployment="green"`` sends every row to that
-    deployment; ``token_provider`` replaces the key (``aml_token``). ``resume=True`` continues an interrupted run
+    deployment; ``token_provider`` replaces the key (``aml_token``). ``limits`` (anything with a ``pending_limit``,
+    e.g. a discovered ``OnlineEndpointInfo``) starts the concurrency at Azure's 429 limit and never above. ``resume=True`` continues an interrupted run
     (with the same columns). Keywords as :func:`score_file_async`.
     """
     return run_sync("score_file", lambda: score_file_async(input, output, **kwargs))

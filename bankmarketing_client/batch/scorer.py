@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Final
 from bankmarketing_client.batch.engine import scored_chunks
 from bankmarketing_client.batch.session import EndpointSettings, _connect, run_sync
 from bankmarketing_client.batch.sources import RecordChunks, TableChunks, aiter_records, frame_table
-from bankmarketing_client.batch.tuner import Tuner, TunerSettings
+from bankmarketing_client.batch.tuner import Tuner, tuner_settings
 from bankmarketing_client.errors import ConfigurationError, RowError
 
 if TYPE_CHECKING:
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from bankmarketing_client.auth import Secret, TokenProvider
     from bankmarketing_client.client import AsyncScoringClient
     from bankmarketing_client.contract import Contract
+    from bankmarketing_client.limits import EndpointLimits
 
 PREDICTION_COLUMN: Final = "prediction"
 PROBABILITY_COLUMN: Final = "probability"
@@ -64,13 +65,16 @@ async def score_stream(
     allow_unknown_categories: bool = False,
     deployment: str | None = None,
     token_provider: TokenProvider | None = None,
+    limits: EndpointLimits | None = None,
 ) -> AsyncIterator[ScoredRow]:
     """Score records as they come, yielding one :class:`ScoredRow` per record in input order.
 
     Records that fail validation are yielded with ``label=None`` and their errors, never sent. ``deployment``
-    sends every record to that deployment; each row says which deployment answered for it.
+    sends every record to that deployment; each row says which deployment answered for it. ``limits`` (anything
+    with a ``pending_limit``, e.g. a discovered ``OnlineEndpointInfo``) starts the concurrency at Azure's 429 limit
+    and never searches above it.
     """
-    tuner = Tuner(TunerSettings(batch_size=batch_size, concurrency=concurrency))
+    tuner = Tuner(tuner_settings(batch_size, concurrency, limits))
     endpoint = EndpointSettings(scoring_uri, api_key, contract, client, deployment, token_provider)
     source = RecordChunks(aiter_records(records), allow_unknown=allow_unknown_categories)
     async with _connect(endpoint, proba, tuner) as sender:
@@ -100,6 +104,7 @@ async def score_frame_async(
     deployment: str | None = None,
     token_provider: TokenProvider | None = None,
     deployment_column: str | None = None,
+    limits: EndpointLimits | None = None,
 ) -> pd.DataFrame:
     """As :func:`score_frame`, inside a running event loop."""
     import numpy as np
@@ -108,7 +113,7 @@ async def score_frame_async(
         taken = [*map(str, frame.columns), PREDICTION_COLUMN, PROBABILITY_COLUMN, ERROR_COLUMN]
         check_deployment_column(deployment_column, taken)
     table = frame_table(frame)
-    tuner = Tuner(TunerSettings(batch_size=batch_size, concurrency=concurrency))
+    tuner = Tuner(tuner_settings(batch_size, concurrency, limits))
     endpoint = EndpointSettings(scoring_uri, api_key, contract, client, deployment, token_provider)
     served: list[str | None] = []
     labels: list[str | None] = []
@@ -139,7 +144,8 @@ def score_frame(frame: pd.DataFrame, **kwargs: Any) -> pd.DataFrame:
 
     Rows that fail validation are not sent: their prediction is None and ``error`` says which field and why.
     ``deployment="green"`` sends every row to that deployment; ``deployment_column="deployment"`` adds a column
-    naming the deployment that answered for each row (None for rows never sent). Keywords as
+    naming the deployment that answered for each row (None for rows never sent); ``limits=`` starts the concurrency
+    at the endpoint's pending limit. Keywords as
     :func:`score_frame_async`.
     """
     return run_sync("score_frame", lambda: score_frame_async(frame, **kwargs))

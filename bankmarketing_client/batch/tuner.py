@@ -15,7 +15,9 @@ are let through before a new window starts, so a window sees only the setting it
 Concurrency starts at 3: Azure's default deployment serves 2 requests at once and queues up to 4, so a third
 request waiting at the front keeps both workers busy while the client handles an answer; the search and the
 429 rule move it from there. Manual ``batch_size`` / ``concurrency`` skip their search; concurrency still backs
-off on 429/408.
+off on 429/408. Given the endpoint's pending limit (:func:`tuner_settings` with ``limits``, e.g. from discovery),
+concurrency starts at that limit and never searches above it: Azure's own settings say where 429s begin, so
+nothing is probed.
 """
 
 from __future__ import annotations
@@ -24,7 +26,12 @@ import logging
 import statistics
 import time
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
+
+from bankmarketing_client.limits import checked_pending_limit
+
+if TYPE_CHECKING:
+    from bankmarketing_client.limits import EndpointLimits
 
 logger = logging.getLogger("bankmarketing_client.batch.tuner")
 
@@ -46,6 +53,19 @@ class TunerSettings:
     min_gain: float = 0.05
     window_seconds: float = 0.5
     window_requests: int = 6
+
+
+def tuner_settings(
+    batch_size: int | None = None, concurrency: int | None = None, limits: EndpointLimits | None = None
+) -> TunerSettings:
+    """The settings of a run: manual values as given; with ``limits``, concurrency starts at and is capped by the
+    endpoint's pending limit (a manual ``concurrency`` is still the user's call)."""
+    if limits is None:
+        return TunerSettings(batch_size=batch_size, concurrency=concurrency)
+    limit = checked_pending_limit(limits)
+    return TunerSettings(
+        batch_size=batch_size, concurrency=concurrency, initial_concurrency=limit, max_concurrency=limit
+    )
 
 
 class Tuner:

@@ -17,31 +17,20 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Final, Protocol
+from typing import Final
 
 from bankmarketing_client.errors import ConfigurationError
+
+# One definition, shared with the batch scorer; re-exported here, where Spark users found it first.
+from bankmarketing_client.limits import EndpointLimits, checked_pending_limit, pending_limit
+
+__all__ = ["BudgetPlan", "EndpointLimits", "pending_limit", "plan_budget", "resolve_budget"]
 
 logger = logging.getLogger("bankmarketing_client.spark")
 
 #: Azure's defaults for a managed online deployment: one request per instance at a time, one instance.
 DEFAULT_MAX_CONCURRENT_REQUESTS_PER_INSTANCE: Final = 1
 DEFAULT_INSTANCE_COUNT: Final = 1
-
-
-class EndpointLimits(Protocol):
-    """Anything that knows Azure's pending limit for the endpoint: a v2 discovery's ``OnlineEndpointInfo`` (weighted
-    by its traffic split) or ``DeploymentInfo``, the local endpoint's ``FrontLimits``; :func:`pending_limit` computes
-    it from plain numbers."""
-
-    @property
-    def pending_limit(self) -> int: ...
-
-
-def pending_limit(max_concurrent_requests_per_instance: int, instance_count: int) -> int:
-    """Azure's rule: requests pending past ``2 x max_concurrent_requests_per_instance x instance_count`` get 429."""
-    if max_concurrent_requests_per_instance < 1 or instance_count < 1:
-        raise ConfigurationError("max_concurrent_requests_per_instance and instance_count must be at least 1")
-    return 2 * max_concurrent_requests_per_instance * instance_count
 
 
 def resolve_budget(max_in_flight: int | None, limits: EndpointLimits | None) -> int:
@@ -52,10 +41,7 @@ def resolve_budget(max_in_flight: int | None, limits: EndpointLimits | None) -> 
             raise ConfigurationError(f"max_in_flight must be a whole number of at least 1, not {max_in_flight!r}")
         return max_in_flight
     if limits is not None:
-        budget = limits.pending_limit
-        if budget < 1:
-            raise ConfigurationError(f"the endpoint's pending limit must be at least 1, not {budget}")
-        return budget
+        return checked_pending_limit(limits)
     budget = pending_limit(DEFAULT_MAX_CONCURRENT_REQUESTS_PER_INSTANCE, DEFAULT_INSTANCE_COUNT)
     logger.warning(
         "the endpoint's request settings are unknown: keeping %d requests in flight (Azure's default deployment); "

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bankmarketing_client.batch.tuner import RECOVERY_STREAK, Tuner, TunerSettings
+import pytest
+
+from bankmarketing_client.batch.tuner import RECOVERY_STREAK, Tuner, TunerSettings, tuner_settings
+from bankmarketing_client.errors import ConfigurationError
+from bankmarketing_client.local.limits import FrontLimits
 
 Rate = Callable[[int, int], float]  # (batch size, concurrency) -> rows per second
 
@@ -85,3 +89,35 @@ def test_concurrency_search_stops_at_the_first_429() -> None:
     tuner.on_throttle(429)
     assert _phase(tuner) == "steady"
     assert tuner.tuned_concurrency == reached - 1
+
+
+def test_a_known_pending_limit_is_where_concurrency_starts_and_its_ceiling() -> None:
+    # Throughput would keep rising with concurrency: without the limit the search would climb past it.
+    def rate(batch: int, concurrency: int) -> float:
+        return batch * concurrency * 10.0
+
+    limits = FrontLimits(max_concurrent_requests_per_instance=3, instance_count=2)  # Azure's rule: 12
+    tuner = Tuner(tuner_settings(limits=limits))
+    assert tuner.concurrency == 12
+    _run(tuner, rate, 400, [0.0])
+    assert (tuner.phase, tuner.concurrency, tuner.tuned_concurrency) == ("steady", 12, 12)
+    tuner.on_throttle(429)  # it still backs off, and climbs back no further than the limit
+    assert tuner.concurrency == 11
+    _run(tuner, rate, 5 * RECOVERY_STREAK, [1000.0])
+    assert tuner.concurrency == 12
+    unlimited = Tuner(tuner_settings())
+    _run(unlimited, rate, 2000, [0.0])
+    assert unlimited.concurrency == 16  # the same measurements, no limit: the search goes past it, to its own cap
+
+
+def test_a_manual_concurrency_is_kept_beside_limits() -> None:
+    tuner = Tuner(tuner_settings(concurrency=20, limits=FrontLimits()))
+    assert tuner.concurrency == 20
+
+
+def test_a_pending_limit_below_one_is_refused() -> None:
+    class Broken:
+        pending_limit = 0
+
+    with pytest.raises(ConfigurationError, match="pending limit must be a whole number of at least 1, not 0"):
+        tuner_settings(limits=Broken())

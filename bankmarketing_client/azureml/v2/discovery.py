@@ -20,6 +20,7 @@ from bankmarketing_client.auth import AccessToken, TokenCredentialLike, access_t
 from bankmarketing_client.azureml.deadline import DEFAULT_MANAGEMENT_TIMEOUT, call_with_deadline
 from bankmarketing_client.azureml.workspace import WorkspaceRef
 from bankmarketing_client.errors import AzureManagementError, ConfigurationError
+from bankmarketing_client.limits import pending_limit
 
 if TYPE_CHECKING:
     from azure.ai.ml import MLClient
@@ -54,7 +55,7 @@ class DeploymentInfo:
     @property
     def pending_limit(self) -> int:
         """Azure answers 429 past this many pending requests: ``2 x max_concurrent x instances``."""
-        return 2 * self.max_concurrent_requests_per_instance * self.instance_count
+        return pending_limit(self.max_concurrent_requests_per_instance, self.instance_count)
 
     @classmethod
     def from_sdk(cls, deployment: Any) -> DeploymentInfo:
