@@ -6,7 +6,8 @@ batchEndpoints, batchDeployments and jobs): ARM ``GET .../batchEndpoints/{name}`
 endpoint's own ``scoringUri`` with an Entra ID bearer token for ``https://ml.azure.com`` (not ARM's), which answers
 the new batch job; then ARM ``GET .../jobs/{name}``, whose status walks through the statuses a test lays out and
 whose ``services.Studio.endpoint`` is the studio link. A job may fail with ARM's error envelope on the invocation
-and a route may never answer (``BatchState.silent``), for the deadline. Loaded as a plugin beside ``arm_standin``.
+and a route may never answer (``BatchState.silent``), for the deadline. Loaded as a plugin beside ``arm_standin``
+(PYTEST_DONT_REWRITE: it holds no asserts, and the test module also imports it by name).
 """
 
 from __future__ import annotations
