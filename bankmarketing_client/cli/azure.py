@@ -5,7 +5,8 @@ hand-written pipeline POST. ``--service`` names an SDK v1 web service (ACI/AKS, 
 ``--endpoint`` an SDK v2 managed online endpoint (the ``azureml-v2`` extra). The workspace comes from a
 ``config.json`` (``--config``, default ``./config.json``) or from ``--subscription-id/--resource-group/
 --workspace-name``. Keys are never printed: ``discover --key-file`` writes the primary key (or an aml_token
-answer) to a file only the user can read, for ``predict --key-file``. Every management call runs under
+answer) to a file only the user can read, for ``predict --key-file``; ``discover --endpoint --settings-file`` writes
+the endpoint's settings (no secret) for ``score --endpoint-settings`` and Locust to start from. Every management call runs under
 ``--management-timeout``.
 """
 
@@ -95,6 +96,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         type=Path,
         help="write the primary key (an aml_token endpoint: its current token answer, JSON) to this file "
         "(mode 0600) for `predict --key-file`",
+    )
+    discover.add_argument(
+        "--settings-file",
+        type=Path,
+        help="with --endpoint: write the scoring URI, deployment, auth mode, pending limit and each deployment's "
+        "request settings (no secret) as JSON, for `score --endpoint-settings` and Locust's --endpoint-settings",
     )
     add_workspace_options(discover)
     add_cloud_options(discover)
@@ -202,6 +209,7 @@ def _check_v1_target(args: argparse.Namespace) -> None:
             ("--cloud", args.cloud),
             ("--arm-endpoint", args.arm_endpoint),
             ("--authority", args.authority),
+            ("--settings-file", getattr(args, "settings_file", None)),
         )
         if value is not None
     ]
@@ -256,13 +264,18 @@ def run_discover(args: argparse.Namespace) -> int:
 
 
 def run_discover_endpoint(args: argparse.Namespace) -> int:
-    """``discover --endpoint``: the v2 endpoint's summary; ``--key-file`` gets the key or the token answer."""
+    """``discover --endpoint``: the v2 endpoint's summary; ``--key-file`` gets the key or the token answer,
+    ``--settings-file`` the settings a run starts from."""
     from bankmarketing_client.azureml.v2.discovery import discover_online_endpoint
+    from bankmarketing_client.settings_file import EndpointSettingsFile, write_settings_file
 
     timeout = _check_timeout(args)
     ml_client = ml_client_from_args(args)
     info = discover_online_endpoint(ml_client, args.endpoint, args.deployment, timeout=timeout)
     print(info.summary())
+    if args.settings_file is not None:
+        write_settings_file(args.settings_file, EndpointSettingsFile.from_info(info))
+        print(f"endpoint settings written to {args.settings_file} (no keys in it)")
     if args.key_file is None:
         return EXIT_OK
     if info.primary_key is not None:

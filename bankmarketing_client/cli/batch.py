@@ -8,7 +8,8 @@ traceback); 130 interrupted by Ctrl-C or SIGTERM (progress saved: run again with
 The endpoint comes from ``--scoring-uri`` or ``$BANKMARKETING_SCORING_URI``; the key from ``$BANKMARKETING_API_KEY``
 or ``--key-file`` (a key, or an ``aml_token`` answer as JSON), never from the command line. ``--deployment`` sends
 every chunk to one deployment (a name the endpoint does not know exits 2); ``--deployment-column`` adds a column
-naming the deployment that served each row.
+naming the deployment that served each row. ``--endpoint-settings FILE`` (``discover --endpoint --settings-file``)
+gives the scoring URI and deployment unless the options do, and the pending limit the concurrency starts at.
 
 Guards (see ``score --help``): one run per output at a time (an OS lock, released even by ``kill -9``); an output
 or errors file that is a directory or cannot be written is refused before any row is sent; a CSV line (so also a
@@ -27,11 +28,12 @@ import contextlib
 import os
 import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bankmarketing_client.cli import positive_int
-from bankmarketing_client.cli.endpoint_options import add_endpoint_options, endpoint_options
+from bankmarketing_client.cli.endpoint_options import EndpointOptions, add_endpoint_options, endpoint_options
 from bankmarketing_client.cli.exits import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -40,6 +42,9 @@ from bankmarketing_client.cli.exits import (
 )
 from bankmarketing_client.cli.spark_engine import add_spark_options, check_spark_options, run_spark_score
 from bankmarketing_client.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from bankmarketing_client.settings_file import EndpointSettingsFile
 
 
 def register(subparsers: Any) -> None:
@@ -67,6 +72,13 @@ def register(subparsers: Any) -> None:
     score.add_argument("--allow-unknown-categories", action="store_true", help="send categories never seen in training")
     add_endpoint_options(score)
     score.add_argument(
+        "--endpoint-settings",
+        type=Path,
+        metavar="FILE",
+        help="settings written by `discover --endpoint --settings-file`: the scoring URI and deployment (unless "
+        "given) and the pending limit, where concurrency starts and which it never exceeds",
+    )
+    score.add_argument(
         "--deployment-column",
         nargs="?",
         const="deployment",
@@ -80,6 +92,20 @@ def register(subparsers: Any) -> None:
     score.set_defaults(handler=run_score)
 
 
+def _with_settings_file(
+    endpoint: EndpointOptions, path: Path | None
+) -> tuple[EndpointOptions, EndpointSettingsFile | None]:
+    """The options completed from ``--endpoint-settings``: its URI and deployment unless given on the command line,
+    and the limits of the deployment the run uses."""
+    if path is None:
+        return endpoint, None
+    from bankmarketing_client.settings_file import read_settings_file
+
+    saved = read_settings_file(path).for_deployment(endpoint.deployment)
+    completed = replace(endpoint, scoring_uri=endpoint.scoring_uri or saved.scoring_uri, deployment=saved.deployment)
+    return completed, saved
+
+
 def run_score(args: argparse.Namespace) -> int:
     from bankmarketing_client.batch.filerun import score_file_async
     from bankmarketing_client.batch.progress import Progress
@@ -88,9 +114,9 @@ def run_score(args: argparse.Namespace) -> int:
     if args.engine == "spark" and args.deployment_column is not None:
         raise ConfigurationError("--deployment-column does not work with --engine spark yet; drop it")
     check_spark_options(args)
-    endpoint = endpoint_options(args)
+    endpoint, limits = _with_settings_file(endpoint_options(args), args.endpoint_settings)
     if args.engine == "spark":
-        return run_spark_score(args, endpoint)
+        return run_spark_score(args, endpoint, limits)
     progress = Progress(enabled=args.progress)
     coroutine = score_file_async(
         args.input,
@@ -111,6 +137,7 @@ def run_score(args: argparse.Namespace) -> int:
         allow_unknown_categories=args.allow_unknown_categories,
         progress=progress,
         deployment_column=args.deployment_column,
+        limits=limits,
     )
 
     async def main() -> Any:

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
     from bankmarketing_client.batch.summary import BatchSummary, RowCounts
     from bankmarketing_client.cli.endpoint_options import EndpointOptions
+    from bankmarketing_client.limits import EndpointLimits
     from bankmarketing_client.spark.budget import BudgetPlan
 
 ENGINES: Final = ("local", "spark")
@@ -247,10 +248,11 @@ def job_failure(exc: Exception) -> tuple[str, int]:
     return reason, EXIT_USER_ERROR if refused else EXIT_FAILED
 
 
-def run_spark_score(args: argparse.Namespace, endpoint: EndpointOptions) -> int:
+def run_spark_score(args: argparse.Namespace, endpoint: EndpointOptions, limits: EndpointLimits | None = None) -> int:
     """``score --engine spark`` (options already passed :func:`check_spark_options`): score ``args.input`` into a
-    Parquet folder, print the summary, return the exit code. The elapsed time starts once Spark is up; the
-    session's start-up is shown on its own line."""
+    Parquet folder, print the summary, return the exit code. The budget is ``--concurrency``, else ``limits``'
+    pending limit (``--endpoint-settings``). The elapsed time starts once Spark is up; the session's start-up is
+    shown on its own line."""
     from bankmarketing_client.batch.summary import BatchSummary
 
     paths = SparkPaths.checked(args)
@@ -269,7 +271,7 @@ def run_spark_score(args: argparse.Namespace, endpoint: EndpointOptions) -> int:
             raise DatasetError(f"{paths.input}: cannot read it as Parquet ({job_failure(exc)[0]})") from None
         id_column = args.id_column
         keep_all = id_column is None and not _has_id_column(frame)
-        budget = resolve_budget(args.concurrency, None)  # resolved once here: it warns when it has to guess
+        budget = resolve_budget(args.concurrency, limits)  # resolved once here: it warns when it has to guess
         plan = plan_budget(budget, session.sparkContext.defaultParallelism)
         scored = score_spark(
             _spread(frame, plan),

@@ -540,6 +540,30 @@ def sp_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
+def workspace_args(
+    arm_standin: ArmStandin, sp_environment: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> list[str]:
+    """The CLI options naming the stand-in's workspace and cloud; the CA and the service principal in the environment."""
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(arm_standin.ca_path))
+    config = tmp_path / "config.json"
+    config.write_text(
+        json.dumps({"subscription_id": SUBSCRIPTION, "resource_group": RESOURCE_GROUP, "workspace_name": WORKSPACE})
+    )
+    return [
+        "--config",
+        str(config),
+        "--auth",
+        "service-principal",
+        "--arm-endpoint",
+        arm_standin.url,
+        "--authority",
+        arm_standin.url,
+        "--management-timeout",
+        "20",
+    ]
+
+
+@pytest.fixture
 def standin_credential(arm_standin: ArmStandin, sp_environment: None) -> TokenCredential:
     """A real azure-identity ``ClientSecretCredential`` whose authority is the stand-in."""
     return make_credential(

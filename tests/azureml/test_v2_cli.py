@@ -18,9 +18,6 @@ from pathlib import Path
 import pytest
 from arm_standin import (
     CLIENT_SECRET,
-    RESOURCE_GROUP,
-    SUBSCRIPTION,
-    WORKSPACE,
     WORKSPACE_SCOPE,
     ArmStandin,
     online_endpoint,
@@ -43,30 +40,6 @@ def key_endpoint(bankmarketing_endpoint_factory: EndpointFactory) -> LocalEndpoi
 @pytest.fixture(scope="module")
 def token_endpoint(bankmarketing_endpoint_factory: EndpointFactory) -> LocalEndpoint:
     return bankmarketing_endpoint_factory(auth_mode="aml_token", worker_count=1)
-
-
-@pytest.fixture
-def workspace_args(
-    arm_standin: ArmStandin, sp_environment: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> list[str]:
-    """The options naming the stand-in's workspace and cloud; the CA and the service principal in the environment."""
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(arm_standin.ca_path))
-    config = tmp_path / "config.json"
-    config.write_text(
-        json.dumps({"subscription_id": SUBSCRIPTION, "resource_group": RESOURCE_GROUP, "workspace_name": WORKSPACE})
-    )
-    return [
-        "--config",
-        str(config),
-        "--auth",
-        "service-principal",
-        "--arm-endpoint",
-        arm_standin.url,
-        "--authority",
-        arm_standin.url,
-        "--management-timeout",
-        "20",
-    ]
 
 
 def test_discover_endpoint_prints_the_summary_and_writes_the_key_file(
