@@ -13,6 +13,10 @@ failures as rows of one report. Only the name changes: totals, the budget and th
 renews it at the issuer's refresh-after time by reading the file again, and once after a 401 (the refused request
 stays a failure: a load test does not hide it by retrying).
 
+``--endpoint-settings FILE`` (``discover --endpoint NAME --settings-file FILE``) starts from Azure's own settings:
+the scoring URI and deployment unless given, and the pending limit as the user count unless ``-u`` is given (a
+larger ``-u`` is logged as a warning: Azure answers 429 beyond the limit).
+
 Roles in a distributed run:
 
 * the master (or the only process) resolves the target and the contract, checks the payload before any user
@@ -27,6 +31,7 @@ import logging
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import gevent
@@ -55,6 +60,7 @@ from locust.stats import CSV_STATS_INTERVAL_SEC
 from bankmarketing_client.auth import Secret, TokenAuth, token_file_provider
 from bankmarketing_client.client import DEPLOYMENT_HEADER, DEPLOYMENT_NAME_RULE, check_deployment
 from bankmarketing_client.errors import BankMarketingError
+from bankmarketing_client.settings_file import read_settings_file
 from bankmarketing_client.urls import EndpointURLs
 
 log = logging.getLogger("bankmarketing.loadtest")
@@ -132,6 +138,13 @@ def _add_options(parser: LocustArgumentParser) -> None:
         default=False,
         help="Split the stats by the deployment that served each answer: request names get '@NAME' "
         "(from the azureml-model-deployment response header)",
+    )
+    parser.add_argument(
+        "--endpoint-settings",
+        default="",
+        help="Settings written by 'bankmarketing-client discover --endpoint NAME --settings-file FILE': the scoring "
+        "URI and deployment (unless given), and the pending limit as the default user count (-u) and a cap "
+        "the run warns about",
     )
     parser.add_argument(
         "--show-responses",
@@ -265,6 +278,12 @@ def _on_init(environment: Environment, **_: Any) -> None:
     if options is None:
         return
     _keep_tagged_user_classes(environment)
+    if options.endpoint_settings:
+        try:
+            _apply_endpoint_settings(environment)
+        except BankMarketingError as exc:
+            log.error("load test set-up failed: %s", exc)
+            sys.exit(EXIT_SETUP_ERROR)
     if options.scoring_uri or environment.host:
         try:
             target = resolve_target(environment.host, options.scoring_uri)
@@ -275,6 +294,28 @@ def _on_init(environment: Environment, **_: Any) -> None:
         except BankMarketingError as exc:
             log.error("load test set-up failed: %s", exc)
             sys.exit(EXIT_SETUP_ERROR)
+
+
+def _apply_endpoint_settings(environment: Environment) -> None:
+    """``--endpoint-settings``: the discovered URI and deployment unless given, and Azure's pending limit as the
+    user count unless ``-u`` is given (one user keeps at most one request in flight). On the master (or the only
+    process): the options it completes travel to the workers with the spawn message."""
+    options = _options(environment)
+    saved = read_settings_file(Path(options.endpoint_settings)).for_deployment(options.deployment or None)
+    if not options.scoring_uri and not environment.host:
+        options.scoring_uri = saved.scoring_uri
+    options.deployment = saved.deployment or ""
+    limit = saved.pending_limit
+    if options.num_users is None:
+        options.num_users = limit
+        log.info("%d users: the pending limit of endpoint %r (--endpoint-settings)", limit, saved.endpoint)
+    elif options.num_users > limit:
+        log.warning(
+            "%d users exceed endpoint %r's pending limit of %d: Azure answers 429 to requests beyond it",
+            options.num_users,
+            saved.endpoint,
+            limit,
+        )
 
 
 def _task_tags(user_class: Any) -> list[set[str]]:
