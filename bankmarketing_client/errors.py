@@ -149,3 +149,10 @@ class RunStopped(BankMarketingError):
 
 class AzureManagementError(BankMarketingError):
     """A call to the Azure ML management plane (workspace, service, pipeline) failed or ran out of time."""
+
+
+class StillRunning(AzureManagementError):
+    """A run or job we were told to wait for had not finished when the wait ran out (it goes on in Azure).
+
+    The work did not complete in the time given: a failure of the run, not a mistake in the command.
+    """

@@ -19,7 +19,7 @@ import httpx
 
 from bankmarketing_client.azureml.deadline import DEFAULT_MANAGEMENT_TIMEOUT, call_with_deadline
 from bankmarketing_client.azureml.workspace import WorkspaceRef
-from bankmarketing_client.errors import AzureManagementError, ConfigurationError, excerpt
+from bankmarketing_client.errors import AzureManagementError, ConfigurationError, StillRunning, excerpt
 from bankmarketing_client.urls import endpoint_urls
 
 if TYPE_CHECKING:
@@ -142,5 +142,5 @@ def wait_for_run(
         if status in TERMINAL_STATUSES:
             return status
         if time.monotonic() + poll_interval > deadline:
-            raise AzureManagementError(f"run {run_id!r} is still {status} after {timeout:g} s of waiting")
+            raise StillRunning(f"run {run_id!r} is still {status} after {timeout:g} s of waiting")
         time.sleep(poll_interval)

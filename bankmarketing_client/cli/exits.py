@@ -7,11 +7,14 @@ code   name                 when
 1      EXIT_FAILED          it ran, but not everything succeeded: rows rejected or failed (``score``, see the
                             errors file), ``--fail-fast`` stopped at a bad row, the endpoint failed (no answer, or
                             an error its retries could not get past; ``score`` saves its progress for
-                            ``--resume``), a published pipeline's run did not complete, a local endpoint's
-                            process died
+                            ``--resume``), a published pipeline's run or a batch endpoint's job did not
+                            complete (or was still running when ``--run-timeout`` ended the wait), a local
+                            endpoint's process died
 2      EXIT_USER_ERROR      a mistake to fix before running again: a bad option, file or setting (including a key
                             the endpoint refuses: 401/403, and a ``--deployment`` it does not know: a 404 to a
-                            request naming one), a missing extra; one line on stderr, no traceback
+                            request naming one), a missing extra, an Azure management call that failed or
+                            passed ``--management-timeout`` (login, network, names); one line on stderr, no
+                            traceback
 130    EXIT_INTERRUPTED     Ctrl-C or SIGTERM (128 + SIGINT, as shells report it); ``score`` saves its progress
 =====  ===================  =====================================================================================
 
@@ -31,6 +34,7 @@ from bankmarketing_client.errors import (
     BankMarketingError,
     ConfigurationError,
     RunStopped,
+    StillRunning,
 )
 
 EXIT_OK: Final = 0
@@ -43,6 +47,8 @@ def exit_code_for(error: BankMarketingError) -> int:
     """The exit code for an error the CLI reports as one line: the endpoint's failures are not user errors."""
     cause = error.cause if isinstance(error, RunStopped) else error
     if isinstance(cause, APIError) and not isinstance(cause, AuthenticationError):
+        return EXIT_FAILED
+    if isinstance(cause, StillRunning):
         return EXIT_FAILED
     return EXIT_USER_ERROR
 

@@ -14,7 +14,8 @@ from azureml_standin import (
 )
 
 from bankmarketing_client.azureml import RunHistory, WorkspaceRef, trigger_pipeline, wait_for_run
-from bankmarketing_client.errors import AzureManagementError, ConfigurationError
+from bankmarketing_client.cli.exits import EXIT_FAILED, exit_code_for
+from bankmarketing_client.errors import AzureManagementError, ConfigurationError, StillRunning
 
 pytest_plugins = ["azureml_standin"]
 
@@ -75,8 +76,10 @@ def test_wait_gives_up_after_its_timeout(standin: ManagementStandin, aad_auth: A
     run_id = trigger_pipeline(endpoint_url(standin), auth=aad_auth, experiment="exp-b", timeout=10)
     standin.state.runs[run_id] = ["Running"]  # never finishes
 
-    with pytest.raises(AzureManagementError, match=r"still Running after 0.05 s"):
+    with pytest.raises(StillRunning, match=r"still Running after 0.05 s") as caught:
         wait_for_run(history(standin, aad_auth), "exp-b", run_id, poll_interval=0.01, timeout=0.05)
+    # a run that outlives the wait did not complete: exit 1 as a failed run, as batch-endpoint jobs do (not 2)
+    assert exit_code_for(caught.value) == EXIT_FAILED
 
 
 def test_unknown_pipeline_and_wrong_token_are_clear_errors(standin: ManagementStandin) -> None:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Literal
 from bankmarketing_client.azureml.deadline import DEFAULT_MANAGEMENT_TIMEOUT, call_with_deadline
 from bankmarketing_client.azureml.pipelines import TERMINAL_STATUSES
 from bankmarketing_client.client import DEPLOYMENT_NAME_RULE, check_deployment
-from bankmarketing_client.errors import AzureManagementError, ConfigurationError
+from bankmarketing_client.errors import AzureManagementError, ConfigurationError, StillRunning
 
 if TYPE_CHECKING:
     from azure.ai.ml import MLClient
@@ -37,7 +37,7 @@ _REMOTE_PREFIXES = ("https://", "http://", "azureml://", "azureml:", "wasbs://",
 _FILE_SEGMENT = re.compile(r"\.[A-Za-z0-9]{1,10}$")
 
 
-class JobStillRunning(AzureManagementError):
+class JobStillRunning(StillRunning):
     """The overall wait ran out before the job reached a final status (the job itself keeps running in Azure)."""
 
     def __init__(self, message: str, state: BatchJobState) -> None:
