@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -94,24 +95,37 @@ def test_the_settings_file_holds_the_discovered_settings_and_no_secret(
         assert secret not in text
 
 
-def test_score_starts_at_the_pending_limit_and_never_goes_above_it(
+@pytest.fixture
+def score(
     discovered: tuple[Path, Path],
-    two_deployments: LocalEndpoint,
     input_csv: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
-) -> None:
+) -> Callable[..., tuple[int, str, str]]:
+    """``score INPUT -o OUTPUT --endpoint-settings S --key-file K ARGS``, nothing from the environment: (code, out,
+    err)."""
     settings, key = discovered
     for name in ("BANKMARKETING_SCORING_URI", "BANKMARKETING_API_KEY", "BANKMARKETING_DEPLOYMENT"):
         monkeypatch.delenv(name, raising=False)
+
+    def run(output: Path, *args: str) -> tuple[int, str, str]:
+        common = ["score", str(input_csv), "-o", str(output), "--quiet", "--key-file", str(key)]
+        code = main([*common, "--endpoint-settings", str(settings), *args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def test_score_starts_at_the_pending_limit_and_never_goes_above_it(
+    score: Callable[..., tuple[int, str, str]], two_deployments: LocalEndpoint, tmp_path: Path
+) -> None:
     before = two_deployments.stats()
     output = tmp_path / "scored.csv"
-    args = ["score", str(input_csv), "-o", str(output), "--batch-size", "100", "--quiet"]
 
-    code = main([*args, "--endpoint-settings", str(settings), "--key-file", str(key)])
+    code, out, err = score(output, "--batch-size", "100")
 
-    out, err = capsys.readouterr()
     assert code == 0, err
     assert f"concurrency {BLUE_LIMIT}\n" in out  # where it started, and no 429 ever lowered it
     after = two_deployments.stats()
@@ -124,21 +138,12 @@ def test_score_starts_at_the_pending_limit_and_never_goes_above_it(
 
 
 def test_a_deployment_given_on_the_command_line_uses_that_deployments_limit(
-    discovered: tuple[Path, Path],
-    two_deployments: LocalEndpoint,
-    input_csv: Path,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    score: Callable[..., tuple[int, str, str]], two_deployments: LocalEndpoint, tmp_path: Path
 ) -> None:
-    settings, key = discovered
-    monkeypatch.delenv("BANKMARKETING_SCORING_URI", raising=False)
     before = two_deployments.deployment_stats()["green"]
-    args = ["score", str(input_csv), "-o", str(tmp_path / "green.csv"), "--batch-size", "300", "--quiet"]
 
-    code = main([*args, "--deployment", "green", "--endpoint-settings", str(settings), "--key-file", str(key)])
+    code, out, err = score(tmp_path / "green.csv", "--batch-size", "300", "--deployment", "green")
 
-    out, err = capsys.readouterr()
     assert code == 0, err
     assert f"concurrency {GREEN_LIMIT}\n" in out
     after = two_deployments.deployment_stats()["green"]
