@@ -21,7 +21,7 @@ from bankmarketing_client.batch.lock import output_lock
 from bankmarketing_client.batch.progress import Progress
 from bankmarketing_client.batch.readers import Format, InputFile, open_input
 from bankmarketing_client.batch.scorer import PREDICTION_COLUMN, PROBABILITY_COLUMN, check_deployment_column
-from bankmarketing_client.batch.session import EndpointSettings, _connect, run_sync
+from bankmarketing_client.batch.session import EndpointSettings, connect, run_sync
 from bankmarketing_client.batch.sources import TableChunks
 from bankmarketing_client.batch.summary import BatchSummary, RowCounts
 from bankmarketing_client.batch.tuner import Tuner, tuner_settings
@@ -354,7 +354,7 @@ async def score_file_async(
     endpoint = EndpointSettings(scoring_uri, api_key, contract, client, deployment, token_provider)
     stopped: FailFast | None = None
     with output_lock(targets.output), output_lock(targets.errors):
-        async with _connect(endpoint, proba, tuner) as sender:
+        async with connect(endpoint, proba, tuner) as sender:
             run = _FileRun(
                 source,
                 targets,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from bankmarketing_client.batch.engine import scored_chunks
-from bankmarketing_client.batch.session import EndpointSettings, _connect, run_sync
+from bankmarketing_client.batch.session import EndpointSettings, connect, run_sync
 from bankmarketing_client.batch.sources import RecordChunks, TableChunks, aiter_records, frame_table
 from bankmarketing_client.batch.tuner import Tuner, tuner_settings
 from bankmarketing_client.errors import ConfigurationError, RowError
@@ -77,7 +77,7 @@ async def score_stream(
     tuner = Tuner(tuner_settings(batch_size, concurrency, limits))
     endpoint = EndpointSettings(scoring_uri, api_key, contract, client, deployment, token_provider)
     source = RecordChunks(aiter_records(records), allow_unknown=allow_unknown_categories)
-    async with _connect(endpoint, proba, tuner) as sender:
+    async with connect(endpoint, proba, tuner) as sender:
         async for chunk in scored_chunks(source, sender):
             by_row: dict[int, list[RowError]] = {}
             for error in chunk.errors:
@@ -120,7 +120,7 @@ async def score_frame_async(
     probabilities: list[Any] = []
     reasons: list[str | None] = [None] * len(frame)
     source = TableChunks(iter([table]), start_row=1, id_column=None, allow_unknown=allow_unknown_categories)
-    async with _connect(endpoint, proba, tuner) as sender:
+    async with connect(endpoint, proba, tuner) as sender:
         async for chunk in scored_chunks(source, sender):
             labels += chunk.labels
             served += chunk.deployments

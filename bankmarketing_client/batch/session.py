@@ -48,7 +48,7 @@ def run_sync(name: str, start: Callable[[], Coroutine[Any, Any, T]]) -> T:
 
 
 @contextlib.asynccontextmanager
-async def _connect(conn: EndpointSettings, proba: bool | None, tuner: Tuner) -> AsyncIterator[Sender]:
+async def connect(conn: EndpointSettings, proba: bool | None, tuner: Tuner) -> AsyncIterator[Sender]:
     from bankmarketing_client.client import AsyncScoringClient, Timeouts
     from bankmarketing_client.retry import RetryPolicy
 

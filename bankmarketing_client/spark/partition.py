@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 from bankmarketing_client.batch.engine import ScoredChunk, scored_chunks
-from bankmarketing_client.batch.session import EndpointSettings, _connect
+from bankmarketing_client.batch.session import EndpointSettings, connect
 from bankmarketing_client.batch.sources import TableChunks
 from bankmarketing_client.batch.tuner import Tuner, TunerSettings
 from bankmarketing_client.data import FEATURE_COLUMNS
@@ -127,7 +127,7 @@ class PartitionScorer:
         source = TableChunks(features(), start_row=1, id_column=None, allow_unknown=self.allow_unknown_categories)
         client = self._client()
         try:
-            async with _connect(EndpointSettings(client=client), self.proba, tuner) as sender:
+            async with connect(EndpointSettings(client=client), self.proba, tuner) as sender:
                 async for chunk in scored_chunks(source, sender):
                     yield self._output(chunk, _take(kept, chunk.num_rows))
         finally:
