@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from bankmarketing_client.limits import pending_limit
+
 
 @dataclass(frozen=True)
 class FrontLimits:
@@ -36,7 +38,7 @@ class FrontLimits:
         """Azure answers 429 past ``2 x max_concurrent_requests_per_instance x instances`` pending requests."""
         if self.max_pending is not None:
             return self.max_pending
-        return 2 * self.max_concurrent_requests_per_instance * self.instance_count
+        return pending_limit(self.max_concurrent_requests_per_instance, self.instance_count)
 
     @property
     def concurrency(self) -> int:
