@@ -30,6 +30,7 @@ from typing import Any, NamedTuple, Protocol
 import httpx
 
 from bankmarketing_client.errors import REDACTED, AuthenticationError, ConfigurationError, excerpt
+from bankmarketing_client.files import read_small_file
 
 logger = logging.getLogger("bankmarketing_client.auth")
 
@@ -93,9 +94,6 @@ def access_token(answer: Mapping[str, Any]) -> AccessToken:
         raise ConfigurationError("the token answer's expiryTimeUtc/refreshAfterTimeUtc are not times") from None
 
 
-_TOKEN_FILE_LIMIT = 64 * 1024
-
-
 def token_file_provider(path: str | Path) -> Callable[[], AccessToken]:
     """A provider reading ``get_keys``' token answer (JSON) from ``path`` on every call, so a file renewed
     beside the run (``local serve --token-file``) is picked up at each refresh. Messages name the file, never
@@ -103,16 +101,9 @@ def token_file_provider(path: str | Path) -> Callable[[], AccessToken]:
     file = Path(path)
 
     def read() -> AccessToken:
+        raw = read_small_file(file, what="token file")
         try:
-            with file.open("rb") as handle:  # bounded: a token answer is a few hundred bytes, a wrong path may be huge
-                raw = handle.read(_TOKEN_FILE_LIMIT + 1)
-            if len(raw) > _TOKEN_FILE_LIMIT:
-                raise ConfigurationError(f"the token file {file} is larger than {_TOKEN_FILE_LIMIT} bytes")
             answer = json.loads(raw)
-        except OSError as exc:
-            raise ConfigurationError(
-                f"cannot read the token file {file}: {exc.strerror or type(exc).__name__}"
-            ) from None
         except ValueError:
             raise ConfigurationError(f"the token file {file} is not JSON") from None
         if not isinstance(answer, dict):

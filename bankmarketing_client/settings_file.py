@@ -15,7 +15,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from bankmarketing_client.errors import ConfigurationError
+from bankmarketing_client.errors import ConfigurationError, excerpt
+from bankmarketing_client.files import read_small_file
 
 if TYPE_CHECKING:
     from bankmarketing_client.azureml.v2.discovery import OnlineEndpointInfo
@@ -100,10 +101,9 @@ def write_settings_file(path: Path, settings: EndpointSettingsFile) -> None:
 
 def read_settings_file(path: Path) -> EndpointSettingsFile:
     """Read and check a settings file; anything wrong is a :class:`ConfigurationError` naming file and field."""
+    raw = read_small_file(path, what="endpoint settings file")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigurationError(f"cannot read the endpoint settings file {path}: {exc.strerror}") from None
+        data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ConfigurationError(f"endpoint settings file {path}: not JSON ({exc})") from None
     try:
@@ -124,7 +124,7 @@ def _get(data: Mapping[str, Any], name: str, kind: type, *, optional: bool = Fal
         return None
     if kind is int:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise _Invalid(f"{at}{name} must be a whole number of at least 1, not {value!r}")
+            raise _Invalid(f"{at}{name} must be a whole number of at least 1, not {excerpt(repr(value), 80)}")
     elif not isinstance(value, kind) or (kind is str and not value):
         raise _Invalid(f"{at}{name} is missing or not a {'non-empty string' if kind is str else kind.__name__}")
     return value

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bankmarketing_client.errors import ConfigurationError
+from bankmarketing_client.files import read_small_file
 
 
 def read_key_file(path: str | Path) -> str:
@@ -18,10 +19,9 @@ def read_key_file(path: str | Path) -> str:
     """
     file = Path(path)
     try:
-        key = file.read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
-        raise ConfigurationError(f"cannot read the key file {file}: {reason}") from None
+        key = read_small_file(file, what="key file").decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise ConfigurationError(f"cannot read the key file {file}: not UTF-8 text") from None
     if not key:
         raise ConfigurationError(f"the key file {file} is empty")
     return key
