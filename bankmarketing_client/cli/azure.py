@@ -266,9 +266,10 @@ def run_discover(args: argparse.Namespace) -> int:
 def run_discover_endpoint(args: argparse.Namespace) -> int:
     """``discover --endpoint``: the v2 endpoint's summary; ``--key-file`` gets the key or the token answer,
     ``--settings-file`` the settings a run starts from."""
-    from bankmarketing_client.azureml.v2.discovery import discover_online_endpoint
+    from bankmarketing_client.azureml.v2.discovery import check_endpoint_name, discover_online_endpoint
     from bankmarketing_client.settings_file import EndpointSettingsFile, write_settings_file
 
+    check_endpoint_name(args.endpoint)  # before signing in
     timeout = _check_timeout(args)
     ml_client = ml_client_from_args(args)
     info = discover_online_endpoint(ml_client, args.endpoint, args.deployment, timeout=timeout)
@@ -316,12 +317,14 @@ def run_logs(args: argparse.Namespace) -> int:
 
 def run_endpoint_logs(args: argparse.Namespace) -> int:
     """``logs --endpoint E --deployment D``: App Insights first (if asked), then the container's log on stdout."""
+    from bankmarketing_client.azureml.v2.discovery import check_endpoint_name
     from bankmarketing_client.azureml.v2.logs import enable_deployment_app_insights, fetch_deployment_logs
     from bankmarketing_client.client import check_deployment
 
     if args.deployment is None:
         raise ConfigurationError("logs --endpoint needs --deployment: logs belong to one deployment")
     deployment = check_deployment(args.deployment)
+    check_endpoint_name(args.endpoint)  # before signing in
     timeout = _check_timeout(args)
     ml_client = ml_client_from_args(args)
     if args.enable_app_insights:

@@ -49,16 +49,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run_invoke(args: argparse.Namespace) -> int:
     from bankmarketing_client.azureml.v2.batch_endpoints import (
         JobStillRunning,
-        check_endpoint_name,
         check_input_uri,
         follow_job,
         invoke_batch_endpoint,
     )
+    from bankmarketing_client.azureml.v2.discovery import check_endpoint_name
 
     timeout = _check_timeout(args)
     if args.poll_interval <= 0 or args.run_timeout <= 0:
         raise ConfigurationError("--poll-interval and --run-timeout must be positive")
-    check_endpoint_name(args.name)  # checked before signing in, not after two management calls
+    check_endpoint_name(args.name, kind="batch endpoint")  # checked before signing in, not after two management calls
     check_input_uri(args.input)
     ml_client = ml_client_from_args(args)
     job = invoke_batch_endpoint(

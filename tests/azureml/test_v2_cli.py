@@ -156,6 +156,27 @@ def test_option_mistakes_exit_2_with_one_line(
     assert err.count("\n") == 1
 
 
+@pytest.mark.parametrize("name", ["bank/../other", "bank\r\nX-Injected: 1", "bank?api-version=1", "x" * 5000])
+@pytest.mark.parametrize("command", [["discover"], ["logs", "--deployment", "blue"]])
+def test_an_endpoint_name_azure_would_refuse_never_reaches_resource_manager(
+    name: str,
+    command: list[str],
+    workspace_args: list[str],
+    arm_standin: ArmStandin,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The name goes into an ARM path: a '/', '..', '?' or CR/LF there would address another resource or split the
+    request, so it is refused before signing in (the stand-in records no request at all)."""
+    before = len(arm_standin.requests)
+    assert main([command[0], "--endpoint", name, *command[1:], *workspace_args]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "endpoint name" in err
+    assert "must start with a letter" in err
+    assert len(err) < 400  # a 5000-character name is quoted in part
+    assert len(arm_standin.requests) == before
+
+
 def test_custom_cloud_options_are_checked(
     workspace_args: list[str], arm_standin: ArmStandin, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Literal
 
 from bankmarketing_client.azureml.deadline import DEFAULT_MANAGEMENT_TIMEOUT, call_with_deadline
 from bankmarketing_client.azureml.pipelines import TERMINAL_STATUSES
-from bankmarketing_client.client import DEPLOYMENT_NAME_RULE, check_deployment
+from bankmarketing_client.azureml.v2.discovery import check_endpoint_name
+from bankmarketing_client.client import check_deployment
 from bankmarketing_client.errors import AzureManagementError, ConfigurationError, StillRunning
 
 if TYPE_CHECKING:
@@ -71,16 +72,6 @@ def input_type_for(uri: str) -> InputType:
     return "uri_file" if _FILE_SEGMENT.search(path.rsplit("/", 1)[-1]) else "uri_folder"
 
 
-def check_endpoint_name(name: str) -> str:
-    """An endpoint name as Azure allows it: the deployment names' rule (a letter, then letters, digits, '-')."""
-    if not DEPLOYMENT_NAME_RULE.fullmatch(name):
-        raise ConfigurationError(
-            f"batch endpoint name {name!r} must start with a letter and hold only letters, digits and '-' "
-            "(at most 32 characters)"
-        )
-    return name
-
-
 def check_input_uri(uri: str) -> str:
     """A URI Azure can read the job's input from; a local path gets one line saying how to upload it."""
     if not uri.strip() or any(ch.isspace() for ch in uri.strip()):
@@ -110,7 +101,7 @@ def invoke_batch_endpoint(
     """
     from azure.ai.ml import Input
 
-    check_endpoint_name(name)
+    check_endpoint_name(name, kind="batch endpoint")
     if deployment is not None:
         check_deployment(deployment)
     kind = input_type or input_type_for(check_input_uri(input_uri))

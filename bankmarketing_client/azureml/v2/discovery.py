@@ -185,6 +185,21 @@ def _split(shares: Mapping[str, int]) -> str:
     return ", ".join(f"{name} {share} %" for name, share in shares.items() if share) or "(none)"
 
 
+def check_endpoint_name(name: str, *, kind: str = "endpoint") -> str:
+    """An endpoint name as Azure allows it (a letter, then letters, digits and '-', at most 32), checked before it
+    goes into a Resource Manager path: a '/', '..' or a CR/LF there would address another resource or split the
+    request line, and Azure would only refuse it after a sign-in and a round trip."""
+    from bankmarketing_client.client import DEPLOYMENT_NAME_RULE
+    from bankmarketing_client.errors import excerpt
+
+    if not DEPLOYMENT_NAME_RULE.fullmatch(name):
+        raise ConfigurationError(
+            f"{kind} name {excerpt(repr(name), 80)} must start with a letter and hold only letters, digits and '-' "
+            "(at most 32 characters)"
+        )
+    return name
+
+
 def discover_online_endpoint(
     workspace: MLClient | WorkspaceRef,
     name: str,
@@ -205,8 +220,7 @@ def discover_online_endpoint(
     """
     from bankmarketing_client.client import check_deployment
 
-    if not name:
-        raise ConfigurationError("an online endpoint name is required")
+    check_endpoint_name(name)
     if deployment is not None:
         deployment = check_deployment(deployment)
     ml_client = _ml_client(workspace, credential, cloud)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from bankmarketing_client.azureml.deadline import DEFAULT_MANAGEMENT_TIMEOUT, call_with_deadline
 from bankmarketing_client.azureml.logs import AppInsightsChange
+from bankmarketing_client.azureml.v2.discovery import check_endpoint_name
 from bankmarketing_client.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -20,6 +21,14 @@ Container = Literal["inference-server", "storage-initializer"]
 #: azure-ai-ml's names for the containers (it sends them to getLogs as ``InferenceServer``/``StorageInitializer``,
 #: and refuses the REST names although its docstring lists them).
 CONTAINERS: tuple[Container, ...] = ("inference-server", "storage-initializer")
+
+
+def _check_names(endpoint: str, deployment: str) -> None:
+    """Both names go into a Resource Manager path: refused there if Azure would not allow them."""
+    from bankmarketing_client.client import check_deployment
+
+    check_endpoint_name(endpoint)
+    check_deployment(deployment)
 
 
 def fetch_deployment_logs(
@@ -32,6 +41,7 @@ def fetch_deployment_logs(
     timeout: float = DEFAULT_MANAGEMENT_TIMEOUT,
 ) -> str:
     """The last ``tail`` lines of one container of ``deployment`` (the scoring server, or the model download)."""
+    _check_names(endpoint, deployment)
     if tail <= 0:
         raise ConfigurationError("--tail must be a positive number of lines")
     if container not in CONTAINERS:
@@ -53,6 +63,7 @@ def enable_deployment_app_insights(
     read, one field changed; the scoring script is not re-validated locally since it is not ours to read) and
     waited for within ``timeout``, so "enabled" means Azure finished applying it.
     """
+    _check_names(endpoint, deployment)
     what = f"deployment {deployment!r} of endpoint {endpoint!r}"
     current: Any = call_with_deadline(
         lambda: ml_client.online_deployments.get(deployment, endpoint), seconds=timeout, what=f"get {what}"
