@@ -30,11 +30,12 @@ import tempfile
 import time
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
+from bankmarketing_client.batch.lock import output_lock
 from bankmarketing_client.cli.exits import EXIT_FAILED, EXIT_OK, EXIT_USER_ERROR
 from bankmarketing_client.errors import AuthenticationError, ConfigurationError, DatasetError
 
@@ -253,9 +254,23 @@ def run_spark_score(args: argparse.Namespace, endpoint: EndpointOptions, limits:
     Parquet folder, print the summary, return the exit code. The budget is ``--concurrency``, else ``limits``'
     pending limit (``--endpoint-settings``). The elapsed time starts once Spark is up; the session's start-up is
     shown on its own line."""
+    with ExitStack() as held:
+        paths = SparkPaths.checked(args)  # the cheap refusals first
+        for target in (paths.output, paths.errors):
+            if not _is_uri(target):
+                held.enter_context(output_lock(Path(target)))
+        # Again under the locks: a run that ended meanwhile left its folder. Without them two runs on one output
+        # both passed the check, and the one Spark refused removed the other's unfinished folder.
+        paths = SparkPaths.checked(args)
+        return _score_locked(args, endpoint, limits, paths)
+
+
+def _score_locked(
+    args: argparse.Namespace, endpoint: EndpointOptions, limits: EndpointLimits | None, paths: SparkPaths
+) -> int:
+    """:func:`run_spark_score` while this run holds its output's and errors folder's locks."""
     from bankmarketing_client.batch.summary import BatchSummary
 
-    paths = SparkPaths.checked(args)
     master = args.master or DEFAULT_MASTER
     starting = time.monotonic()
     with spark_session(master, args.verbose) as session:

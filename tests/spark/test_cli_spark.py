@@ -7,6 +7,7 @@ each starts a JVM, so they are few and share their inputs. Refusals that need no
 from __future__ import annotations
 
 import csv
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 from batch.batch_support import cli_env
 
+from bankmarketing_client.batch.lock import output_lock
 from bankmarketing_client.cli import main
 from bankmarketing_client.cli.spark_engine import job_failure
 from bankmarketing_client.local.endpoint import LocalEndpoint
@@ -227,6 +229,23 @@ def test_csv_input_or_output_an_existing_output_and_a_missing_input_are_refused(
         assert message in err
         assert len(err.strip().splitlines()) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["done.parquet", "input.parquet"]  # nothing made
+
+
+@pytest.mark.parametrize("held", ["output", "errors"])
+def test_a_second_run_on_a_locked_output_exits_2_naming_the_first(
+    parquet_input: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], held: str
+) -> None:
+    """A run in progress holds its output's and errors folder's locks (the real flock the single-process scorer
+    takes too; held here by this process). A second run used to pass the existence check as well, and when Spark
+    then refused its write it removed the first run's unfinished folder."""
+    output = tmp_path / "scored.parquet"
+    with output_lock(output if held == "output" else tmp_path / "scored.errors.csv"):
+        code = main(["score", str(parquet_input), "-o", str(output), "--engine", "spark"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"pid {os.getpid()}" in err  # names the run that holds it
+    assert len(err.strip().splitlines()) == 1
+    assert not output.exists()
 
 
 def test_missing_java_says_how_to_install_it(
