@@ -12,6 +12,12 @@
   :func:`credential_provider` an azure-core ``TokenCredential`` (``aad_token``), matched structurally so that
   azure-core stays an optional dependency.
 
+Keys and tokens travel only over TLS: :func:`check_credential_url` refuses to bind one to a plain ``http://`` URL
+whose host is not loopback (the local endpoint), as azure-core refuses bearer tokens over http. Every way of sending
+a credential calls it before anything is sent (the client core, so the CLI, the batch scorer and Spark; the load
+test; the docs proxy). The opt-out, for a private network the user trusts, has one spelling everywhere:
+``allow_insecure_http=True`` (keyword) and ``--allow-insecure-http`` (command line, load test).
+
 Keys and tokens live in :class:`Secret` wrappers whose ``repr``/``str`` never show the value; nothing here
 logs a header. httpx itself hides ``Authorization`` in the repr of ``Headers``.
 """
@@ -26,11 +32,13 @@ import time
 from collections.abc import Callable, Generator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
+from urllib.parse import urlsplit
 
 import httpx
 
 from bankmarketing_client.errors import REDACTED, AuthenticationError, ConfigurationError, excerpt
 from bankmarketing_client.files import read_small_file
+from bankmarketing_client.urls import is_loopback
 
 logger = logging.getLogger("bankmarketing_client.auth")
 
@@ -64,6 +72,37 @@ class Secret:
         self,
     ) -> str | tuple[object, ...]:  # refuse pickling: a pickled secret ends up in caches and logs
         raise TypeError("Secret cannot be pickled")
+
+
+#: How to send a key or token over plain http anyway, named in the refusal (the keyword, and the flag of the CLI
+#: and the load test).
+INSECURE_HTTP_OPT_OUT = "allow_insecure_http=True (--allow-insecure-http on the command line and in the load test)"
+
+
+def check_credential_url(url: str, *, allow_insecure_http: bool = False) -> None:
+    """Refuse (:class:`ConfigurationError`) to send a key or token to ``url`` over plain http, unless its host is
+    loopback (127.0.0.0/8, ``::1``, ``localhost``) or ``allow_insecure_http`` is given.
+
+    Decided from the URL's text alone, before any name is resolved or any connection opened: a name that merely
+    resolves to loopback is not loopback here. With the opt-out, a non-loopback http target is logged as a warning.
+    """
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.hostname or ""
+    except ValueError:
+        raise ConfigurationError("the URL a key or token is sent to is not a valid http(s) URL") from None
+    scheme = parts.scheme.lower()
+    if scheme == "https" or (scheme == "http" and is_loopback(host)):
+        return
+    if scheme != "http":
+        raise ConfigurationError("a key or token is only sent to an https:// URL (or http:// on loopback)")
+    if allow_insecure_http:
+        logger.warning("sending a key or token over plain http to %s (allow_insecure_http)", excerpt(host, 80))
+        return
+    raise ConfigurationError(
+        f"refusing to send a key or token over plain http to {excerpt(host, 80)}: use the endpoint's https:// URI "
+        f"(Azure's are https), or on a private network you trust pass {INSECURE_HTTP_OPT_OUT}"
+    )
 
 
 class AccessToken(NamedTuple):

@@ -54,6 +54,7 @@ from bankmarketing_client.auth import (
     TokenCredentialLike,
     TokenProvider,
     build_auth,
+    check_credential_url,
     credential_provider,
 )
 from bankmarketing_client.contract import (
@@ -249,6 +250,7 @@ class _ClientCore:
         use_env: bool,
         deployment: str | None = None,
         credential: TokenCredentialLike | None = None,
+        allow_insecure_http: bool = False,
     ) -> None:
         if credential is not None:
             if api_key is not None or secondary_key is not None or token_provider is not None or auth is not None:
@@ -277,6 +279,8 @@ class _ClientCore:
         self.scoring_url = str(url)
         self.base_url = str(url.copy_with(path=urls.base_path))
         self.auth = auth or build_auth(api_key, secondary_key, token_provider) or userinfo_auth
+        if self.auth is not None:  # before any token is fetched or anything sent; base and scoring share the origin
+            check_credential_url(self.scoring_url, allow_insecure_http=allow_insecure_http)
         if isinstance(contract, str):
             self.contract: Contract | None = None if contract.strip().lower() == "auto" else Contract.of(contract)
         else:
@@ -584,6 +588,7 @@ class _ClientFace(Generic[H]):
         use_env: bool = True,
         deployment: str | None = None,
         credential: TokenCredentialLike | None = None,
+        allow_insecure_http: bool = False,
     ) -> None:
         self._core = _ClientCore(
             scoring_uri=scoring_uri,
@@ -599,6 +604,7 @@ class _ClientFace(Generic[H]):
             use_env=use_env,
             deployment=deployment,
             credential=credential,
+            allow_insecure_http=allow_insecure_http,
         )
         self._open(http_client)
 
@@ -648,6 +654,9 @@ class AsyncScoringClient(_ClientFace[httpx.AsyncClient]):
         use_env: fall back to the environment variables above for missing settings.
         deployment: send every request to this deployment (``azureml-model-deployment``), whatever the
             endpoint's traffic split; default ``$BANKMARKETING_DEPLOYMENT``, else the split decides.
+        allow_insecure_http: send the key or token to an ``http://`` URI that is not loopback. Without it such a
+            client is refused (``ConfigurationError``) before anything is sent: a key over plain http can be read
+            by anyone on the path. Only for a private network you trust; ``https://`` and loopback need nothing.
     """
 
     def _open(self, http_client: httpx.AsyncClient | None) -> None:

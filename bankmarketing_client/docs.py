@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote
 
-from bankmarketing_client.auth import TokenAuth, TokenProvider
+from bankmarketing_client.auth import TokenAuth, TokenProvider, check_credential_url
 from bankmarketing_client.errors import ConfigurationError, excerpt
 from bankmarketing_client.urls import endpoint_urls
 
@@ -150,6 +150,8 @@ class DocsServer:
     host: str = "127.0.0.1"
     port: int = 0
     request_timeout: float = 60.0
+    #: Let the key or token travel to an ``http://`` endpoint that is not loopback (the client's rule and opt-out).
+    allow_insecure_http: bool = False
     _runner: web.AppRunner | None = field(default=None, init=False, repr=False)
     _session: ClientSession | None = field(default=None, init=False, repr=False)
 
@@ -161,6 +163,9 @@ class DocsServer:
             raise ConfigurationError("the docs server holds a key: it only listens on loopback")
         if self.api_key is not None and self.token_provider is not None:
             raise ConfigurationError("give an API key or a token provider, not both")
+        if self.api_key is not None or self.token_provider is not None:
+            for upstream in (self.base, self.swagger_uri):  # both get the credential
+                check_credential_url(upstream, allow_insecure_http=self.allow_insecure_http)
         # The client's token cache (renewal before expiry, a forced fetch after a 401), not a second one here.
         self._tokens = TokenAuth(self.token_provider) if self.token_provider is not None else None
 

@@ -13,6 +13,7 @@ must be shown (a log line, a message, a repr), :func:`redact_url` shows it witho
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
@@ -42,6 +43,21 @@ class EndpointURLs:
     def url(self, name: str) -> str:
         """A route beside the scoring route (``swagger.json``, ``""`` for liveness)."""
         return self.base_url + name.lstrip("/")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine only: ``localhost``, 127.0.0.0/8 or ``::1`` (also IPv4-mapped,
+    ``::ffff:127.0.0.1``, and in URL brackets). Nothing is resolved: a name other than ``localhost`` is not loopback,
+    whatever DNS would say of it."""
+    name = host.strip().strip("[]").lower()
+    if name in ("localhost", "localhost."):
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return address.is_loopback or (mapped is not None and mapped.is_loopback)
 
 
 def redact_url(url: str) -> str:

@@ -8,6 +8,9 @@ Deployments: ``--deployment NAME`` sends every request to one deployment (``azur
 (``/score [batch] @green``, from the same response header), so a blue/green split shows both sides' latency and
 failures as rows of one report. Only the name changes: totals, the budget and the SLO gate are as before.
 
+Keys and tokens go to an ``https://`` target, or ``http://`` on loopback; any other ``http://`` target stops the
+run at set-up unless ``--allow-insecure-http`` (the client's rule and opt-out).
+
 ``aml_token`` endpoints: ``--token-file PATH`` instead of a key (the file ``local serve --token-file`` keeps, or
 ``get_keys``' answer saved as JSON). The client's own token cache (:class:`~bankmarketing_client.auth.TokenAuth`)
 renews it at the issuer's refresh-after time by reading the file again, and once after a 401 (the refused request
@@ -57,7 +60,7 @@ from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 from locust.stats import CSV_STATS_INTERVAL_SEC
 
-from bankmarketing_client.auth import Secret, TokenAuth, token_file_provider
+from bankmarketing_client.auth import Secret, TokenAuth, check_credential_url, token_file_provider
 from bankmarketing_client.client import DEPLOYMENT_HEADER, DEPLOYMENT_NAME_RULE, check_deployment
 from bankmarketing_client.errors import BankMarketingError
 from bankmarketing_client.settings_file import read_settings_file
@@ -147,6 +150,13 @@ def _add_options(parser: LocustArgumentParser) -> None:
         "the run warns about",
     )
     parser.add_argument(
+        "--allow-insecure-http",
+        action="store_true",
+        default=False,
+        help="Send the key or token to an http:// target that is not loopback (refused otherwise, before any user "
+        "starts: anyone on the path could read it); only for a private network you trust",
+    )
+    parser.add_argument(
         "--show-responses",
         action="store_true",
         default=False,
@@ -224,6 +234,10 @@ def prepare(environment: Environment) -> Prepared:
     """Resolve target and contract, and build every body. Raises BankMarketingError with a clear message."""
     options = _options(environment)
     target = resolve_target(environment.host, options.scoring_uri)
+    if options.api_key and options.token_file:
+        raise BankMarketingError("give either --api-key ($BANKMARKETING_API_KEY) or --token-file, not both")
+    if options.api_key or options.token_file:  # the client's rule, before any request, token or user
+        check_credential_url(target.scoring_url, allow_insecure_http=options.allow_insecure_http)
     family = options.contract
     if family == "auto":
         family = detect_family(target)
@@ -238,8 +252,6 @@ def prepare(environment: Environment) -> Prepared:
     benchmark_records = load_payload_file(options.payload) if options.payload else pool[:BENCHMARK_RECORDS]
     method = options.method
     headers = {"Content-Type": "application/json"}
-    if options.api_key and options.token_file:
-        raise BankMarketingError("give either --api-key ($BANKMARKETING_API_KEY) or --token-file, not both")
     if options.api_key:
         headers["Authorization"] = f"Bearer {options.api_key}"
     token = TokenAuth(token_file_provider(options.token_file)) if options.token_file else None

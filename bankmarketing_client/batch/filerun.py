@@ -339,6 +339,7 @@ async def score_file_async(
     token_provider: TokenProvider | None = None,
     deployment_column: str | None = None,
     limits: EndpointLimits | None = None,
+    allow_insecure_http: bool = False,
 ) -> BatchSummary:
     """As :func:`score_file`, inside a running event loop."""
     started = time.monotonic()
@@ -351,7 +352,9 @@ async def score_file_async(
         count_rows=bool(progress and progress.enabled),
     )
     tuner = Tuner(tuner_settings(batch_size, concurrency, limits))
-    endpoint = EndpointSettings(scoring_uri, api_key, contract, client, deployment, token_provider)
+    endpoint = EndpointSettings(
+        scoring_uri, api_key, contract, client, deployment, token_provider, allow_insecure_http=allow_insecure_http
+    )
     stopped: FailFast | None = None
     with output_lock(targets.output), output_lock(targets.errors):
         async with connect(endpoint, proba, tuner) as sender:
@@ -391,7 +394,8 @@ def score_file(input: str | Path, output: str | Path, **kwargs: Any) -> BatchSum
     ``<output stem>.errors.csv``) says row, field and reason. ``deployment="green"`` sends every row to that
     deployment; ``token_provider`` replaces the key (``aml_token``). ``limits`` (anything with a ``pending_limit``,
     e.g. a discovered ``OnlineEndpointInfo``) starts the concurrency at Azure's 429 limit and never above. ``resume=True`` continues an interrupted run
-    (with the same columns). Keywords as :func:`score_file_async`.
+    (with the same columns). ``allow_insecure_http=True`` lets the key travel to a plain ``http://`` URI that is not
+    loopback (refused otherwise, before any row is sent). Keywords as :func:`score_file_async`.
     """
     return run_sync("score_file", lambda: score_file_async(input, output, **kwargs))
 

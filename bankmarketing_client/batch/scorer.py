@@ -66,16 +66,20 @@ async def score_stream(
     deployment: str | None = None,
     token_provider: TokenProvider | None = None,
     limits: EndpointLimits | None = None,
+    allow_insecure_http: bool = False,
 ) -> AsyncIterator[ScoredRow]:
     """Score records as they come, yielding one :class:`ScoredRow` per record in input order.
 
     Records that fail validation are yielded with ``label=None`` and their errors, never sent. ``deployment``
     sends every record to that deployment; each row says which deployment answered for it. ``limits`` (anything
     with a ``pending_limit``, e.g. a discovered ``OnlineEndpointInfo``) starts the concurrency at Azure's 429 limit
-    and never searches above it.
+    and never searches above it. ``allow_insecure_http`` lets the key travel to a plain ``http://`` URI that is not
+    loopback (refused otherwise, before anything is sent).
     """
     tuner = Tuner(tuner_settings(batch_size, concurrency, limits))
-    endpoint = EndpointSettings(scoring_uri, api_key, contract, client, deployment, token_provider)
+    endpoint = EndpointSettings(
+        scoring_uri, api_key, contract, client, deployment, token_provider, allow_insecure_http=allow_insecure_http
+    )
     source = RecordChunks(aiter_records(records), allow_unknown=allow_unknown_categories)
     async with connect(endpoint, proba, tuner) as sender:
         async for chunk in scored_chunks(source, sender):
@@ -105,6 +109,7 @@ async def score_frame_async(
     token_provider: TokenProvider | None = None,
     deployment_column: str | None = None,
     limits: EndpointLimits | None = None,
+    allow_insecure_http: bool = False,
 ) -> pd.DataFrame:
     """As :func:`score_frame`, inside a running event loop."""
     import numpy as np
@@ -114,7 +119,9 @@ async def score_frame_async(
         check_deployment_column(deployment_column, taken)
     table = frame_table(frame)
     tuner = Tuner(tuner_settings(batch_size, concurrency, limits))
-    endpoint = EndpointSettings(scoring_uri, api_key, contract, client, deployment, token_provider)
+    endpoint = EndpointSettings(
+        scoring_uri, api_key, contract, client, deployment, token_provider, allow_insecure_http=allow_insecure_http
+    )
     served: list[str | None] = []
     labels: list[str | None] = []
     probabilities: list[Any] = []

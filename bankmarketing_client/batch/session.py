@@ -28,7 +28,8 @@ T = TypeVar("T")
 class EndpointSettings:
     """The endpoint a run scores against, as the caller gave it: built into an :class:`AsyncScoringClient`
     unless ``client`` is given. ``contract`` is a family name (``inputs``, ...) or a :class:`Contract`;
-    ``deployment`` sends every chunk to that deployment; ``token_provider`` replaces the key (``aml_token``)."""
+    ``deployment`` sends every chunk to that deployment; ``token_provider`` replaces the key (``aml_token``);
+    ``allow_insecure_http`` lets the key travel to a plain ``http://`` URI that is not loopback (the client's rule)."""
 
     scoring_uri: str | None = None
     api_key: str | Secret | None = None
@@ -36,6 +37,7 @@ class EndpointSettings:
     client: AsyncScoringClient | None = None
     deployment: str | None = None
     token_provider: TokenProvider | None = None
+    allow_insecure_http: bool = False
 
 
 def run_sync(name: str, start: Callable[[], Coroutine[Any, Any, T]]) -> T:
@@ -60,6 +62,7 @@ async def connect(conn: EndpointSettings, proba: bool | None, tuner: Tuner) -> A
         conn.api_key,
         token_provider=conn.token_provider,
         deployment=conn.deployment,
+        allow_insecure_http=conn.allow_insecure_http,
         contract=conn.contract,
         # Only the contract lookup uses this (one attempt): every chunk carries the engine's BATCH_RETRY, whose
         # hook tells the tuner about 429/408 (Sender).

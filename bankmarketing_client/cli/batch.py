@@ -138,6 +138,7 @@ def run_score(args: argparse.Namespace) -> int:
         progress=progress,
         deployment_column=args.deployment_column,
         limits=limits,
+        allow_insecure_http=endpoint.allow_insecure_http,
     )
 
     async def main() -> Any:

@@ -36,6 +36,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--key-file", type=Path, help="file holding the key (default: $BANKMARKETING_API_KEY); never from argv"
     )
     source.add_argument("--no-key", action="store_true", help="send no key, even if $BANKMARKETING_API_KEY is set")
+    source.add_argument(
+        "--allow-insecure-http",
+        action="store_true",
+        help="add the key or token to requests for an http:// endpoint that is not loopback (refused otherwise: "
+        "anyone on the path could read it); only for a private network you trust",
+    )
     source.add_argument("--service", help="a service in an Azure ML workspace (see the workspace options)")
     source.add_argument("--local", action="store_true", help="start a local endpoint and document it")
     source.add_argument("--contract", choices=("inputs", "data"), default="inputs", help="contract for --local")
@@ -85,6 +91,7 @@ def docs_server_for(args: argparse.Namespace) -> Iterator[DocsServer]:
             api_key=found.primary_key,
             token_provider=found.token_provider,
             port=args.port,
+            allow_insecure_http=args.allow_insecure_http,
         )
         return
     scoring_uri = args.scoring_uri or (None if args.swagger_uri else os.environ.get("BANKMARKETING_SCORING_URI"))
@@ -92,7 +99,13 @@ def docs_server_for(args: argparse.Namespace) -> Iterator[DocsServer]:
         raise ConfigurationError(
             "no endpoint: give --scoring-uri or --swagger-uri (or set $BANKMARKETING_SCORING_URI), --service or --local"
         )
-    yield DocsServer(scoring_uri=scoring_uri, swagger_uri=args.swagger_uri, api_key=_read_key(args), port=args.port)
+    yield DocsServer(
+        scoring_uri=scoring_uri,
+        swagger_uri=args.swagger_uri,
+        api_key=_read_key(args),
+        port=args.port,
+        allow_insecure_http=args.allow_insecure_http,
+    )
 
 
 def run_docs(args: argparse.Namespace, *, stop: threading.Event | None = None) -> int:

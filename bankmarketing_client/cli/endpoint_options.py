@@ -3,7 +3,9 @@ the deployment to ask for.
 
 Not a command module: it registers nothing. Keys come from the environment or ``--key-file``, never argv. A key
 file holding a JSON object is an ``aml_token`` answer (``local serve --token-file`` writes and renews one); it is
-read again at each refresh, so a long run follows the renewals.
+read again at each refresh, so a long run follows the renewals. A key or token goes to an ``https://`` URI, or to
+``http://`` on loopback; ``--allow-insecure-http`` is the opt-out for a private network (the client's
+``allow_insecure_http``).
 """
 
 from __future__ import annotations
@@ -41,6 +43,12 @@ def add_endpoint_options(parser: argparse.ArgumentParser) -> None:
         help="send every request to this deployment (azureml-model-deployment header), whatever the traffic "
         "split (default: $BANKMARKETING_DEPLOYMENT, else the split decides)",
     )
+    parser.add_argument(
+        "--allow-insecure-http",
+        action="store_true",
+        help="send the key or token to an http:// URI that is not loopback (refused otherwise: anyone on the path "
+        "could read it); only for a private network you trust",
+    )
 
 
 @dataclass(frozen=True)
@@ -53,6 +61,7 @@ class EndpointOptions:
     contract: str | None
     deployment: str | None = None
     token_provider: TokenProvider | None = None
+    allow_insecure_http: bool = False
 
 
 def endpoint_options(args: argparse.Namespace) -> EndpointOptions:
@@ -69,4 +78,5 @@ def endpoint_options(args: argparse.Namespace) -> EndpointOptions:
         contract=None if args.contract == "auto" else args.contract,
         deployment=args.deployment,
         token_provider=token_provider,
+        allow_insecure_http=args.allow_insecure_http,
     )

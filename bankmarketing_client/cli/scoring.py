@@ -60,6 +60,7 @@ def _client(args: argparse.Namespace) -> ScoringClient:
         token_provider=endpoint.token_provider,
         deployment=endpoint.deployment,
         contract=endpoint.contract,
+        allow_insecure_http=endpoint.allow_insecure_http,
         timeouts=Timeouts(total=args.timeout),
         retry=RetryPolicy(max_attempts=args.retries + 1, deadline=args.timeout),
     )

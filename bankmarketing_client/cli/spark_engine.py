@@ -301,6 +301,7 @@ def _score_locked(
             max_in_flight=budget,
             batch_size=args.batch_size,
             allow_unknown_categories=args.allow_unknown_categories,
+            allow_insecure_http=endpoint.allow_insecure_http,
         )
         try:
             with _sigterm_interrupts():

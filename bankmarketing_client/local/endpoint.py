@@ -7,7 +7,6 @@ this process. By default one deployment, ``blue``, takes all traffic (the endpoi
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 import secrets
@@ -30,6 +29,7 @@ from bankmarketing_client.local.front import CONFIG_ENV, READY_PREFIX, STATS_PAT
 from bankmarketing_client.local.limits import DEFAULT_LIMITS, Deployment, FrontLimits, Routing, parse_deployment
 from bankmarketing_client.local.process import ChildProcess, LocalEndpointError, free_port, port_in_use
 from bankmarketing_client.local.tokens import DEFAULT_LIFETIME_S, TokenIssuer, new_secret
+from bankmarketing_client.urls import is_loopback
 
 Contract = Literal["inputs", "data"]
 AuthMode = Literal["key", "aml_token"]
@@ -378,15 +378,6 @@ def put_traffic(
         reason = getattr(exc, "reason", exc)
         raise LocalEndpointError(f"cannot reach the local endpoint at {base_url}: {reason}") from None
     return answer
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _healthy(base_url: str) -> bool:

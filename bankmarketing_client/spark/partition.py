@@ -67,6 +67,7 @@ class PartitionScorer:
     batch_size: int | None = None
     deployment: str | None = None
     allow_unknown_categories: bool = False
+    allow_insecure_http: bool = False
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -108,6 +109,7 @@ class PartitionScorer:
             timeouts=Timeouts(connect=10.0, read=120.0, total=None),
             max_concurrency=self.per_task,
             use_env=False,
+            allow_insecure_http=self.allow_insecure_http,
             **self.credentials.client_kwargs(),
         )
 

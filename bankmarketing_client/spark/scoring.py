@@ -36,7 +36,7 @@ import logging
 import os
 from typing import TYPE_CHECKING
 
-from bankmarketing_client.auth import Secret, TokenProvider
+from bankmarketing_client.auth import Secret, TokenProvider, check_credential_url
 from bankmarketing_client.batch.readers import ID_CANDIDATES
 from bankmarketing_client.contract import Contract
 from bankmarketing_client.data import FEATURE_COLUMNS
@@ -77,6 +77,7 @@ def score_spark(
     limits: EndpointLimits | None = None,
     batch_size: int | None = None,
     allow_unknown_categories: bool = False,
+    allow_insecure_http: bool = False,
 ) -> DataFrame:
     """``df`` scored: see the module docstring for the output schema, the budget and what "exactly once" means.
 
@@ -86,6 +87,8 @@ def score_spark(
     ``$BANKMARKETING_SECONDARY_KEY`` / ``$BANKMARKETING_DEPLOYMENT`` read here, on the driver (executors never read
     the environment). The contract is read from the endpoint's swagger once, on the driver, unless given.
     ``batch_size`` fixes the rows per request (default: tuned per task, as the single-process scorer does).
+    A key or token bound for a plain ``http://`` URI that is not loopback is refused here, on the driver, before any
+    task is planned, unless ``allow_insecure_http`` (the client's rule; the executors are given the same choice).
     Lazy like any transformation: nothing is sent until an action runs.
     """
     from bankmarketing_client.client import ENV_API_KEY, ENV_DEPLOYMENT, ENV_SCORING_URI, ENV_SECONDARY_KEY
@@ -117,9 +120,13 @@ def score_spark(
     secondary = _secret(secondary_key)
     if secondary is not None and primary is None:
         raise ConfigurationError("a secondary key was given without a primary key")
+    if primary is not None or token_provider is not None:
+        check_credential_url(scoring_uri, allow_insecure_http=allow_insecure_http)
 
     passthrough = _passthrough(df, id_column, keep_columns)
-    family = Contract.of(contract or _detect_contract(scoring_uri, primary, token_provider, deployment)).family
+    family = Contract.of(
+        contract or _detect_contract(scoring_uri, primary, token_provider, deployment, allow_insecure_http)
+    ).family
     Contract.of(family).check_method("predict_proba" if proba else "predict")  # here, not once per task
     session = df.sparkSession
     context = session.sparkContext
@@ -137,6 +144,7 @@ def score_spark(
         batch_size=batch_size,
         deployment=deployment,
         allow_unknown_categories=allow_unknown_categories,
+        allow_insecure_http=allow_insecure_http,
     )
     source = _plain_names(df, scorer.columns)
     if plan.max_tasks is not None and source.rdd.getNumPartitions() > plan.max_tasks:
@@ -180,13 +188,22 @@ def _passthrough(df: DataFrame, id_column: str | None, keep_columns: bool) -> tu
 
 
 def _detect_contract(
-    scoring_uri: str, api_key: Secret | None, token_provider: TokenProvider | None, deployment: str | None
+    scoring_uri: str,
+    api_key: Secret | None,
+    token_provider: TokenProvider | None,
+    deployment: str | None,
+    allow_insecure_http: bool,
 ) -> str:
     """The endpoint's contract family, read from its swagger once here rather than once per task."""
     from bankmarketing_client.client import ScoringClient
 
     with ScoringClient(
-        scoring_uri, api_key, token_provider=token_provider, deployment=deployment, use_env=False
+        scoring_uri,
+        api_key,
+        token_provider=token_provider,
+        deployment=deployment,
+        use_env=False,
+        allow_insecure_http=allow_insecure_http,
     ) as client:
         return client.detect_contract().family
 

@@ -476,7 +476,7 @@ def test_retry_after_as_an_http_date(sample_records: Records, caplog: pytest.Log
     with (
         caplog.at_level(logging.WARNING, logger="bankmarketing_client.retry"),
         ScoringClient(
-            "http://mock/score", "k", contract="inputs", retry=policy, http_client=httpx.Client(transport=transport)
+            "https://mock/score", "k", contract="inputs", retry=policy, http_client=httpx.Client(transport=transport)
         ) as client,
     ):
         assert [p.label for p in client.predict(sample_records)] == ["yes", "no"]
@@ -496,7 +496,7 @@ def test_inputs_family_200_carrying_an_error(sample_records: Records) -> None:
     transport = httpx.MockTransport(answer)
     with (
         ScoringClient(
-            "http://mock/score", "k", contract="inputs", retry=FAST, http_client=httpx.Client(transport=transport)
+            "https://mock/score", "k", contract="inputs", retry=FAST, http_client=httpx.Client(transport=transport)
         ) as client,
         pytest.raises(ModelError, match="model not loaded") as caught,
     ):
@@ -515,7 +515,7 @@ def test_424_wrapping_a_transient_container_status_is_retried(sample_records: Re
     )
     transport = httpx.MockTransport(lambda _request: next(answers))
     with ScoringClient(
-        "http://mock/score", "k", contract="inputs", retry=FAST, http_client=httpx.Client(transport=transport)
+        "https://mock/score", "k", contract="inputs", retry=FAST, http_client=httpx.Client(transport=transport)
     ) as client:
         assert [p.label for p in client.predict(sample_records)] == ["yes", "no"]
 
@@ -525,7 +525,7 @@ def test_a_redirect_names_the_new_uri(sample_records: Records) -> None:
     transport = httpx.MockTransport(lambda _r: httpx.Response(301, headers={"location": "https://moved/score"}))
     with (
         ScoringClient(
-            "http://mock/score", "k", contract="inputs", retry=FAST, http_client=httpx.Client(transport=transport)
+            "https://mock/score", "k", contract="inputs", retry=FAST, http_client=httpx.Client(transport=transport)
         ) as client,
         pytest.raises(UnexpectedResponseError, match="redirects to https://moved/score") as caught,
     ):
@@ -543,7 +543,7 @@ def test_an_undecodable_body_is_not_retried(sample_records: Records) -> None:
 
     with (
         ScoringClient(
-            "http://mock/score",
+            "https://mock/score",
             "k",
             contract="inputs",
             retry=FAST,
@@ -594,13 +594,13 @@ def test_async_slot_wait_counts_against_the_deadline(endpoint_inputs: LocalEndpo
 
 
 def test_contract_setting_and_credentials_in_the_uri_stay_out_of_reprs() -> None:
-    with ScoringClient("http://user:pa55word@example.invalid/score", "k", contract="auto") as client:
+    with ScoringClient("https://user:pa55word@example.invalid/score", "k", contract="auto") as client:
         assert client.contract is None
         assert "pa55word" not in repr(client)
-    with ScoringClient("http://example.invalid/score", "k", contract="data-method") as client:
+    with ScoringClient("https://example.invalid/score", "k", contract="data-method") as client:
         assert client.contract == Contract("data-method")
     with pytest.raises(ConfigurationError, match="unknown contract"):
-        ScoringClient("http://example.invalid/score", "k", contract="xml")
+        ScoringClient("https://example.invalid/score", "k", contract="xml")
     with pytest.raises(ConfigurationError, match="not a valid http"):
         ScoringClient("http://[::1/score", "k")
 

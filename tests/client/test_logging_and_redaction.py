@@ -158,7 +158,7 @@ def test_a_redirect_to_a_url_with_userinfo_is_shown_redacted() -> None:
     location = f"https://user:{PASTED_KEY}@moved.example/score"
     transport = httpx.MockTransport(lambda _r: httpx.Response(302, headers={"location": location}))
     with (
-        ScoringClient("http://mock/score", "k", http_client=httpx.Client(transport=transport)) as client,
+        ScoringClient("https://mock/score", "k", http_client=httpx.Client(transport=transport)) as client,
         pytest.raises(UnexpectedResponseError, match=r"redirects to https://\*+@moved\.example/score") as caught,
     ):
         client.health()

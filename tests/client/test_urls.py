@@ -49,7 +49,7 @@ def test_refusals_never_quote_the_value(given: str, shown: str) -> None:
 
 
 def test_the_client_uses_the_shared_derivation() -> None:
-    with ScoringClient("http://10.0.0.1:8890", "k") as client:
+    with ScoringClient("http://10.0.0.1:8890", "k", allow_insecure_http=True) as client:
         assert client.scoring_uri == "http://10.0.0.1:8890/score"
         assert client._core.base_url == "http://10.0.0.1:8890/"
     with pytest.raises(ConfigurationError, match="not a URL") as caught:
