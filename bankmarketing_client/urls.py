@@ -76,7 +76,7 @@ def redact_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{REDACTED}@{host}"))
 
 
-def _describe(parts_scheme: str, has_host: bool) -> str:
+def describe_url(parts_scheme: str, has_host: bool) -> str:
     """What the refused value looked like, without any of its text but a plausible scheme name."""
     if has_host and _SCHEME.fullmatch(parts_scheme):
         return f"a {parts_scheme!r} URL"
@@ -97,7 +97,7 @@ def endpoint_urls(uri: str, *, what: str = "the endpoint URI") -> EndpointURLs:
         raise ConfigurationError(f"{what} is not a valid http(s) URL (malformed host or port)") from None
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https") or not parts.hostname:
-        seen = _describe(scheme, bool(parts.netloc))
+        seen = describe_url(scheme, bool(parts.netloc))
         raise ConfigurationError(f"{what} must be an http(s) URL with a host; got {seen}")
     if any(c.isspace() for c in text):
         raise ConfigurationError(f"{what} is not a valid http(s) URL (it contains spaces)")

@@ -222,7 +222,13 @@ def _check_v1_target(args: argparse.Namespace) -> None:
 
 
 def ml_client_from_args(args: argparse.Namespace) -> MLClient:
-    """An ``MLClient`` for the workspace and credential the options name (SDK v2)."""
+    """An ``MLClient`` for the workspace and credential the options name (SDK v2). The cloud's addresses are
+    checked first, before any file is read or any sign-in: the management token goes only to https URLs."""
+    from bankmarketing_client.azureml.v2.workspace import require_https
+
+    for option, value in (("--arm-endpoint", args.arm_endpoint), ("--authority", args.authority)):
+        if value is not None:
+            require_https(value, option)
     ref = _workspace_ref(args)
     if args.arm_endpoint is not None and args.authority is None:
         raise ConfigurationError("--arm-endpoint needs --authority (the custom cloud's Entra ID)")

@@ -22,6 +22,7 @@ from arm_standin import (
     ArmStandin,
     online_endpoint,
 )
+from netaudit import PlainListener
 
 from bankmarketing_client.cli import main
 from bankmarketing_client.local.endpoint import LocalEndpoint
@@ -244,3 +245,46 @@ def test_no_secret_in_any_output_with_debug_logging(
     assert len(secrets) >= 5  # both keys, the secret and one ARM token per process
     for secret in secrets:
         assert secret not in output
+
+
+# -- management tokens only over TLS -------------------------------------------------------------------------
+
+MANAGEMENT_COMMANDS = {
+    "discover": ["discover", "--endpoint", "bank"],
+    "logs": ["logs", "--endpoint", "bank", "--deployment", "blue"],
+    "batch-endpoint invoke": ["batch-endpoint", "invoke", "scorer", "--input", "https://h.example/in.csv"],
+}
+
+
+def _with_option(workspace_args: list[str], option: str, value: str) -> list[str]:
+    at = workspace_args.index(option)
+    return [*workspace_args[:at], option, value, *workspace_args[at + 2 :]]
+
+
+@pytest.mark.parametrize("command", list(MANAGEMENT_COMMANDS))
+@pytest.mark.parametrize("option", ["--arm-endpoint", "--authority"])
+def test_a_plain_http_cloud_is_refused_before_signing_in(
+    command: str, option: str, arm_standin: ArmStandin, workspace_args: list[str], tmp_path: Path
+) -> None:
+    """A real CLI process, its Resource Manager or authority pointed at a plain listener on loopback (where the
+    token would arrive in clear: with an http Resource Manager azure-ai-ml switches azure-core's https check off,
+    and signed in at the stand-in first; an http authority was a ValueError traceback). Refused in one line, exit 2:
+    the listener gets no byte and the TLS stand-in no request, not even the sign-in."""
+    with PlainListener() as listener:
+        argv = [*MANAGEMENT_COMMANDS[command], *_with_option(workspace_args, option, listener.url)]
+        done = subprocess.run(
+            [sys.executable, "-m", "bankmarketing_client.cli", *argv],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=dict(os.environ),
+            cwd=tmp_path,
+            check=False,
+        )
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert done.stderr == (
+        f"bankmarketing-client: error: {option} must be an https:// URL (got a 'http' URL): a management token sent "
+        "over plain http could be read on the way\n"
+    )
+    assert listener.received == []
+    assert arm_standin.requests == []

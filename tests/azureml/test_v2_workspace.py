@@ -111,3 +111,32 @@ def test_custom_cloud_names_follow_addresses() -> None:
     assert one.name == CustomCloud("https://arm.example/", "https://login.example/").name
     assert one.name != CustomCloud("https://arm2.example/", "https://login.example/").name
     assert one.metadata()["resource_manager"] == "https://arm.example/"
+
+
+@pytest.mark.parametrize(
+    ("cloud", "what"),
+    [
+        ({"resource_manager": "http://127.0.0.1:9", "active_directory": "https://127.0.0.1:9"}, "Resource Manager"),
+        ({"resource_manager": "https://127.0.0.1:9", "active_directory": "http://127.0.0.1:9"}, "authority"),
+        ({"resource_manager": "127.0.0.1:9", "active_directory": "https://127.0.0.1:9"}, "Resource Manager"),
+    ],
+)
+def test_a_custom_cloud_is_https_only(cloud: dict[str, str], what: str) -> None:
+    """The library's own guard, not only the CLI's: an http Resource Manager would make azure-ai-ml send the token
+    in clear (it turns azure-core's https check off for it)."""
+    with pytest.raises(ConfigurationError, match=f"the custom cloud's {what} must be an https:// URL"):
+        CustomCloud(**cloud)
+
+
+def test_an_http_authority_is_one_line_not_a_value_error(
+    arm_standin: ArmStandin, sp_environment: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(ConfigurationError, match=r"^the authority must be an https:// URL \(got a 'http' URL\)"):
+        make_credential("service-principal", authority="http://127.0.0.1:9")
+    monkeypatch.setenv("AZURE_AUTHORITY_HOST", "http://127.0.0.1:9")
+    with pytest.raises(ConfigurationError, match=r"^\$AZURE_AUTHORITY_HOST must be an https:// URL"):
+        make_credential("default")
+    monkeypatch.delenv("AZURE_AUTHORITY_HOST")
+    make_credential("service-principal", authority="login.microsoftonline.us")  # azure-identity's form: https
+    make_credential("service-principal", authority=arm_standin.url)
+    assert arm_standin.requests == []  # building a credential makes no call

@@ -22,24 +22,20 @@ import asyncio
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from netaudit import PlainListener, audit_command, read_events
 
 from bankmarketing_client import AsyncScoringClient, ScoringClient
 from bankmarketing_client.auth import AccessToken, check_credential_url
 from bankmarketing_client.errors import ConfigurationError
 from bankmarketing_client.urls import is_loopback
 
-TESTS = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(TESTS))
-from netaudit import PlainListener, audit_command, read_events  # noqa: E402
-
-REPO = TESTS.parent
+REPO = Path(__file__).resolve().parents[2]
 TARGET = "http://scoring.invalid/score"
 KEY = "k3y-that-must-stay-off-the-wire-5521"
 RUN_TIMEOUT = 120

@@ -6,6 +6,11 @@ subscription/resource group/workspace), shared with the v1 code. Two settings re
 public one: ``cloud`` (a sovereign cloud's name, or a :class:`CustomCloud` through azure-ai-ml's documented
 ``cloud``/``cloud_metadata`` keywords) and ``connection_verify`` (a CA bundle, azure-core's transport setting).
 Constructing the client makes no call; the first operation does, under the caller's deadline.
+
+Management tokens travel only over TLS: a custom cloud's Resource Manager and authority must be ``https://`` URLs,
+loopback included (the tests' stand-ins speak TLS). azure-ai-ml would otherwise turn azure-core's https check off
+for an ``http://`` Resource Manager (``enforce_https = _is_https_url(base_url)``) and send the Entra ID token in
+clear, and azure-identity refuses an http authority only with a ``ValueError`` at construction.
 """
 
 from __future__ import annotations
@@ -14,9 +19,11 @@ import hashlib
 import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit
 
 from bankmarketing_client.azureml.workspace import WorkspaceRef, service_principal_from_env
 from bankmarketing_client.errors import ConfigurationError
+from bankmarketing_client.urls import describe_url
 
 if TYPE_CHECKING:
     from azure.ai.ml import MLClient
@@ -31,6 +38,28 @@ KNOWN_CLOUDS = ("AzureCloud", "AzureChinaCloud", "AzureUSGovernment")
 AUTHORITY_ENV = "AZURE_AUTHORITY_HOST"
 
 
+def require_https(url: str, what: str, *, bare_host: bool = False) -> str:
+    """``url`` if it is an ``https://`` URL with a host, else a one-line :class:`ConfigurationError` naming ``what``.
+
+    With ``bare_host`` a host alone (``login.microsoftonline.us``, azure-identity's ``AzureAuthorityHosts``) is taken
+    too: azure-identity reads it as https. The refusal quotes at most the scheme, never the rest of the value.
+    """
+    text = url.strip() if isinstance(url, str) else ""
+    try:
+        parts = urlsplit(text)
+        scheme, host = parts.scheme.lower(), parts.hostname
+    except ValueError:
+        scheme, host = "", None
+    if scheme == "https" and host:
+        return text
+    if bare_host and text and "://" not in text and not any(c.isspace() for c in text):
+        return text
+    seen = describe_url(scheme, "://" in text)
+    raise ConfigurationError(
+        f"{what} must be an https:// URL (got {seen}): a management token sent over plain http could be read on the way"
+    )
+
+
 @dataclass(frozen=True)
 class CustomCloud:
     """A cloud azure-ai-ml does not know by name: where its Resource Manager and Entra ID authority are.
@@ -43,6 +72,10 @@ class CustomCloud:
     active_directory: str
     aml_resource_id: str = "https://ml.azure.com/"
     storage_endpoint: str = "core.windows.net"
+
+    def __post_init__(self) -> None:
+        require_https(self.resource_manager, "the custom cloud's Resource Manager")
+        require_https(self.active_directory, "the custom cloud's authority")
 
     @property
     def name(self) -> str:
@@ -80,7 +113,11 @@ def make_credential(
     (default ``$AZURE_AUTHORITY_HOST``) names a non-public Entra ID; ``disable_instance_discovery`` skips MSAL's
     authority validation, for an authority it cannot validate (Azure Stack, a test stand-in).
     """
-    authority = authority or os.environ.get(AUTHORITY_ENV) or None
+    if authority:
+        require_https(authority, "the authority", bare_host=True)
+    elif os.environ.get(AUTHORITY_ENV):
+        authority = require_https(os.environ[AUTHORITY_ENV], f"${AUTHORITY_ENV}", bare_host=True)
+    authority = authority or None
     transport: dict[str, Any] = {} if connection_verify is None else {"connection_verify": connection_verify}
     if authority is not None:
         transport["authority"] = authority
