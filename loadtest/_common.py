@@ -63,6 +63,7 @@ from locust.stats import CSV_STATS_INTERVAL_SEC
 from bankmarketing_client.auth import Secret, TokenAuth, check_credential_url, token_file_provider
 from bankmarketing_client.client import DEPLOYMENT_HEADER, DEPLOYMENT_NAME_RULE, check_deployment
 from bankmarketing_client.errors import BankMarketingError
+from bankmarketing_client.limits import checked_pending_limit
 from bankmarketing_client.settings_file import read_settings_file
 from bankmarketing_client.urls import EndpointURLs
 
@@ -317,7 +318,7 @@ def _apply_endpoint_settings(environment: Environment) -> None:
     if not options.scoring_uri and not environment.host:
         options.scoring_uri = saved.scoring_uri
     options.deployment = saved.deployment or ""
-    limit = saved.pending_limit
+    limit = checked_pending_limit(saved)  # a hand-edited file asking for more than one client can use is clamped
     if options.num_users is None:
         options.num_users = limit
         log.info("%d users: the pending limit of endpoint %r (--endpoint-settings)", limit, saved.endpoint)

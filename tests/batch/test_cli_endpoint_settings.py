@@ -5,11 +5,15 @@ end, is in tests/azureml/test_v2_settings_file.py."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from bankmarketing_client.cli import main
+from bankmarketing_client.limits import MAX_PENDING_LIMIT
 from bankmarketing_client.local.endpoint import LocalEndpoint
 from batch.batch_support import WriteSubset
 
@@ -58,3 +62,43 @@ def test_the_command_line_scoring_uri_wins_over_the_files(
     out, err = capsys.readouterr()
     assert code == 0, err
     assert "concurrency 3" in out  # the file's pending limit, as the starting concurrency
+
+
+def test_a_pending_limit_beyond_what_a_client_can_use_is_clamped_in_one_line(
+    endpoint_inputs: LocalEndpoint, write_subset: WriteSubset, tmp_path: Path
+) -> None:
+    """A real CLI process: a hand-edited file asking for 100,000 pending requests (which once meant a concurrency of
+    99,998 and a storm of 429s) runs at the bound, and says so in one line."""
+    settings = _settings(tmp_path / "s.json", endpoint_inputs.scoring_uri, 100_000)
+    args = ["score", str(write_subset(rows=50)), "-o", str(tmp_path / "o.csv"), "--endpoint-settings", str(settings)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BANKMARKETING_")}
+    env.update(BANKMARKETING_API_KEY=endpoint_inputs.primary_key, BANKMARKETING_DATA=os.environ["BANKMARKETING_DATA"])
+
+    done = subprocess.run(
+        [sys.executable, "-m", "bankmarketing_client.cli", *args, "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"concurrency {MAX_PENDING_LIMIT}\n" in done.stdout  # not 100000
+    (line,) = done.stderr.splitlines()
+    assert "the pending limit of endpoint 'bank' is 100000, more than one client can use" in line
+    assert f"keeping at most {MAX_PENDING_LIMIT} requests in flight" in line
+    assert len((tmp_path / "o.csv").read_text().splitlines()) == 51
+
+
+def test_the_bound_holds_wherever_a_pending_limit_is_used(tmp_path: Path) -> None:
+    """The one rule (limits.checked_pending_limit) behind the batch tuner, Spark's budget and Locust's user count."""
+    from bankmarketing_client.batch.tuner import tuner_settings
+    from bankmarketing_client.settings_file import read_settings_file
+    from bankmarketing_client.spark.budget import resolve_budget
+
+    saved = read_settings_file(_settings(tmp_path / "s.json", "https://h.example/score", 100_000))
+    assert tuner_settings(limits=saved).max_concurrency == MAX_PENDING_LIMIT
+    assert resolve_budget(None, saved) == MAX_PENDING_LIMIT
+    at_bound = read_settings_file(_settings(tmp_path / "t.json", "https://h.example/score", MAX_PENDING_LIMIT))
+    assert resolve_budget(None, at_bound) == MAX_PENDING_LIMIT
