@@ -185,12 +185,20 @@ class Checkpoint:
         return self.written.counts.rows
 
     def save(self, path: Path) -> None:
+        """Write to a staging file, fsync, rename over ``path``: a failure (a full disk) leaves the old one and no
+        staging file, and raises the :class:`OSError` naming ``path``."""
         staging = path.with_name(path.name + ".tmp")
-        with staging.open("w", encoding="utf-8") as fh:
-            json.dump(asdict(self), fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(staging, path)
+        try:
+            with staging.open("w", encoding="utf-8") as fh:
+                json.dump(asdict(self), fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(staging, path)
+        except BaseException as exc:
+            staging.unlink(missing_ok=True)
+            if isinstance(exc, OSError) and exc.errno is not None:
+                raise OSError(exc.errno, exc.strerror, str(path)) from None
+            raise
 
     @classmethod
     def load(cls, path: Path) -> Checkpoint | None:

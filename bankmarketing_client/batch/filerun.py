@@ -9,8 +9,11 @@ run's state; :func:`score_file_async` only checks the paths, takes the locks and
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -45,6 +48,7 @@ from bankmarketing_client.errors import (
     BankMarketingError,
     ConfigurationError,
     DatasetError,
+    DiskFullError,
     RunStopped,
 )
 
@@ -177,6 +181,29 @@ def _resumable(targets: _Targets, source: InputFile, input_print: dict[str, Any]
     return _Resumable(previous, output_digest, errors_digest, consumed)
 
 
+#: Errors of a write that more free space would have let through.
+_NO_SPACE: Final = (errno.ENOSPC, errno.EDQUOT)
+
+
+def _no_space(exc: BaseException, output: Path) -> DiskFullError | None:
+    """The one-line error for a write that ran out of space (None for any other error)."""
+    if not isinstance(exc, OSError) or exc.errno not in _NO_SPACE:
+        return None
+    where = exc.filename if exc.filename is not None else f"beside {output}"
+    return DiskFullError(f"no space left on device writing {where}; free space and continue with --resume")
+
+
+@contextlib.contextmanager
+def _no_space_is_one_line(output: Path) -> Iterator[None]:
+    try:
+        yield
+    except OSError as exc:
+        full = _no_space(exc, output)
+        if full is None:
+            raise
+        raise full from None
+
+
 class _FileRun:
     """One ``score_file`` run: its spools, its checkpoint and what is completely written.
 
@@ -304,8 +331,18 @@ class _FileRun:
                 # --resume would meet it again, so the progress is worth nothing: leave no spool or checkpoint.
                 self.discard()
                 raise
-            self.save(force=True)
-            self.close()
+            full = _no_space(exc, self.targets.output)
+            try:
+                self.save(force=True)
+            except OSError as again:
+                # Out of space again: the checkpoint on disk stays as it was, true for the bytes synced before it
+                # (what came after is cut on resume). Anything else is a failure of its own, reported as such.
+                full = full or _no_space(again, self.targets.output)
+                if full is None:
+                    raise
+            self.close(abandon=full is not None)
+            if full is not None:
+                raise full from None
             if isinstance(exc, BankMarketingError):
                 raise RunStopped(
                     f"{exc}. Stopped after {self.ck.rows_done:,} rows; the progress is saved: "
@@ -352,13 +389,14 @@ class _FileRun:
         summary.counts = counts
         summary.output = self.targets.output
 
-    def close(self) -> None:
-        self.spool.close()
-        self.error_spool.close()
+    def close(self, *, abandon: bool = False) -> None:
+        """Close the spools; ``abandon``: after a failed write, whose unsynced bytes are cut on resume anyway."""
+        self.spool.close(abandon=abandon)
+        self.error_spool.close(abandon=abandon)
 
     def discard(self) -> None:
         """Close and delete the spools and the checkpoint: for a run that cannot be resumed."""
-        self.close()
+        self.close(abandon=True)
         for path in (self.spool.path, self.error_spool.path, self.ck_path):
             path.unlink(missing_ok=True)
 
@@ -400,7 +438,7 @@ async def score_file_async(
     tuner = Tuner(tuner_settings(batch_size, concurrency, limits))
     endpoint = EndpointSettings(scoring_uri, api_key, contract, client, deployment, token_provider)
     stopped: FailFast | None = None
-    with output_lock(targets.output), output_lock(targets.errors):
+    with _no_space_is_one_line(targets.output), output_lock(targets.output), output_lock(targets.errors):
         input_print = fingerprint(source.path)
         resumable = _resumable(targets, source, input_print) if resume else None
         async with connect(endpoint, proba, tuner) as sender:

@@ -5,6 +5,9 @@ is atomic). The spool is plain appended bytes, so a checkpoint can record its le
 it is written), and a resumed run checks that prefix is there unchanged before cutting the spool back to exactly
 that length: whatever was written after the last checkpoint is discarded and scored again.
 Parquet output is converted from the spool at the end, in row groups, so memory stays bounded.
+
+A write that fails (a full disk) raises the :class:`OSError` with the file's name in it, and leaves no staging
+file behind.
 """
 
 from __future__ import annotations
@@ -53,6 +56,13 @@ def check_writable(path: Path, what: str) -> None:
 
 def output_format(path: Path) -> str:
     return "parquet" if path.suffix.lower() in PARQUET_SUFFIXES else "csv"
+
+
+def named(exc: OSError, path: Path) -> OSError:
+    """``exc`` with ``path`` as its file name (a failed ``write`` or ``fsync`` says no name), for the one line."""
+    if exc.filename is None and exc.errno is not None:
+        return type(exc)(exc.errno, exc.strerror, str(path))
+    return exc
 
 
 def _refuse(spool: Path, why: str) -> ConfigurationError:
@@ -126,7 +136,10 @@ class AppendFile:
             raise DatasetError(f"cannot write {path}: {exc.strerror}") from None
 
     def write(self, data: bytes) -> None:
-        self._fh.write(data)
+        try:
+            self._fh.write(data)
+        except OSError as exc:
+            raise named(exc, self.path) from None
         self._digest.update(data)
 
     def tell(self) -> int:
@@ -138,12 +151,21 @@ class AppendFile:
 
     def sync(self) -> None:
         """Flush to disk: every byte written so far is durable."""
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
+        try:
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+        except OSError as exc:
+            raise named(exc, self.path) from None
 
-    def close(self) -> None:
-        if not self._fh.closed:
+    def close(self, *, abandon: bool = False) -> None:
+        """Close; ``abandon``: after a failed write, whose unflushed bytes are not wanted (nor a second error)."""
+        if self._fh.closed:
+            return
+        try:
             self._fh.close()
+        except OSError as exc:
+            if not abandon:
+                raise named(exc, self.path) from None
 
 
 def csv_header(names: list[str]) -> bytes:
@@ -194,12 +216,16 @@ def finish_output(spool: Path, target: Path, schema: pa.Schema) -> None:
     staging = staging_path(target)
     try:
         _convert(spool, staging, schema)
-    except pa.ArrowInvalid as exc:
+    except BaseException as exc:
         staging.unlink(missing_ok=True)
-        raise ConfigurationError(
-            f"the partial output {spool} does not convert to Parquet ({' '.join(str(exc).split())[:200]}); "
-            "run without --resume to start over"
-        ) from None
+        if isinstance(exc, OSError):
+            raise named(exc, target) from None
+        if isinstance(exc, pa.ArrowInvalid):
+            raise ConfigurationError(
+                f"the partial output {spool} does not convert to Parquet ({' '.join(str(exc).split())[:200]}); "
+                "run without --resume to start over"
+            ) from None
+        raise
     replace_atomically(staging, target)
     spool.unlink(missing_ok=True)
 

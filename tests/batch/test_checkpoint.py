@@ -1,5 +1,6 @@
 """Checkpoints: the counters, spool lengths and digests survive a save and load; a file from elsewhere, of another
-version or with any field edited out of shape is one clear line (never a traceback)."""
+version or with any field edited out of shape is one clear line (never a traceback); a failed save leaves no
+staging file."""
 
 from __future__ import annotations
 
@@ -87,3 +88,12 @@ def test_every_field_is_checked_and_named(tmp_path: Path, change: Any, named: st
         Checkpoint.load(path)
     assert named in str(caught.value)
     assert len(str(caught.value).splitlines()) == 1
+
+
+def test_a_failed_save_leaves_the_old_checkpoint_and_no_staging_file(tmp_path: Path) -> None:
+    path, before = _saved(tmp_path)
+    unserialisable = Checkpoint(_INPUT, {"columns": {1, 2}})  # a set: json.dump fails half-way, as a full disk would
+    with pytest.raises(TypeError):
+        unserialisable.save(path)
+    assert json.loads(path.read_text()) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ck.json"]
