@@ -147,6 +147,13 @@ class RunStopped(BankMarketingError):
         self.cause = cause
 
 
+class DiskFullError(BankMarketingError):
+    """A file run's output, spool or checkpoint could not be written for want of space (or quota).
+
+    What was written before the last checkpoint is intact and the checkpoint true: free space, then ``resume``.
+    """
+
+
 class AzureManagementError(BankMarketingError):
     """A call to the Azure ML management plane (workspace, service, pipeline) failed or ran out of time."""
 

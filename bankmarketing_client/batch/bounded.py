@@ -20,6 +20,8 @@ from bankmarketing_client.data import MAX_LINE_BYTES
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
 
+    from bankmarketing_client.batch.prefix import PrefixDigest
+
 #: What Arrow reads in place of an over-long line (its row text in the invalid-row handler).
 TOO_LONG_MARK: Final = "\x00bankmarketing-client: line too long"
 TOO_LONG_REASON: Final = f"the row is longer than {MAX_LINE_BYTES:,} bytes (the limit per row); not read"
@@ -39,12 +41,15 @@ class BoundedLines(io.RawIOBase):
 
     The file is read ``limit`` bytes at a time: a line that starts and ends inside one read is then within the
     limit, so only the lines crossing a read's border need measuring (a few ``find`` calls per read).
+    ``digest`` is fed every byte read from the file, as read (so it covers the part of the file consumed so far).
     """
 
-    def __init__(self, path: Path, *, limit: int = MAX_LINE_BYTES) -> None:
+    def __init__(self, path: Path, *, limit: int = MAX_LINE_BYTES, digest: PrefixDigest | None = None) -> None:
         super().__init__()
         self._file = path.open("rb", buffering=0)
         self._limit = limit
+        self._digest = digest
+        self._position = 0
         self._pending = bytearray()  # the start of the current line, not passed on until it is known to fit
         self._skipping = False  # inside a line found too long: dropped up to its end
         self._out = bytearray()
@@ -57,7 +62,11 @@ class BoundedLines(io.RawIOBase):
         view = memoryview(buffer).cast("B")
         want = len(view)
         while len(self._out) < want and not self._eof:
-            self._feed(self._file.read(self._limit) or b"")
+            data = self._file.read(self._limit) or b""
+            if self._digest is not None:
+                self._digest.feed(self._position, data)
+            self._position += len(data)
+            self._feed(data)
         n = min(want, len(self._out))
         with memoryview(self._out) as ready:
             view[:n] = ready[:n]

@@ -9,8 +9,11 @@ run's state; :func:`score_file_async` only checks the paths, takes the locks and
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -18,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Final
 from bankmarketing_client.batch.checkpoint import Checkpoint, Written, checkpoint_path, fingerprint
 from bankmarketing_client.batch.engine import FailFast, ScoredChunk, Sender, scored_chunks
 from bankmarketing_client.batch.lock import output_lock
+from bankmarketing_client.batch.prefix import PrefixDigest
 from bankmarketing_client.batch.progress import Progress
 from bankmarketing_client.batch.readers import Format, InputFile, open_input
 from bankmarketing_client.batch.scorer import PREDICTION_COLUMN, PROBABILITY_COLUMN, check_deployment_column
@@ -36,10 +40,21 @@ from bankmarketing_client.batch.writers import (
     replace_atomically,
     spool_path,
     table_to_csv,
+    verify_spool,
+    verify_spool_rows,
 )
-from bankmarketing_client.errors import APIError, BankMarketingError, ConfigurationError, DatasetError, RunStopped
+from bankmarketing_client.errors import (
+    APIError,
+    BankMarketingError,
+    ConfigurationError,
+    DatasetError,
+    DiskFullError,
+    RunStopped,
+)
 
 if TYPE_CHECKING:
+    from hashlib import _Hash
+
     import pyarrow as pa
 
     from bankmarketing_client.auth import Secret, TokenProvider
@@ -122,22 +137,71 @@ def _layout(schema: pa.Schema, targets: _Targets, contract_family: str, allow_un
     }
 
 
-def _resumable_checkpoint(
-    ck_path: Path, targets: _Targets, input_print: dict[str, Any], layout: dict[str, Any]
-) -> Checkpoint | None:
-    """The checkpoint ``--resume`` continues from (None: there is none), or a one-line refusal saying why not."""
+@dataclass(frozen=True)
+class _Resumable:
+    """An interrupted run checked against the files it describes: its checkpoint, the running digests of the two
+    spools' committed prefixes and of the input's part already read."""
+
+    checkpoint: Checkpoint
+    output_digest: _Hash
+    errors_digest: _Hash
+    consumed: PrefixDigest
+
+
+def _resumable(targets: _Targets, source: InputFile, input_print: dict[str, Any]) -> _Resumable | None:
+    """What ``--resume`` continues from (None: there is nothing to resume), or a one-line refusal saying why not.
+
+    Read only, before any request: the checkpoint's fields, the input's identity and the part of it already
+    read, and each spool's committed prefix (length, digest, and for the output the row numbers it holds)."""
+    ck_path = checkpoint_path(targets.output)
     previous = Checkpoint.load(ck_path)
     if previous is None:
         logger.warning("nothing to resume for %s: starting from the first row", targets.output)
         return None
-    why = previous.matches(input_print, layout)
-    if why is not None:
-        raise ConfigurationError(f"cannot resume from {ck_path}: {why}; run without --resume to start over")
-    if not spool_path(targets.output).is_file() or not spool_path(targets.errors).is_file():
+    if previous.input != input_print:
+        raise ConfigurationError(
+            f"cannot resume from {ck_path}: the input file changed since the interrupted run; "
+            "run without --resume to start over"
+        )
+    output, errors = spool_path(targets.output), spool_path(targets.errors)
+    if not output.is_file() or not errors.is_file():
         raise ConfigurationError(
             f"cannot resume: the partial output beside {targets.output} is gone; run without --resume"
         )
-    return previous
+    written = previous.written
+    output_digest = verify_spool(output, written.output)
+    verify_spool_rows(output, written.output_bytes, written.counts.rows)
+    errors_digest = verify_spool(errors, written.errors)
+    consumed = PrefixDigest.resumed(source.path, previous.consumed)
+    if consumed is None:
+        raise ConfigurationError(
+            f"cannot resume from {ck_path}: the input file changed since the interrupted run (in its first "
+            f"{previous.consumed.length:,} bytes, which it had read); run without --resume to start over"
+        )
+    return _Resumable(previous, output_digest, errors_digest, consumed)
+
+
+#: Errors of a write that more free space would have let through.
+_NO_SPACE: Final = (errno.ENOSPC, errno.EDQUOT)
+
+
+def _no_space(exc: BaseException, output: Path) -> DiskFullError | None:
+    """The one-line error for a write that ran out of space (None for any other error)."""
+    if not isinstance(exc, OSError) or exc.errno not in _NO_SPACE:
+        return None
+    where = exc.filename if exc.filename is not None else f"beside {output}"
+    return DiskFullError(f"no space left on device writing {where}; free space and continue with --resume")
+
+
+@contextlib.contextmanager
+def _no_space_is_one_line(output: Path) -> Iterator[None]:
+    try:
+        yield
+    except OSError as exc:
+        full = _no_space(exc, output)
+        if full is None:
+            raise
+        raise full from None
 
 
 class _FileRun:
@@ -154,7 +218,8 @@ class _FileRun:
         targets: _Targets,
         sender: Sender,
         *,
-        resume: bool,
+        input_print: dict[str, Any],
+        resume: _Resumable | None,
         allow_unknown: bool,
         deployment_column: str | None = None,
     ):
@@ -165,25 +230,31 @@ class _FileRun:
         self.schema = _output_schema(source, sender.proba, deployment_column)
         self.ck_path = checkpoint_path(targets.output)
         layout = _layout(self.schema, targets, sender.contract.family, allow_unknown)
-        input_print = fingerprint(source.path)
-        previous = _resumable_checkpoint(self.ck_path, targets, input_print, layout) if resume else None
-        if previous is None and self.ck_path.is_file():
+        previous = resume.checkpoint if resume is not None else None
+        if previous is not None:
+            why = previous.matches(input_print, layout)
+            if why is not None:
+                raise ConfigurationError(
+                    f"cannot resume from {self.ck_path}: {why}; run without --resume to start over"
+                )
+        elif self.ck_path.is_file():
             logger.warning(
                 "an interrupted run of %s is discarded: starting over (--resume continues one)", targets.output
             )
         self.ck = previous or Checkpoint(input_print, layout)
         written = self.ck.written
+        self.consumed = resume.consumed if resume is not None else PrefixDigest(source.path)
         self.spool = AppendFile(
             spool_path(targets.output),
-            length=written.output_bytes if previous else None,
             header=csv_header(self.schema.names),
+            resume=(written.output_bytes, resume.output_digest) if resume is not None else None,
         )
         self.error_spool = AppendFile(
             spool_path(targets.errors),
-            length=written.errors_bytes if previous else None,
             header=csv_header(list(ERROR_COLUMNS)),
+            resume=(written.errors_bytes, resume.errors_digest) if resume is not None else None,
         )
-        self.written = Written(written.counts, self.spool.tell(), self.error_spool.tell())
+        self.written = Written(written.counts).plus(RowCounts(), self.spool.prefix(), self.error_spool.prefix())
         self.resumed_rows = self.ck.rows_done
         self._retries_before = self.ck.retries
         self._elapsed_before = self.ck.elapsed
@@ -196,7 +267,7 @@ class _FileRun:
         """The input from the first row not yet written."""
         done = self.ck.rows_done
         return TableChunks(
-            self.source.iter_tables(skip_rows=done),
+            self.source.iter_tables(skip_rows=done, digest=self.consumed),
             start_row=done + 1,
             id_column=self.source.id_column,
             allow_unknown=self.allow_unknown,
@@ -209,7 +280,7 @@ class _FileRun:
         self.spool.write(table_to_csv(table))
         if chunk.errors:
             self.error_spool.write(errors_to_csv(chunk.errors))
-        self.written = self.written.plus(chunk.counts, self.spool.tell(), self.error_spool.tell())
+        self.written = self.written.plus(chunk.counts, self.spool.prefix(), self.error_spool.prefix())
 
     def retries(self, sender: Sender) -> int:
         """Retries so far, this run's added to those of the earlier runs it resumes."""
@@ -224,15 +295,18 @@ class _FileRun:
         self.ck.elapsed = self.elapsed(started)
 
     def save(self, *, force: bool = False) -> None:
-        """fsync the spools, then record what they hold for certain (bytes past it are cut on resume)."""
+        """fsync the spools, then record what they hold for certain (bytes past it are cut on resume), and the part
+        of the input read so far (taken after ``written``: it holds at least the rows counted there)."""
         now = time.monotonic()
         if not force and now - self._last_save < CHECKPOINT_SECONDS:
             return
         self._last_save = now
         written = self.written
+        consumed = self.consumed.mark()
         self.spool.sync()
         self.error_spool.sync()
         self.ck.written = written
+        self.ck.consumed = consumed
         self.ck.save(self.ck_path)
 
     async def score(self, sender: Sender, *, fail_fast: bool, progress: Progress | None, started: float) -> None:
@@ -257,8 +331,18 @@ class _FileRun:
                 # --resume would meet it again, so the progress is worth nothing: leave no spool or checkpoint.
                 self.discard()
                 raise
-            self.save(force=True)
-            self.close()
+            full = _no_space(exc, self.targets.output)
+            try:
+                self.save(force=True)
+            except OSError as again:
+                # Out of space again: the checkpoint on disk stays as it was, true for the bytes synced before it
+                # (what came after is cut on resume). Anything else is a failure of its own, reported as such.
+                full = full or _no_space(again, self.targets.output)
+                if full is None:
+                    raise
+            self.close(abandon=full is not None)
+            if full is not None:
+                raise full from None
             if isinstance(exc, BankMarketingError):
                 raise RunStopped(
                     f"{exc}. Stopped after {self.ck.rows_done:,} rows; the progress is saved: "
@@ -305,13 +389,14 @@ class _FileRun:
         summary.counts = counts
         summary.output = self.targets.output
 
-    def close(self) -> None:
-        self.spool.close()
-        self.error_spool.close()
+    def close(self, *, abandon: bool = False) -> None:
+        """Close the spools; ``abandon``: after a failed write, whose unsynced bytes are cut on resume anyway."""
+        self.spool.close(abandon=abandon)
+        self.error_spool.close(abandon=abandon)
 
     def discard(self) -> None:
         """Close and delete the spools and the checkpoint: for a run that cannot be resumed."""
-        self.close()
+        self.close(abandon=True)
         for path in (self.spool.path, self.error_spool.path, self.ck_path):
             path.unlink(missing_ok=True)
 
@@ -356,13 +441,16 @@ async def score_file_async(
         scoring_uri, api_key, contract, client, deployment, token_provider, allow_insecure_http=allow_insecure_http
     )
     stopped: FailFast | None = None
-    with output_lock(targets.output), output_lock(targets.errors):
+    with _no_space_is_one_line(targets.output), output_lock(targets.output), output_lock(targets.errors):
+        input_print = fingerprint(source.path)
+        resumable = _resumable(targets, source, input_print) if resume else None
         async with connect(endpoint, proba, tuner) as sender:
             run = _FileRun(
                 source,
                 targets,
                 sender,
-                resume=resume,
+                input_print=input_print,
+                resume=resumable,
                 allow_unknown=allow_unknown_categories,
                 deployment_column=deployment_column,
             )

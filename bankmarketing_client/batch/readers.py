@@ -29,6 +29,9 @@ from bankmarketing_client.errors import DatasetError
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from bankmarketing_client.batch.prefix import PrefixDigest
 
 Format = Literal["csv", "parquet"]
 #: Column names taken as the row's own id, in order of preference, when ``id_column`` is not given.
@@ -71,13 +74,16 @@ class InputFile:
     #: The id column's Arrow type as stored (Parquet), None for text (CSV); the output keeps it.
     id_type: pa.DataType | None = None
 
-    def iter_tables(self, *, skip_rows: int = 0) -> Iterator[pa.Table]:
-        """The feature (and id) columns in chunks, after skipping ``skip_rows`` data rows (for resume)."""
+    def iter_tables(self, *, skip_rows: int = 0, digest: PrefixDigest | None = None) -> Iterator[pa.Table]:
+        """The feature (and id) columns in chunks, after skipping ``skip_rows`` data rows (for resume).
+
+        ``digest`` is extended over the file's bytes before any row they hold is yielded, so that it covers at
+        least every row yielded so far (a checkpoint records it; a resume checks that part is unchanged)."""
         wanted = [*FEATURE_COLUMNS, *([self.id_column] if self.id_column else [])]
         if self.format == "parquet":
-            yield from _parquet_tables(self.path, wanted, skip_rows)
+            yield from _parquet_tables(self.path, wanted, skip_rows, digest)
         else:
-            yield from _csv_tables(self, wanted, skip_rows)
+            yield from _csv_tables(self, wanted, skip_rows, digest)
 
 
 def open_input(
@@ -159,7 +165,9 @@ def _count_csv_rows(path: Path) -> int:
     return max(0, count - 1)
 
 
-def _csv_tables(source: InputFile, wanted: list[str], skip_rows: int) -> Iterator[pa.Table]:
+def _csv_tables(
+    source: InputFile, wanted: list[str], skip_rows: int, digest: PrefixDigest | None
+) -> Iterator[pa.Table]:
     """Numeric columns parsed by Arrow's CSV reader while they parse; the rest of the file as text after that.
 
     Parsing numbers in the reader costs a tenth of casting text afterwards, but one bad cell fails the whole
@@ -170,17 +178,19 @@ def _csv_tables(source: InputFile, wanted: list[str], skip_rows: int) -> Iterato
 
     yielded = 0
     try:
-        for table in _csv_reader(source, wanted, skip_rows, typed=True):
+        for table in _csv_reader(source, wanted, skip_rows, digest, typed=True):
             yielded += table.num_rows
             yield table
         return
     except pa.ArrowInvalid:
         pass  # a cell that is not a number: continue as text
-    for table in _csv_reader(source, wanted, skip_rows + yielded, typed=False):
+    for table in _csv_reader(source, wanted, skip_rows + yielded, digest, typed=False):
         yield table
 
 
-def _csv_reader(source: InputFile, wanted: list[str], skip_rows: int, *, typed: bool) -> Iterator[pa.Table]:
+def _csv_reader(
+    source: InputFile, wanted: list[str], skip_rows: int, digest: PrefixDigest | None, *, typed: bool
+) -> Iterator[pa.Table]:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -211,7 +221,7 @@ def _csv_reader(source: InputFile, wanted: list[str], skip_rows: int, *, typed: 
     )
     next_row = skip_rows + 1
     try:
-        with BoundedLines(source.path) as stream:
+        with BoundedLines(source.path, digest=digest) as stream:
             reader = pacsv.open_csv(stream, read_options=read, parse_options=parse, convert_options=convert)
             for batch in reader:
                 table = _with_malformed(pa.Table.from_batches([batch]), malformed, next_row)
@@ -269,19 +279,39 @@ def _parquet_header(path: Path) -> tuple[pa.Schema, int]:
     return meta.schema_arrow, int(meta.metadata.num_rows)
 
 
-def _parquet_tables(path: Path, wanted: list[str], skip_rows: int) -> Iterator[pa.Table]:
+def _row_group_end(meta: pq.FileMetaData, index: int) -> int:
+    """Where row group ``index``'s column chunks end in the file (all its columns, read or not)."""
+    group = meta.row_group(index)
+    ends = []
+    for column in range(group.num_columns):
+        chunk = group.column(column)
+        start = chunk.dictionary_page_offset if chunk.has_dictionary_page else chunk.data_page_offset
+        ends.append(start + chunk.total_compressed_size)
+    return max(ends, default=0)
+
+
+def _parquet_tables(path: Path, wanted: list[str], skip_rows: int, digest: PrefixDigest | None) -> Iterator[pa.Table]:
+    """Row group by row group; ``digest`` is extended over the file up to each group's end before it is read."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     to_skip = skip_rows
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=wanted):
-        if to_skip >= batch.num_rows:
-            to_skip -= batch.num_rows
+    file = pq.ParquetFile(path)
+    for index in range(file.num_row_groups):
+        group_rows = file.metadata.row_group(index).num_rows
+        if to_skip >= group_rows:
+            to_skip -= group_rows
             continue
-        table = pa.Table.from_batches([batch]).slice(to_skip)
-        to_skip = 0
-        if table.num_rows:
-            yield table
+        if digest is not None:
+            digest.extend_to(_row_group_end(file.metadata, index))
+        for batch in file.iter_batches(batch_size=PARQUET_BATCH_ROWS, row_groups=[index], columns=wanted):
+            if to_skip >= batch.num_rows:
+                to_skip -= batch.num_rows
+                continue
+            table = pa.Table.from_batches([batch]).slice(to_skip)
+            to_skip = 0
+            if table.num_rows:
+                yield table
 
 
 def _data_rows(message: str) -> str:

@@ -3,7 +3,8 @@
 Exit codes (:mod:`.exits` has the table): 0 every row scored; 1 some rows were rejected (see the errors file) or
 failed at the endpoint, ``--fail-fast`` stopped at a bad row, or the endpoint failed and the run stopped (progress
 saved: run again with ``--resume``); 2 a user error (bad file, missing setting, refused key; one line, no
-traceback); 130 interrupted by Ctrl-C or SIGTERM (progress saved: run again with ``--resume``).
+traceback); 3 no space left on the disk (progress saved: free space and run again with ``--resume``); 130
+interrupted by Ctrl-C or SIGTERM (progress saved: run again with ``--resume``).
 
 The endpoint comes from ``--scoring-uri`` or ``$BANKMARKETING_SCORING_URI``; the key from ``$BANKMARKETING_API_KEY``
 or ``--key-file`` (a key, or an ``aml_token`` answer as JSON), never from the command line. ``--deployment`` sends

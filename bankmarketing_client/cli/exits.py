@@ -15,6 +15,9 @@ code   name                 when
                             request naming one), a missing extra, an Azure management call that failed or
                             passed ``--management-timeout`` (login, network, names); one line on stderr, no
                             traceback
+3      EXIT_NO_SPACE        ``score`` ran out of disk space (or quota) writing its output, spool or checkpoint;
+                            what was written before is kept and the checkpoint is true: free space and run again
+                            with ``--resume``
 130    EXIT_INTERRUPTED     Ctrl-C or SIGTERM (128 + SIGINT, as shells report it); ``score`` saves its progress
 =====  ===================  =====================================================================================
 
@@ -33,6 +36,7 @@ from bankmarketing_client.errors import (
     AuthenticationError,
     BankMarketingError,
     ConfigurationError,
+    DiskFullError,
     RunStopped,
     StillRunning,
 )
@@ -40,11 +44,14 @@ from bankmarketing_client.errors import (
 EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1
 EXIT_USER_ERROR: Final = 2
+EXIT_NO_SPACE: Final = 3
 EXIT_INTERRUPTED: Final = 130
 
 
 def exit_code_for(error: BankMarketingError) -> int:
     """The exit code for an error the CLI reports as one line: the endpoint's failures are not user errors."""
+    if isinstance(error, DiskFullError):
+        return EXIT_NO_SPACE
     cause = error.cause if isinstance(error, RunStopped) else error
     if isinstance(cause, APIError) and not isinstance(cause, AuthenticationError):
         return EXIT_FAILED

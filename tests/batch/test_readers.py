@@ -1,7 +1,9 @@
-"""Input files: shape checks with clear messages, chunked reading, skipping rows for resume, Parquet."""
+"""Input files: shape checks with clear messages, chunked reading, skipping rows for resume, Parquet, and the
+digest of the part read so far (which a checkpoint records)."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pyarrow as pa
@@ -9,6 +11,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
+from bankmarketing_client.batch.prefix import Prefix, PrefixDigest
 from bankmarketing_client.batch.readers import open_input
 from bankmarketing_client.data import FEATURE_COLUMNS
 from bankmarketing_client.errors import DatasetError
@@ -106,3 +109,42 @@ def test_the_id_type_is_read_with_the_header(write_subset: WriteSubset, tmp_path
     assert open_input(as_numbers).id_type == pa.int64()
     assert open_input(as_dictionary).id_type == pa.string()
     assert open_input(write_subset("text.csv", rows=5, with_id=True)).id_type is None
+
+
+def test_the_digest_covers_each_csv_byte_once_even_when_the_reader_starts_again(
+    write_subset: WriteSubset, tmp_path: Path
+) -> None:
+    """A bad number mid-file makes the reader start again from the top as text: the digest still ends as the
+    file's SHA-256, and it never lags behind the rows yielded."""
+    path = write_subset(rows=3000)
+    lines = path.read_bytes().split(b"\n")
+    lines[2000] = b"forty" + lines[2000][2:]  # age "NN" -> text: the typed read fails there
+    path.write_bytes(b"\n".join(lines))
+    digest = PrefixDigest(path)
+    rows = 0
+    for table in open_input(path).iter_tables(digest=digest):
+        rows += table.num_rows
+        assert digest.mark().length >= len(b"\n".join(lines[: rows + 1]))  # header + every row yielded
+    assert rows == 3000
+    assert digest.mark() == Prefix(path.stat().st_size, hashlib.sha256(path.read_bytes()).hexdigest())
+
+
+def test_the_digest_covers_each_parquet_row_group_before_its_rows(write_subset: WriteSubset, tmp_path: Path) -> None:
+    table = pacsv.read_csv(write_subset(rows=120, with_id=True))
+    path = tmp_path / "in.parquet"
+    pq.write_table(table, path, row_group_size=50)
+    meta = pq.ParquetFile(path).metadata
+    group_ends = [
+        max(
+            (c.dictionary_page_offset if c.has_dictionary_page else c.data_page_offset) + c.total_compressed_size
+            for c in (meta.row_group(g).column(i) for i in range(meta.num_columns))
+        )
+        for g in range(meta.num_row_groups)
+    ]
+    digest = PrefixDigest(path)
+    tables = open_input(path).iter_tables(digest=digest)
+    next(tables)
+    assert digest.mark().length == group_ends[0] < path.stat().st_size
+    list(tables)
+    assert digest.mark().length == group_ends[-1]
+    assert digest.mark().sha256 == hashlib.sha256(path.read_bytes()[: group_ends[-1]]).hexdigest()
