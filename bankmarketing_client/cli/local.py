@@ -15,6 +15,7 @@ from typing import Any
 from bankmarketing_client.cli import positive_int
 from bankmarketing_client.cli.exits import EXIT_FAILED
 from bankmarketing_client.errors import ConfigurationError
+from bankmarketing_client.files import write_secret_file
 
 # No aiohttp in these: --help works without the 'local' extra.
 from bankmarketing_client.local.limits import DEFAULT_LIMITS, DEPLOYMENT_FIELDS, parse_deployment, parse_shares
@@ -174,13 +175,11 @@ def _routing_options(args: argparse.Namespace) -> dict[str, Any]:
     return options
 
 
-def _write_token(path: Path, token: dict[str, Any]) -> None:
-    """Replace the token file atomically, readable by its owner only."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(token, fh)
-    tmp.replace(path)
+def _write_token(path: Path, token: dict[str, Any]) -> float:
+    """Replace the token file (JSON as Azure's ``get_keys`` returns it, owner-only); when to renew it."""
+    write_secret_file(path, json.dumps(token), what="token file")
+    refresh_after: float = token["refreshAfterTimeUtc"]
+    return refresh_after
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -220,6 +219,12 @@ def _serve(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     token_file = Path(args.token_file) if args.token_file else None
+    renew_at = float("inf")
+    if token_file is not None:
+        # Written before anything starts: a token file that cannot be written (a directory, a missing folder) is
+        # one line and exit 2, not a failure of an endpoint already serving. The front checks tokens with the
+        # secret this process holds, so a token issued now is valid once it listens.
+        renew_at = _write_token(token_file, endpoint.get_token())
     with endpoint:
         print(f"scoring URI: {endpoint.scoring_uri}")
         print(f"swagger URI: {endpoint.swagger_uri}")
@@ -229,16 +234,12 @@ def _serve(args: argparse.Namespace) -> int:
             mirrored = endpoint.routing.mirrored.get(deployment.name)
             share = f"mirror {mirrored} %" if mirrored else f"traffic {live[deployment.name]} %"
             print(f"deployment:  {deployment.name} (model {deployment.model}, {share})")
-        renew_at = float("inf")
-        if endpoint.auth_mode == "aml_token":
+        if token_file is not None:
+            print(f"token file:  {token_file} (renewed at each refresh-after time)")
+        elif endpoint.auth_mode == "aml_token":
             token = endpoint.get_token()
-            if token_file is not None:
-                _write_token(token_file, token)
-                renew_at = token["refreshAfterTimeUtc"]
-                print(f"token file:  {token_file} (renewed at each refresh-after time)")
-            else:
-                # Shown once, on the terminal only, so the user can copy it; it is never logged.
-                print(f"token (shown once, expires at {token['expiryTimeUtc']} UTC epoch s): {token['accessToken']}")
+            # Shown once, on the terminal only, so the user can copy it; it is never logged.
+            print(f"token (shown once, expires at {token['expiryTimeUtc']} UTC epoch s): {token['accessToken']}")
         elif args.primary_key is None:
             # Shown once, on the terminal only, so the user can copy it; it is never logged.
             print(f"primary key (generated, shown once): {endpoint.primary_key}")
@@ -248,9 +249,7 @@ def _serve(args: argparse.Namespace) -> int:
                 print("bankmarketing-client: error: a local endpoint process died; stopping", file=sys.stderr)
                 return EXIT_FAILED
             if token_file is not None and time.time() >= renew_at:
-                token = endpoint.get_token()
-                _write_token(token_file, token)
-                renew_at = token["refreshAfterTimeUtc"]
+                renew_at = _write_token(token_file, endpoint.get_token())
     print("stopped")
     return 0
 

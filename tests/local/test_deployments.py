@@ -7,8 +7,10 @@ import asyncio
 import json
 import random
 import socket
+import stat
 import subprocess
 import sys
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -345,3 +347,60 @@ def test_cli_serves_blue_green_with_a_token_file(tmp_path: Path, records: list[d
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def _serve_with_token_file(token_file: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "bankmarketing_client.cli", "local", "serve", "--workers", "1",
+            "--auth-mode", "aml_token", "--token-file", str(token_file), *extra]  # fmt: skip
+
+
+@pytest.mark.parametrize("where", ["directory", "missing folder"])
+def test_serve_refuses_an_unwritable_token_file_in_one_line_before_it_starts(tmp_path: Path, where: str) -> None:
+    token_file = tmp_path / "token.json"
+    if where == "directory":
+        token_file.mkdir()
+    else:
+        token_file = tmp_path / "absent" / "token.json"
+    done = subprocess.run(_serve_with_token_file(token_file), capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"bankmarketing-client: error: cannot write the token file {token_file}: "
+        + ("it is a directory" if where == "directory" else "No such file or directory")
+    ]
+    assert "scoring URI" not in done.stdout  # refused before the endpoint started
+    assert [p.name for p in tmp_path.rglob("*")] == (["token.json"] if where == "directory" else [])
+
+
+def test_serve_never_writes_its_token_through_a_planted_temporary_file(tmp_path: Path) -> None:
+    """A symlink planted where the old writer put its temporary file got the live token; a leftover of mode 0666
+    there made the token file 0666. Neither holds: the first token, and a renewal a second later."""
+    from test_endpoint import _read_until  # the same folder, as pytest imports it
+
+    victim, token_file, planted = tmp_path / "victim", tmp_path / "token.json", tmp_path / ".token.json.tmp"
+    victim.write_text("not the server's\n")
+    planted.symlink_to(victim)
+    proc = subprocess.Popen(
+        _serve_with_token_file(token_file, "--token-lifetime-s", "600", "--token-refresh-after-s", "1"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        out = _read_until(proc, "ready", 120)
+        assert "ready" in out, out
+        assert victim.read_text() == "not the server's\n"
+        assert not token_file.is_symlink()
+        assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+        first = json.loads(token_file.read_text())["accessToken"]
+        planted.unlink()
+        planted.write_text("")
+        planted.chmod(0o666)
+        deadline = time.monotonic() + 30
+        while json.loads(token_file.read_text())["accessToken"] == first and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert json.loads(token_file.read_text())["accessToken"] != first  # renewed
+        assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+        proc.terminate()
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".token.json.tmp", "token.json", "victim"]
