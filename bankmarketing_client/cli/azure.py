@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bankmarketing_client.cli.exits import EXIT_FAILED, EXIT_OK
 from bankmarketing_client.errors import ConfigurationError
+from bankmarketing_client.files import write_secret_file
 
 if TYPE_CHECKING:
     from azure.ai.ml import MLClient
@@ -183,21 +183,6 @@ def open_workspace_from_args(args: argparse.Namespace) -> Workspace:
     timeout = _check_timeout(args)
     ref = _workspace_ref(args)
     return open_workspace(ref, _auth(args), verify=not args.skip_workspace_check, timeout=timeout)
-
-
-def write_secret_file(path: Path, secret: str) -> None:
-    """Write ``secret`` to ``path`` readable by the owner only, never even briefly readable by others.
-
-    A new file is created 0600; an existing one keeps its mode through ``open``, so it is narrowed before the
-    key is written, not after.
-    """
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            os.fchmod(fd, 0o600)
-            handle.write(secret + "\n")
-    except OSError as exc:
-        raise ConfigurationError(f"cannot write the key file {path}: {exc.strerror}") from None
 
 
 def _check_v1_target(args: argparse.Namespace) -> None:

@@ -11,14 +11,19 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from bankmarketing_client.cli import positive_int
 from bankmarketing_client.cli.exits import EXIT_FAILED
 from bankmarketing_client.errors import ConfigurationError
+from bankmarketing_client.files import write_secret_file
 
 # No aiohttp in these: --help works without the 'local' extra.
 from bankmarketing_client.local.limits import DEFAULT_LIMITS, DEPLOYMENT_FIELDS, parse_deployment, parse_shares
 from bankmarketing_client.local.tokens import DEFAULT_LIFETIME_S
+
+#: Where ``local traffic`` finds the admin key when no ``--admin-key-file`` is given.
+ADMIN_KEY_ENV = "BANKMARKETING_LOCAL_ADMIN_KEY"
 
 
 def _port(text: str) -> int:
@@ -105,6 +110,10 @@ def register(subparsers: Any) -> None:
         help="aml_token: keep a current token here (JSON as Azure's get_keys returns it, mode 0600), renewed at each "
         "refresh-after time",
     )
+    serve.add_argument(
+        "--admin-key-file",
+        help="write the key of the admin routes (counters, 'local traffic') here, mode 0600 (default: shown once)",
+    )
     serve.add_argument("--workers", type=int, default=2, help="gunicorn workers in each container")
     serve.add_argument("--data", help="training CSV (default: $BANKMARKETING_DATA, the cache, or a download)")
     serve.add_argument("--fault-503", type=float, default=0.0, help="share of /score requests answered 503")
@@ -120,12 +129,20 @@ def register(subparsers: Any) -> None:
     traffic = commands.add_parser(
         "traffic", help="change a running local endpoint's traffic split (as 'az ml online-endpoint update --traffic')"
     )
-    traffic.add_argument("split", metavar="NAME=PCT,...", help="the new live split, e.g. blue=0,green=100")
-    traffic.add_argument("--mirror", metavar="NAME=PCT", help="the new mirror share (default: none)")
+    traffic.add_argument(
+        "split",
+        nargs="?",
+        metavar="NAME=PCT,...",
+        help="the new live split, replacing the old one whole, e.g. blue=0,green=100 (default: unchanged)",
+    )
+    traffic.add_argument(
+        "--mirror", metavar="NAME=PCT", help="the new mirror share; NAME=0 ends the mirror (default: unchanged)"
+    )
     traffic.add_argument("--scoring-uri", help="the endpoint's scoring URI (default: $BANKMARKETING_SCORING_URI)")
     traffic.add_argument(
-        "--key-file",
-        help="file holding the key, or the --token-file of an aml_token endpoint (default: $BANKMARKETING_API_KEY)",
+        "--admin-key-file",
+        help=f"the file 'local serve --admin-key-file' wrote (default: ${ADMIN_KEY_ENV}); scoring keys and tokens "
+        "cannot change routing",
     )
     traffic.set_defaults(handler=_traffic)
 
@@ -174,13 +191,11 @@ def _routing_options(args: argparse.Namespace) -> dict[str, Any]:
     return options
 
 
-def _write_token(path: Path, token: dict[str, Any]) -> None:
-    """Replace the token file atomically, readable by its owner only."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(token, fh)
-    tmp.replace(path)
+def _write_token(path: Path, token: dict[str, Any]) -> float:
+    """Replace the token file (JSON as Azure's ``get_keys`` returns it, owner-only); when to renew it."""
+    write_secret_file(path, json.dumps(token), what="token file")
+    refresh_after: float = token["refreshAfterTimeUtc"]
+    return refresh_after
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -220,6 +235,14 @@ def _serve(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     token_file = Path(args.token_file) if args.token_file else None
+    renew_at = float("inf")
+    if args.admin_key_file:
+        write_secret_file(args.admin_key_file, endpoint.admin_key, what="admin key file")
+    if token_file is not None:
+        # Written before anything starts: a token file that cannot be written (a directory, a missing folder) is
+        # one line and exit 2, not a failure of an endpoint already serving. The front checks tokens with the
+        # secret this process holds, so a token issued now is valid once it listens.
+        renew_at = _write_token(token_file, endpoint.get_token())
     with endpoint:
         print(f"scoring URI: {endpoint.scoring_uri}")
         print(f"swagger URI: {endpoint.swagger_uri}")
@@ -229,53 +252,54 @@ def _serve(args: argparse.Namespace) -> int:
             mirrored = endpoint.routing.mirrored.get(deployment.name)
             share = f"mirror {mirrored} %" if mirrored else f"traffic {live[deployment.name]} %"
             print(f"deployment:  {deployment.name} (model {deployment.model}, {share})")
-        renew_at = float("inf")
-        if endpoint.auth_mode == "aml_token":
+        if token_file is not None:
+            print(f"token file:  {token_file} (renewed at each refresh-after time)")
+        elif endpoint.auth_mode == "aml_token":
             token = endpoint.get_token()
-            if token_file is not None:
-                _write_token(token_file, token)
-                renew_at = token["refreshAfterTimeUtc"]
-                print(f"token file:  {token_file} (renewed at each refresh-after time)")
-            else:
-                # Shown once, on the terminal only, so the user can copy it; it is never logged.
-                print(f"token (shown once, expires at {token['expiryTimeUtc']} UTC epoch s): {token['accessToken']}")
+            # Shown once, on the terminal only, so the user can copy it; it is never logged.
+            print(f"token (shown once, expires at {token['expiryTimeUtc']} UTC epoch s): {token['accessToken']}")
         elif args.primary_key is None:
             # Shown once, on the terminal only, so the user can copy it; it is never logged.
             print(f"primary key (generated, shown once): {endpoint.primary_key}")
+        if args.admin_key_file:
+            print(f"admin key:   in {args.admin_key_file} (for 'local traffic' and the counters)")
+        else:
+            print(f"admin key (generated, shown once): {endpoint.admin_key}")
         print("ready; Ctrl-C to stop", flush=True)
         while not stop.wait(0.5):
             if not all(child.alive() for child in endpoint.children()):
                 print("bankmarketing-client: error: a local endpoint process died; stopping", file=sys.stderr)
                 return EXIT_FAILED
             if token_file is not None and time.time() >= renew_at:
-                token = endpoint.get_token()
-                _write_token(token_file, token)
-                renew_at = token["refreshAfterTimeUtc"]
+                renew_at = _write_token(token_file, endpoint.get_token())
     print("stopped")
     return 0
 
 
 def _traffic(args: argparse.Namespace) -> int:
     from bankmarketing_client.cli.keys import read_key_file
-    from bankmarketing_client.local.endpoint import put_traffic
+    from bankmarketing_client.local.endpoint import is_loopback, put_traffic
 
     scoring_uri = args.scoring_uri or os.environ.get("BANKMARKETING_SCORING_URI")
     if not scoring_uri or not scoring_uri.endswith("/score"):
         raise ConfigurationError("--scoring-uri (or $BANKMARKETING_SCORING_URI) must be the endpoint's .../score URI")
-    credential = read_key_file(args.key_file) if args.key_file else os.environ.get("BANKMARKETING_API_KEY")
-    if not credential:
-        raise ConfigurationError("a key is needed: --key-file, or $BANKMARKETING_API_KEY")
-    if credential.startswith("{"):  # a token file written by 'local serve --token-file'
-        try:
-            credential = str(json.loads(credential)["accessToken"])
-        except (ValueError, KeyError, TypeError):
-            raise ConfigurationError(f"{args.key_file} holds JSON without an accessToken") from None
+    host = urlsplit(scoring_uri).hostname or ""
+    if not is_loopback(host):  # the admin key goes nowhere else
+        raise ConfigurationError(f"a local endpoint listens on loopback only; --scoring-uri names {host[:80]!r}")
+    admin_key = read_key_file(args.admin_key_file) if args.admin_key_file else os.environ.get(ADMIN_KEY_ENV)
+    if not admin_key:
+        raise ConfigurationError(
+            f"the endpoint's admin key is needed: --admin-key-file (the file 'local serve --admin-key-file' wrote), "
+            f"or ${ADMIN_KEY_ENV}"
+        )
+    if args.split is None and args.mirror is None:
+        raise ConfigurationError("give a new traffic split (NAME=PCT,...), a new --mirror, or both")
     try:
-        split = parse_shares(args.split, "traffic")
-        mirror = parse_shares(args.mirror, "--mirror") if args.mirror else None
+        split = parse_shares(args.split, "traffic") if args.split is not None else None
+        mirror = parse_shares(args.mirror, "--mirror") if args.mirror is not None else None
     except ValueError as exc:
         raise ConfigurationError(str(exc)) from None
-    answer = put_traffic(scoring_uri.removesuffix("/score"), credential, split, mirror)
+    answer = put_traffic(scoring_uri.removesuffix("/score"), admin_key, split, mirror)
     shares = ", ".join(f"{name} {share} %" for name, share in answer["traffic"].items())
     mirrored = ", ".join(f"{name} {share} %" for name, share in answer["mirror"].items()) or "none"
     print(f"traffic: {shares}; mirror: {mirrored}")

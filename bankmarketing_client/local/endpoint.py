@@ -61,6 +61,9 @@ class LocalEndpoint:
     {"blue": 90, "green": 10}``, ``mirror={"green": 20}``, ``routing_seed`` for the split's RNG. Counters per
     deployment: :meth:`deployment_stats`. ``auth_mode="aml_token"`` makes the front accept tokens from
     :meth:`get_token` (lifetime ``token_lifetime_s``, refresh after ``token_refresh_after_s``) instead of keys.
+
+    The admin routes (:meth:`stats`, :meth:`set_traffic`: Azure's management plane, not its scoring surface) take
+    :attr:`admin_key`, generated unless given: no scoring key or token opens them.
     """
 
     def __init__(
@@ -71,6 +74,7 @@ class LocalEndpoint:
         port: int = 0,
         primary_key: str | None = None,
         secondary_key: str | None = None,
+        admin_key: str | None = None,
         request_timeout_ms: int = DEFAULT_LIMITS.request_timeout_ms,
         max_concurrent_requests_per_instance: int = DEFAULT_LIMITS.max_concurrent_requests_per_instance,
         max_pending: int | None = DEFAULT_LIMITS.max_pending,
@@ -104,6 +108,7 @@ class LocalEndpoint:
         self.port = port
         self._primary_key = primary_key or generate_key()
         self._secondary_key = secondary_key or generate_key()
+        self._admin_key = admin_key or generate_key()
         base = FrontLimits(
             request_timeout_ms=request_timeout_ms,
             max_concurrent_requests_per_instance=max_concurrent_requests_per_instance,
@@ -157,6 +162,11 @@ class LocalEndpoint:
         return self._secondary_key
 
     @property
+    def admin_key(self) -> str:
+        """The key of the admin routes (counters, traffic changes); scoring keys and tokens do not open them."""
+        return self._admin_key
+
+    @property
     def base_url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
@@ -192,7 +202,10 @@ class LocalEndpoint:
         return f"http://127.0.0.1:{self.container_ports[name]}"
 
     def _stats(self) -> dict[str, Any]:
-        with urllib.request.urlopen(self.base_url + STATS_PATH, timeout=5) as response:  # noqa: S310 - loopback
+        request = urllib.request.Request(  # noqa: S310 - the local endpoint's own URL
+            self.base_url + STATS_PATH, headers={"Authorization": f"Bearer {self._admin_key}"}
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - loopback
             data: dict[str, Any] = json.load(response)
         return data
 
@@ -205,11 +218,12 @@ class LocalEndpoint:
         deployments: dict[str, dict[str, int]] = self._stats()["deployments"]
         return deployments
 
-    def set_traffic(self, traffic: Mapping[str, int], mirror: Mapping[str, int] | None = None) -> None:
-        """Change the live split (and the mirror) while serving, as ``az ml online-endpoint update --traffic``
-        does; checked by the same rules as at start (LocalEndpointError naming what is wrong)."""
-        credential = self.get_token()["accessToken"] if self.auth_mode == "aml_token" else self._primary_key
-        answer = put_traffic(self.base_url, credential, traffic, mirror)
+    def set_traffic(self, traffic: Mapping[str, int] | None = None, mirror: Mapping[str, int] | None = None) -> None:
+        """Change the live split and/or the mirror while serving, as ``az ml online-endpoint update --traffic``
+        (``--mirror-traffic``) does: the one given replaces that split whole, the one left as None stays as it is
+        (``mirror={"green": 0}`` ends a mirror). Checked by the same rules as at start (LocalEndpointError naming
+        what is wrong)."""
+        answer = put_traffic(self.base_url, self._admin_key, traffic, mirror)
         self.routing = Routing(self.routing.deployments, answer["traffic"], answer["mirror"] or None, self.routing.seed)
 
     def get_token(self, lifetime_s: float | None = None) -> dict[str, Any]:
@@ -317,6 +331,7 @@ class LocalEndpoint:
             faults=self.faults,
             auth_mode=self.auth_mode,
             token_secret=self._tokens.secret if self.auth_mode == "aml_token" else "",
+            admin_key=self._admin_key,
         )
         env = self._child_env()
         env[CONFIG_ENV] = config.to_json()  # keys and the token secret travel in the environment, never in argv
@@ -354,16 +369,22 @@ class LocalEndpoint:
 
 
 def put_traffic(
-    base_url: str, credential: str, traffic: Mapping[str, int], mirror: Mapping[str, int] | None = None
+    base_url: str,
+    admin_key: str,
+    traffic: Mapping[str, int] | None = None,
+    mirror: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
-    """PUT a new split to a running local endpoint's front; its answer (the split in force), or LocalEndpointError
-    with the front's one-line reason. ``credential`` is a key or, for an aml_token endpoint, a token."""
-    body = json.dumps({"traffic": dict(traffic), "mirror": dict(mirror or {})}).encode()
+    """PUT a new split to a running local endpoint's front with its admin key; its answer (the split in force), or
+    LocalEndpointError with the front's one-line reason. Only what is given is sent: the other split stays."""
+    update = {name: dict(value) for name, value in (("traffic", traffic), ("mirror", mirror)) if value is not None}
+    if not update:
+        raise LocalEndpointError("a traffic update needs a new traffic split, a new mirror, or both")
+    body = json.dumps(update).encode()
     request = urllib.request.Request(  # noqa: S310 - the local endpoint's own URL
         base_url + TRAFFIC_PATH,
         data=body,
         method="PUT",
-        headers={"Content-Type": "application/json", "Authorization": f"Bearer {credential}"},
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {admin_key}"},
     )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback

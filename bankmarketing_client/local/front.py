@@ -16,6 +16,8 @@ In Azure, the endpoint's front does more, and this module does the same locally 
 * opt-in faults (:mod:`bankmarketing_client.local.faults`).
 
 Health and swagger stay open, as in Azure. Keys arrive through the environment, never argv, and are never logged.
+The admin routes (``/__local/stats``, ``/__local/traffic``) stand for Azure's management plane: they take an admin
+key of their own, compared in constant time, and a scoring key or token gets 401 there.
 
 Hostile input is refused here, before anything reaches the container:
 
@@ -67,10 +69,16 @@ log = logging.getLogger("bankmarketing_client.local.front")
 
 CONFIG_ENV: Final = "BANKMARKETING_FRONT_CONFIG"
 READY_PREFIX: Final = "FRONT READY "
+#: The admin routes, which change or reveal the endpoint's state: Azure's management plane, not its scoring surface.
+#: They take ``Authorization: Bearer <admin key>``, a key of their own: no scoring key or token opens them.
 STATS_PATH: Final = "/__local/stats"
-#: PUT ``{"traffic": {...}, "mirror": {...}}`` here (with a key or token) to change the split while serving, as
-#: ``az ml online-endpoint update --traffic`` does in Azure. Not part of Azure's scoring surface.
+#: PUT ``{"traffic": {...}, "mirror": {...}}`` here to change the split while serving, as ``az ml online-endpoint
+#: update --traffic`` does in Azure: a field given replaces that split whole, a field left out is left as it is.
 TRAFFIC_PATH: Final = "/__local/traffic"
+#: A traffic update is a few hundred bytes, two objects deep: anything much bigger or deeper is refused unparsed.
+ADMIN_BODY_LIMIT: Final = 64 * 1024
+ADMIN_JSON_DEPTH: Final = 8
+TRAFFIC_FIELDS: Final = ("traffic", "mirror")
 REQUEST_ID_HEADERS: Final = ("x-request-id", "x-ms-request-id")
 #: Headers the container sets that Azure passes through to the caller.
 PASSTHROUGH_HEADERS: Final = (
@@ -109,6 +117,8 @@ class FrontConfig:
     auth_mode: str = "key"
     #: The per-run token signing secret (``aml_token``), travelling with the keys in the environment.
     token_secret: str = field(default="", repr=False)
+    #: The admin routes' key; empty: they refuse every caller.
+    admin_key: str = field(default="", repr=False)
 
     def __post_init__(self) -> None:
         if self.auth_mode not in AUTH_MODES:
@@ -173,6 +183,7 @@ class Front:
         self.config = config
         self._keys = tuple(k.encode() for k in (config.primary_key, config.secondary_key) if k)
         self._tokens = TokenIssuer(config.token_secret) if config.auth_mode == "aml_token" else None
+        self._admin_key = config.admin_key.encode()
         self._faults = FaultInjector(config.faults)
         self.stats: Counter[str] = Counter()
         self.in_flight = 0
@@ -257,6 +268,28 @@ class Front:
         for key in self._keys:
             matched |= hmac.compare_digest(given, key)
         return matched
+
+    def _admin_refusal(self, request: web.Request, request_id: str) -> web.Response | None:
+        """None when the request carries ``Bearer <admin key>`` (compared in constant time), else its 400 or 401.
+
+        Scoring keys and tokens are not checked here at all: in Azure, changing routing or reading an endpoint's
+        state is the management plane's job, which a scoring credential does not open.
+        """
+        try:
+            header = self._authorization(request)
+        except BadRequest as exc:
+            return self._bad_request(exc, request_id)
+        scheme, _, token = (header or "").partition(" ")
+        given = token.strip().encode()
+        if self._admin_key and scheme.lower() == "bearer" and hmac.compare_digest(given, self._admin_key):
+            return None
+        return _json_response(
+            401,
+            "Unauthorized: the /__local routes need the endpoint's admin key (Authorization: Bearer <admin key>); "
+            "scoring keys and tokens do not open them.",
+            request_id,
+            **{"WWW-Authenticate": "Bearer"},
+        )
 
     @staticmethod
     def _named_deployment(request: web.Request) -> str | None:
@@ -386,46 +419,68 @@ class Front:
 
     # -- handlers -------------------------------------------------------------------------------------------------
     async def traffic_update(self, request: web.Request) -> web.Response:
-        """A new traffic (and mirror) split for the same deployments, checked by Azure's rules: 200 with the split
-        in force, 400 with the one-line reason, 401 without a valid key or token."""
+        """A new traffic and/or mirror split for the same deployments, as Azure's endpoint update: a field given
+        replaces that split whole (deployments it leaves out get 0), a field left out stays as it is. 200 with the
+        split in force; 400 with the one-line reason (Azure's rules, a malformed or empty update) and nothing
+        changed; 401 without the admin key; 413 past :data:`ADMIN_BODY_LIMIT`."""
         request_id = self._request_id(request)
-        try:
-            authorized = self._authorized(self._authorization(request))
-        except BadRequest as exc:
-            return self._bad_request(exc, request_id)
-        if not authorized:
-            return _json_response(401, "Unauthorized.", request_id, **{"WWW-Authenticate": "Bearer"})
+        refusal = self._admin_refusal(request, request_id)
+        if refusal is not None:
+            return refusal
+        if request.content_length is not None and request.content_length > ADMIN_BODY_LIMIT:
+            return _json_response(413, f"A traffic update is at most {ADMIN_BODY_LIMIT} bytes.", request_id)
         # The body arrives within the first deployment's request timeout, as a scoring body must: a caller
         # trickling it would otherwise hold this handler for ever. Its 408 is the front's, not a deployment's.
         seconds = self._default.limits.request_timeout_ms / 1000
         try:
             async with asyncio.timeout(seconds):
-                raw = await request.read()
+                raw = await _read_at_most(request, ADMIN_BODY_LIMIT)
         except TimeoutError:
             self.stats["408"] += 1
             return _json_response(408, f"Request timed out after {seconds * 1000:g} ms.", request_id)
-        except web.HTTPRequestEntityTooLarge:
-            return self._too_large(request_id)
         except (ConnectionError, HttpProcessingError):
             return self._bad_request(BadRequest("The request body could not be read."), request_id)
+        if raw is None:
+            return _json_response(413, f"A traffic update is at most {ADMIN_BODY_LIMIT} bytes.", request_id)
         try:
-            update = json.loads(raw)
-            if not isinstance(update, dict):
-                raise TypeError("expected a JSON object")
-            routing = Routing(
-                deployments=self.routing.deployments,
-                traffic=update.get("traffic"),
-                mirror=update.get("mirror"),
-                seed=self.routing.seed,
-            )
-        except (ValueError, TypeError, AttributeError) as exc:
+            routing = self._updated_routing(raw)
+        except (ValueError, TypeError) as exc:
             return _json_response(400, str(exc), request_id)
         self._apply(routing)
         log.info("traffic now %s, mirror %s", routing.live, routing.mirrored)
         return web.json_response({"traffic": routing.live, "mirror": routing.mirrored}, headers=_ids(request_id))
 
-    async def stats_view(self, _: web.Request) -> web.Response:
-        """Counters for tests and benchmarks (not part of Azure's surface): what reached the front."""
+    def _updated_routing(self, raw: bytes) -> Routing:
+        """The routing a traffic update asks for, checked by Azure's rules; ValueError with the reason if wrong.
+
+        An update naming neither field is refused rather than taken as "no change": the only way to send one is a
+        mistake (a misspelt field, the wrong file), which a silent 200 would hide.
+        """
+        if _nesting_exceeds(raw, ADMIN_JSON_DEPTH):
+            raise ValueError(f"a traffic update is JSON at most {ADMIN_JSON_DEPTH} levels deep")
+        update = json.loads(raw, object_pairs_hook=_no_duplicate_keys)
+        if not isinstance(update, dict):
+            raise ValueError('a traffic update is a JSON object: {"traffic": {...}, "mirror": {...}}')
+        unknown = [name for name in update if name not in TRAFFIC_FIELDS]
+        if unknown:
+            raise ValueError(f"a traffic update takes traffic and mirror only, not {', '.join(map(repr, unknown))}")
+        if not update:
+            raise ValueError("an empty traffic update changes nothing: give traffic, mirror or both")
+        for name, value in update.items():
+            if not isinstance(value, dict):
+                raise ValueError(f"{name} must be a JSON object of deployment name to percent, not {value!r:.40}")
+        return Routing(
+            deployments=self.routing.deployments,
+            traffic=update.get("traffic", self.routing.live),
+            mirror=update.get("mirror", self.routing.mirror),
+            seed=self.routing.seed,
+        )
+
+    async def stats_view(self, request: web.Request) -> web.Response:
+        """Counters for tests and benchmarks (not part of Azure's surface): what reached the front. Admin only."""
+        refusal = self._admin_refusal(request, self._request_id(request))
+        if refusal is not None:
+            return refusal
         deployments = {name: {**d.stats, "pending": d.pending} for name, d in self.deployments.items()}
         pending = sum(d.pending for d in self.deployments.values())
         return web.json_response({**self.stats, "pending": pending, "deployments": deployments})
@@ -646,6 +701,50 @@ class Front:
         if sock is not None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
         transport.abort()
+
+
+async def _read_at_most(request: web.Request, limit: int) -> bytes | None:
+    """The body, or None once it passes ``limit`` bytes (a chunked body announces no length)."""
+    body = bytearray()
+    while chunk := await request.content.read(limit + 1 - len(body)):
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
+
+
+def _nesting_exceeds(raw: bytes, limit: int) -> bool:
+    """Whether JSON text nests arrays and objects deeper than ``limit``, found without parsing it (a parser recurses
+    once per level: 100,000 levels end in a RecursionError). Brackets inside strings do not count."""
+    depth = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in b"[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif byte in b"]}":
+            depth -= 1
+    return False
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    """A JSON object whose keys appear once: ``{"traffic": A, "traffic": B}`` is refused, not read as B."""
+    result: dict[str, object] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"a traffic update names {key!r} twice")
+        result[key] = value
+    return result
 
 
 def _error_reason(payload: bytes) -> str:

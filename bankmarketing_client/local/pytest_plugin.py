@@ -7,6 +7,7 @@ stopped at the end of the session. The factory takes every :class:`LocalEndpoint
 
     ep = bankmarketing_endpoint_factory(deployments=["blue", "green"], traffic={"blue": 90, "green": 10})
     ep.deployment_stats()["green"]["200"]  # each deployment's own counters
+    ep.set_traffic({"blue": 0, "green": 100})  # with the endpoint's admin key, as ep.stats() reads them
 """
 
 from __future__ import annotations

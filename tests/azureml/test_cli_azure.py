@@ -28,6 +28,7 @@ from azureml_standin import (
 from bankmarketing_client.cli import azure as azure_cli
 from bankmarketing_client.cli import build_parser, main
 from bankmarketing_client.cli.docs import docs_server_for
+from bankmarketing_client.files import write_secret_file
 from bankmarketing_client.local.endpoint import LocalEndpoint
 
 pytest_plugins = ["azureml_standin"]
@@ -74,7 +75,7 @@ def test_key_file_that_existed_with_a_wider_mode_is_narrowed(tmp_path: Path) -> 
     key_file = tmp_path / "key"
     key_file.write_text("old contents that are longer than the key\n")
     key_file.chmod(0o644)
-    azure_cli.write_secret_file(key_file, "primary-secret-1")
+    write_secret_file(key_file, "primary-secret-1")
     assert key_file.read_text() == "primary-secret-1\n"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
 

@@ -89,6 +89,8 @@ def test_the_blue_green_page_runs_as_written(places: tuple[int, Path], train_pat
     assert start.endswith("Healthy\n")
     token = (work / "token.json").read_text()
     assert (work / "token.json").stat().st_mode & 0o077 == 0
+    admin_key = (work / "admin.key").read_text().strip()
+    assert (work / "admin.key").stat().st_mode & 0o077 == 0
 
     with (work / "compare_stats.csv").open(newline="") as fh:
         rows = {r["Name"]: (int(r["Request Count"]), int(r["Failure Count"])) for r in csv.DictReader(fh)}
@@ -113,4 +115,5 @@ def test_the_blue_green_page_runs_as_written(places: tuple[int, Path], train_pat
     assert not (work / "other.csv").exists()
 
     assert stop == ""
-    assert json.loads(token)["accessToken"] not in setup + start + compare + switch + score
+    for secret in (json.loads(token)["accessToken"], admin_key):
+        assert secret not in setup + start + compare + switch + score + (work / "serve.log").read_text()

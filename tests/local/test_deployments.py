@@ -7,8 +7,10 @@ import asyncio
 import json
 import random
 import socket
+import stat
 import subprocess
 import sys
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -202,12 +204,12 @@ def test_timeouts_are_each_deployments_own(unweighted: LocalEndpoint, records: l
 
 
 def test_a_trickled_traffic_update_is_408_and_changes_nothing(unweighted: LocalEndpoint) -> None:
-    """A keyed caller that sends the headers of a traffic update and then stalls gets 408 after blue's 5 s request
+    """An admin that sends the headers of a traffic update and then stalls gets 408 after blue's 5 s request
     timeout (the handler is not held for ever), and the split stays as it was."""
     before = unweighted.stats().get("408", 0)
     head = (
         "PUT /__local/traffic HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-        f"Authorization: Bearer {unweighted.primary_key}\r\n"
+        f"Authorization: Bearer {unweighted.admin_key}\r\n"
         "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n"
         '{"traffic": '
     )
@@ -249,6 +251,93 @@ def test_traffic_changes_while_serving(unweighted: LocalEndpoint, records: list[
         unweighted.set_traffic({"blue": 0, "green": 0})
     [response] = _post_many(unweighted, _body(records[:1]), 1)
     assert response.status_code == 404
+
+
+def _put_traffic(endpoint: LocalEndpoint, key: str, body: bytes | dict[str, Any]) -> httpx.Response:
+    content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    return httpx.put(endpoint.base_url + "/__local/traffic", content=content, headers=headers, timeout=30)
+
+
+def _still_no_live_traffic(endpoint: LocalEndpoint) -> bool:
+    [response] = _post_many(endpoint, {"Inputs": {"data": []}}, 1)
+    return response.status_code == 404
+
+
+def test_no_scoring_key_opens_the_admin_routes(unweighted: LocalEndpoint) -> None:
+    """Changing routing or reading the counters is the management plane's job in Azure: the secondary key (or the
+    primary) gets 401 there, and the split stays as it was. Only the admin key opens them."""
+    for key in (unweighted.secondary_key, unweighted.primary_key):
+        refused = _put_traffic(unweighted, key, {"traffic": {"blue": 100, "green": 0}})
+        assert refused.status_code == 401, refused.text
+        assert "admin key" in refused.json()["message"]
+        assert key not in refused.text
+        headers = {"Authorization": f"Bearer {key}"}
+        assert httpx.get(unweighted.base_url + "/__local/stats", headers=headers, timeout=10).status_code == 401
+    assert httpx.get(unweighted.base_url + "/__local/stats", timeout=10).status_code == 401
+    assert _still_no_live_traffic(unweighted)
+    admin = {"Authorization": f"Bearer {unweighted.admin_key}"}
+    counters = httpx.get(unweighted.base_url + "/__local/stats", headers=admin, timeout=10)
+    assert counters.status_code == 200
+    assert set(counters.json()["deployments"]) == {"blue", "green"}
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [
+        pytest.param(b"[" * 100_000 + b"]" * 100_000, 413, "at most 65536 bytes", id="100000-deep"),
+        pytest.param(b"[" * 20_000 + b"]" * 20_000, 400, "at most 8 levels deep", id="20000-deep"),
+        pytest.param(
+            b'{"traffic": {"a\\"[[[[[[[[[": 100}}', 400, "which is not a deployment", id="brackets-in-a-string"
+        ),
+        pytest.param(b"{}", 400, "an empty traffic update changes nothing", id="empty"),
+        pytest.param(b'{"Traffic": {"blue": 100}}', 400, "traffic and mirror only, not 'Traffic'", id="misspelt"),
+        pytest.param(b'{"traffic": null}', 400, "traffic must be a JSON object", id="null"),
+        pytest.param(b"[]", 400, "a traffic update is a JSON object", id="array"),
+        pytest.param(
+            b'{"traffic": {"blue": 100}, "traffic": {"green": 0}}', 400, "names 'traffic' twice", id="duplicate"
+        ),
+        pytest.param(b'{"traffic": {"blue": 1' + b"0" * 5000 + b"}}", 400, "", id="huge-number"),
+    ],
+)
+def test_a_malformed_traffic_update_is_4xx_and_changes_nothing(
+    unweighted: LocalEndpoint, body: bytes, status: int, message: str
+) -> None:
+    try:
+        refused = _put_traffic(unweighted, unweighted.admin_key, body)
+        assert refused.status_code == status, refused.text
+        assert message in refused.json()["message"]
+        assert _still_no_live_traffic(unweighted)
+    finally:
+        unweighted.set_traffic({"blue": 0, "green": 0})
+
+
+def test_a_traffic_update_replaces_what_it_names_and_leaves_the_rest(unweighted: LocalEndpoint) -> None:
+    """As Azure's endpoint update: traffic given replaces the whole split (blue, left out, gets 0); the mirror,
+    left out, stays; a mirror given replaces the mirror (a share of 0 ends it) and leaves the traffic."""
+    admin = unweighted.admin_key
+    try:
+        assert _put_traffic(unweighted, admin, {"traffic": {"blue": 100}, "mirror": {"green": 20}}).json() == {
+            "traffic": {"blue": 100, "green": 0},
+            "mirror": {"green": 20},
+        }
+        kept = _put_traffic(unweighted, admin, {"traffic": {"blue": 100}})
+        assert kept.json() == {"traffic": {"blue": 100, "green": 0}, "mirror": {"green": 20}}
+        moved = _put_traffic(unweighted, admin, {"traffic": {"green": 100}, "mirror": {}})
+        assert moved.json() == {"traffic": {"blue": 0, "green": 100}, "mirror": {}}
+        mirrored = _put_traffic(unweighted, admin, {"traffic": {"green": 100}, "mirror": {"blue": 10}})
+        assert mirrored.status_code == 200
+        ended = _put_traffic(unweighted, admin, {"mirror": {"blue": 0}})
+        assert ended.json() == {"traffic": {"blue": 0, "green": 100}, "mirror": {}}
+        # The same through LocalEndpoint: a mirror left as None is left alone.
+        unweighted.set_traffic({"blue": 100, "green": 0}, mirror={"green": 20})
+        unweighted.set_traffic({"blue": 100, "green": 0})
+        assert unweighted.routing.mirrored == {"green": 20}
+        unweighted.set_traffic(mirror={"green": 0})
+        assert (unweighted.routing.live, unweighted.routing.mirrored) == ({"blue": 100, "green": 0}, {})
+    finally:
+        unweighted.set_traffic({"blue": 0, "green": 0}, mirror={})
+    assert _still_no_live_traffic(unweighted)
 
 
 # -- the description and its refusals -------------------------------------------------------------------------------
@@ -307,11 +396,11 @@ def test_cli_serves_blue_green_with_a_token_file(tmp_path: Path, records: list[d
     """The walk-through of docs/local-endpoint.md: two deployments, 10 % to green, aml_token through a token file."""
     from test_endpoint import _read_until  # the same folder, as pytest imports it
 
-    token_file = tmp_path / "token.json"
+    token_file, admin_key_file = tmp_path / "token.json", tmp_path / "admin.key"
     proc = subprocess.Popen(
         [sys.executable, "-m", "bankmarketing_client.cli", "local", "serve", "--workers", "1",
          "--deployment", "blue", "--deployment", "green", "--traffic", "blue=90,green=10",
-         "--auth-mode", "aml_token", "--token-file", str(token_file)],
+         "--auth-mode", "aml_token", "--token-file", str(token_file), "--admin-key-file", str(admin_key_file)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     try:
@@ -322,14 +411,21 @@ def test_cli_serves_blue_green_with_a_token_file(tmp_path: Path, records: list[d
         assert token_file.stat().st_mode & 0o077 == 0  # the owner's only
         token = json.loads(token_file.read_text())
         assert token["accessToken"] not in out
+        admin_key = admin_key_file.read_text().strip()
+        assert admin_key not in out
+        assert stat.S_IMODE(admin_key_file.stat().st_mode) == 0o600
         uri = next(line.split(": ", 1)[1] for line in out.splitlines() if line.startswith("scoring URI"))
         auth = {"Authorization": f"Bearer {token['accessToken']}", DEPLOYMENT_HEADER: "green"}
         response = httpx.post(uri, json=_body(records[:3]), headers=auth, timeout=30)
         assert response.status_code == 200, response.text
         assert response.headers[DEPLOYMENT_HEADER] == "green"
+        # A valid scoring token does not change routing: that takes the admin key.
+        forged = httpx.put(uri.removesuffix("/score") + "/__local/traffic", json={"traffic": {"green": 100}},
+                           headers={"Authorization": f"Bearer {token['accessToken']}"}, timeout=30)  # fmt: skip
+        assert forged.status_code == 401
         # Switch all live traffic to green while serving, as 'az ml online-endpoint update --traffic' would.
         switch = [sys.executable, "-m", "bankmarketing_client.cli", "local", "traffic", "--scoring-uri", uri,
-                  "--key-file", str(token_file)]  # fmt: skip
+                  "--admin-key-file", str(admin_key_file)]  # fmt: skip
         done = subprocess.run([*switch, "blue=0,green=100"], capture_output=True, text=True, timeout=60, check=False)
         assert done.returncode == 0, done.stderr
         assert "traffic: blue 0 %, green 100 %; mirror: none" in done.stdout
@@ -340,8 +436,70 @@ def test_cli_serves_blue_green_with_a_token_file(tmp_path: Path, records: list[d
         assert refused.returncode == 2
         assert "--traffic must sum to 100 (or 0 for none), got 110" in refused.stderr
         assert len(refused.stderr.strip().splitlines()) == 1
+        with_token = [*switch[:-1], str(token_file), "blue=100,green=0"]
+        refused = subprocess.run(with_token, capture_output=True, text=True, timeout=60, check=False)
+        assert refused.returncode == 2
+        assert "the endpoint refused the new traffic (401)" in refused.stderr
+        assert token["accessToken"] not in refused.stderr
         proc.terminate()
         assert proc.wait(30) == 0
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def _serve_with_token_file(token_file: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "bankmarketing_client.cli", "local", "serve", "--workers", "1",
+            "--auth-mode", "aml_token", "--token-file", str(token_file), *extra]  # fmt: skip
+
+
+@pytest.mark.parametrize("where", ["directory", "missing folder"])
+def test_serve_refuses_an_unwritable_token_file_in_one_line_before_it_starts(tmp_path: Path, where: str) -> None:
+    token_file = tmp_path / "token.json"
+    if where == "directory":
+        token_file.mkdir()
+    else:
+        token_file = tmp_path / "absent" / "token.json"
+    done = subprocess.run(_serve_with_token_file(token_file), capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"bankmarketing-client: error: cannot write the token file {token_file}: "
+        + ("it is a directory" if where == "directory" else "No such file or directory")
+    ]
+    assert "scoring URI" not in done.stdout  # refused before the endpoint started
+    assert [p.name for p in tmp_path.rglob("*")] == (["token.json"] if where == "directory" else [])
+
+
+def test_serve_never_writes_its_token_through_a_planted_temporary_file(tmp_path: Path) -> None:
+    """A symlink planted where the old writer put its temporary file got the live token; a leftover of mode 0666
+    there made the token file 0666. Neither holds: the first token, and a renewal a second later."""
+    from test_endpoint import _read_until  # the same folder, as pytest imports it
+
+    victim, token_file, planted = tmp_path / "victim", tmp_path / "token.json", tmp_path / ".token.json.tmp"
+    victim.write_text("not the server's\n")
+    planted.symlink_to(victim)
+    proc = subprocess.Popen(
+        _serve_with_token_file(token_file, "--token-lifetime-s", "600", "--token-refresh-after-s", "1"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        out = _read_until(proc, "ready", 120)
+        assert "ready" in out, out
+        assert victim.read_text() == "not the server's\n"
+        assert not token_file.is_symlink()
+        assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+        first = json.loads(token_file.read_text())["accessToken"]
+        planted.unlink()
+        planted.write_text("")
+        planted.chmod(0o666)
+        deadline = time.monotonic() + 30
+        while json.loads(token_file.read_text())["accessToken"] == first and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert json.loads(token_file.read_text())["accessToken"] != first  # renewed
+        assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+        proc.terminate()
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".token.json.tmp", "token.json", "victim"]
