@@ -278,7 +278,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _traffic(args: argparse.Namespace) -> int:
     from bankmarketing_client.cli.keys import read_key_file
-    from bankmarketing_client.local.endpoint import is_loopback, put_traffic
+    from bankmarketing_client.local.endpoint import put_traffic
+    from bankmarketing_client.urls import is_loopback
 
     scoring_uri = args.scoring_uri or os.environ.get("BANKMARKETING_SCORING_URI")
     if not scoring_uri or not scoring_uri.endswith("/score"):
