@@ -119,7 +119,10 @@ def test_a_disk_full_mid_run_is_one_line_and_resumes_exactly(
     OSError traceback and a 0-byte checkpoint staging file left behind."""
     disk = small_disk(256 << 10)
     output = disk.folder / "out.csv"
-    _ran_out_of_space(_score(train_path, output, endpoint_inputs), output)
+    # Small requests, one at a time, so that the disk fills seconds in, after checkpoints (one a second): the
+    # resume then continues from the middle. The predictions do not depend on the batch size.
+    slow = ("--batch-size", "20", "--concurrency", "1")
+    _ran_out_of_space(_score(train_path, output, endpoint_inputs, *slow), output)
     assert 0 < Checkpoint.load(checkpoint_path(output)).rows_done < 32950  # type: ignore[union-attr]
     disk.grow(64 << 20)
     resumed = _score(train_path, output, endpoint_inputs, "--resume")
