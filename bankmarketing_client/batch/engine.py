@@ -26,7 +26,7 @@ from bankmarketing_client.batch.summary import RowCounts
 from bankmarketing_client.batch.tuner import Tuner
 from bankmarketing_client.batch.validation import CheckedChunk
 from bankmarketing_client.contract import Contract
-from bankmarketing_client.errors import APIError, ModelError, PayloadTooLargeError, RowError
+from bankmarketing_client.errors import APIError, ModelError, PayloadTooLargeError, RowError, excerpt
 from bankmarketing_client.retry import RetryPolicy
 
 if TYPE_CHECKING:
@@ -167,7 +167,7 @@ class Sender:
 
 
 def _reason(exc: Exception) -> str:
-    return " ".join(str(exc).split())[:500]
+    return excerpt(str(exc), 500)
 
 
 def assemble(prepared: InputChunk, answer: _Answer | None) -> ScoredChunk:

@@ -42,6 +42,7 @@ from bankmarketing_client.errors import APIError, BankMarketingError, Configurat
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from bankmarketing_client.answers import AnswerLimits
     from bankmarketing_client.auth import Secret, TokenProvider
     from bankmarketing_client.client import AsyncScoringClient
     from bankmarketing_client.contract import Contract
@@ -339,6 +340,7 @@ async def score_file_async(
     token_provider: TokenProvider | None = None,
     deployment_column: str | None = None,
     limits: EndpointLimits | None = None,
+    answer_limits: AnswerLimits | None = None,
 ) -> BatchSummary:
     """As :func:`score_file`, inside a running event loop."""
     started = time.monotonic()
@@ -351,7 +353,7 @@ async def score_file_async(
         count_rows=bool(progress and progress.enabled),
     )
     tuner = Tuner(tuner_settings(batch_size, concurrency, limits))
-    endpoint = EndpointSettings(scoring_uri, api_key, contract, client, deployment, token_provider)
+    endpoint = EndpointSettings(scoring_uri, api_key, contract, client, deployment, token_provider, answer_limits)
     stopped: FailFast | None = None
     with output_lock(targets.output), output_lock(targets.errors):
         async with connect(endpoint, proba, tuner) as sender:
@@ -390,7 +392,9 @@ def score_file(input: str | Path, output: str | Path, **kwargs: Any) -> BatchSum
     validation are not sent; their prediction is empty and the errors file (``errors=``, default
     ``<output stem>.errors.csv``) says row, field and reason. ``deployment="green"`` sends every row to that
     deployment; ``token_provider`` replaces the key (``aml_token``). ``limits`` (anything with a ``pending_limit``,
-    e.g. a discovered ``OnlineEndpointInfo``) starts the concurrency at Azure's 429 limit and never above. ``resume=True`` continues an interrupted run
+    e.g. a discovered ``OnlineEndpointInfo``) starts the concurrency at Azure's 429 limit and never above.
+    ``answer_limits`` caps each answer read (:class:`~bankmarketing_client.answers.AnswerLimits`; memory holds at
+    most one cap per request in flight). ``resume=True`` continues an interrupted run
     (with the same columns). Keywords as :func:`score_file_async`.
     """
     return run_sync("score_file", lambda: score_file_async(input, output, **kwargs))
