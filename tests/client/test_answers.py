@@ -336,3 +336,13 @@ def test_score_on_a_bomb_stops_with_memory_bounded_and_every_request_in_flight(
     assert "--resume" in err, err
     assert rss < RSS_LIMIT_MB, f"peak RSS {rss:.0f} MB"
     assert sum(1 for method, path in hostile.requests if path.startswith("/gzip-bomb/score")) >= 1
+
+
+def test_score_max_answer_bytes_is_refused_with_spark(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from bankmarketing_client.cli import main
+
+    source = tmp_path / "in.parquet"
+    source.write_bytes(b"")
+    code = main(["score", str(source), "-o", str(tmp_path / "out"), "--engine", "spark", "--max-answer-bytes", "9"])
+    assert code == EXIT_USER_ERROR
+    assert "--max-answer-bytes does not work with --engine spark" in capsys.readouterr().err
