@@ -48,6 +48,13 @@ from typing import TYPE_CHECKING, Any, Final, Generic, Self, TypeVar
 import httpx
 
 from bankmarketing_client import __version__, deadline
+from bankmarketing_client.answers import (
+    ACCEPT_ENCODING,
+    ERROR_PREFIX,
+    AnswerLimits,
+    BoundedBody,
+    IntermediateAnswersUnread,
+)
 from bankmarketing_client.auth import (
     Secret,
     TokenAuth,
@@ -75,6 +82,7 @@ from bankmarketing_client.errors import (
     PayloadTooLargeError,
     RateLimitedError,
     RequestTimeoutError,
+    ResponseTooLargeError,
     ServiceUnavailableError,
     UnexpectedResponseError,
 )
@@ -108,6 +116,8 @@ CLIENT_REQUEST_ID_RULE: Final = re.compile(r"[A-Za-z0-9_-]{1,40}")
 DEFAULT_MAX_CONCURRENCY: Final = 8
 USER_AGENT: Final = f"bankmarketing-client/{__version__} python-httpx/{httpx.__version__}"
 
+#: Headers about the body's encoding on the wire, which do not describe a body once decoded.
+_CODING_HEADERS: Final = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 #: The httpx client a face sends with.
 H = TypeVar("H", httpx.Client, httpx.AsyncClient)
 
@@ -185,15 +195,31 @@ class _Operation:
     """One logical call: what to send, its correlation id and when it started (for the deadline).
 
     ``retry`` overrides the client's policy for this call (the batch engine's more patient one, with its hook).
+    ``answer_limit`` is the most of a 2xx answer's decoded body read (:class:`~bankmarketing_client.answers.AnswerLimits`).
     """
 
     method: str
     url: str | httpx.URL
+    answer_limit: int
     content: bytes | None = None
     params: dict[str, str] | None = None
     retry: RetryPolicy | None = None
     client_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     started: float = field(default_factory=time.monotonic)
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """An answer as read under its cap: status, headers, the decoded body, and the seconds from sending the
+    request to closing the answer (for the batch tuner)."""
+
+    status_code: int
+    headers: httpx.Headers
+    content: bytes
+    elapsed: float
+
+    def json(self) -> Any:
+        return json.loads(self.content)
 
 
 def _where(request: httpx.Request) -> str:
@@ -251,6 +277,7 @@ class _ClientCore:
         deployment: str | None = None,
         credential: TokenCredentialLike | None = None,
         allow_insecure_http: bool = False,
+        answer_limits: AnswerLimits | None = None,
     ) -> None:
         if credential is not None:
             if api_key is not None or secondary_key is not None or token_provider is not None or auth is not None:
@@ -281,6 +308,9 @@ class _ClientCore:
         self.auth = auth or build_auth(api_key, secondary_key, token_provider) or userinfo_auth
         if self.auth is not None:  # before any token is fetched or anything sent; base and scoring share the origin
             check_credential_url(self.scoring_url, allow_insecure_http=allow_insecure_http)
+        #: What requests are sent with: the auth flow, its intermediate answers (a 401 before the other key) unread.
+        self.send_auth = None if self.auth is None else IntermediateAnswersUnread(self.auth)
+        self.answer_limits = answer_limits or AnswerLimits()
         if isinstance(contract, str):
             self.contract: Contract | None = None if contract.strip().lower() == "auto" else Contract.of(contract)
         else:
@@ -333,7 +363,8 @@ class _ClientCore:
         if not validated:
             raise ConfigurationError("no records to score")
         body = contract.body_bytes(encode_records(validated), method=method)
-        return _Operation("POST", self._scoring_url, content=body), len(validated)
+        limit = self.answer_limits.for_records(len(validated))
+        return _Operation("POST", self._scoring_url, limit, content=body), len(validated)
 
     def policy(self, op: _Operation) -> RetryPolicy:
         """The retry policy of ``op``: its own if it carries one, else the client's."""
@@ -376,6 +407,7 @@ class _ClientCore:
         )
         headers = {
             "Accept": "application/json",
+            "Accept-Encoding": ACCEPT_ENCODING,
             "User-Agent": USER_AGENT,
             "x-request-id": str(uuid.uuid4()),
             "x-ms-client-request-id": op.client_request_id,
@@ -404,7 +436,35 @@ class _ClientCore:
             request_id=request.headers.get("x-request-id"),
         )
 
-    def check(self, op: _Operation, request: httpx.Request, response: httpx.Response) -> None:
+    def body_reader(self, op: _Operation, response: httpx.Response) -> BoundedBody:
+        """Where ``response``'s body is read into: up to ``op``'s cap for a 2xx, a prefix of an error answer."""
+        if 200 <= response.status_code < 300:
+            return BoundedBody(response.headers, op.answer_limit)
+        return BoundedBody(response.headers, ERROR_PREFIX, truncate=True)
+
+    def answer(
+        self, op: _Operation, request: httpx.Request, response: httpx.Response, body: BoundedBody, started: float
+    ) -> _Answer:
+        """The answer as read; :class:`ResponseTooLargeError` if it went past its cap (not retried: the same request
+        brings the same answer, and its flood would only be read again)."""
+        headers = response.headers
+        if body.over:
+            raise ResponseTooLargeError(
+                f"the endpoint's answer is larger than {op.answer_limit:,} bytes, the most read for this request "
+                "(see AnswerLimits; --max-answer-bytes on the command line); stopped reading",
+                limit=op.answer_limit,
+                status=response.status_code,
+                request_id=_server_request_id(headers) or request.headers.get("x-request-id"),
+                body=body.content,
+                deployment=_served_by(headers),
+            )
+        try:
+            elapsed = response.elapsed.total_seconds()
+        except RuntimeError:  # a response a custom transport built whole, never closed through httpx
+            elapsed = time.monotonic() - started
+        return _Answer(response.status_code, headers, body.content, elapsed)
+
+    def check(self, op: _Operation, request: httpx.Request, response: _Answer) -> None:
         """Return for a 2xx; otherwise raise the mapped error, wrapped for retry when the policy says so."""
         status = response.status_code
         if 200 <= status < 300:
@@ -465,7 +525,7 @@ class _ClientCore:
         return UnexpectedResponseError("unexpected answer from the endpoint", **common)
 
     def score_result(
-        self, op: _Operation, response: httpx.Response, expected: int, *, proba: bool, start_row: int
+        self, op: _Operation, response: _Answer, expected: int, *, proba: bool, start_row: int
     ) -> ScoreResult:
         request_id = _server_request_id(response.headers)
         deployment = _served_by(response.headers)
@@ -482,7 +542,7 @@ class _ClientCore:
             predictions, response.status_code, request_id, op.client_request_id, response.content, deployment
         )
 
-    def raw_result(self, op: _Operation, response: httpx.Response) -> RawResponse:
+    def raw_result(self, op: _Operation, response: _Answer) -> RawResponse:
         return RawResponse(
             response.status_code,
             response.headers,
@@ -492,16 +552,23 @@ class _ClientCore:
             _served_by(response.headers),
         )
 
-    def generated_operation(self, kwargs: dict[str, Any]) -> _Operation:
+    def generated_operation(self, kwargs: dict[str, Any], answer_limit: int) -> _Operation:
         """What a generated operation's ``request_kwargs`` says to send (method, path under the base, query), as
-        one of our operations: sent by our httpx client with our auth, ids, deadline and retries."""
+        one of our operations: sent by our httpx client with our auth, ids, deadline, retries and answer cap."""
         params = {str(k): str(v) for k, v in (kwargs.get("params") or {}).items()} or None
-        return _Operation(str(kwargs["method"]).upper(), self.base_url + str(kwargs["url"]).lstrip("/"), params=params)
+        url = self.base_url + str(kwargs["url"]).lstrip("/")
+        return _Operation(str(kwargs["method"]).upper(), url, answer_limit, params=params)
 
     def health_operation(self) -> _Operation:
         from bankmarketing_client._generated.inputs.api.default import service_health_check
 
-        return self.generated_operation(service_health_check.request_kwargs())
+        return self.generated_operation(service_health_check.request_kwargs(), self.answer_limits.health)
+
+    @staticmethod
+    def health_response(answer: _Answer) -> httpx.Response:
+        """``answer`` as the httpx response the generated health parser reads (the body already decoded)."""
+        kept = [(k, v) for k, v in answer.headers.multi_items() if k.lower() not in _CODING_HEADERS]
+        return httpx.Response(answer.status_code, headers=kept, content=answer.content)
 
     def swagger_operation(self, version: str | int | None) -> _Operation:
         # Imported on first use: the generated package (attrs models) is not needed to import or score.
@@ -509,19 +576,20 @@ class _ClientCore:
         from bankmarketing_client._generated.inputs.models.get_swagger_spec_version import GetSwaggerSpecVersion
         from bankmarketing_client._generated.inputs.types import UNSET
 
+        limit = self.answer_limits.swagger
         if version is None:
-            return self.generated_operation(get_swagger_spec.request_kwargs(version=UNSET))
+            return self.generated_operation(get_swagger_spec.request_kwargs(version=UNSET), limit)
         try:
             typed = GetSwaggerSpecVersion(int(version))
         except ValueError:
             versions = ", ".join(str(v.value) for v in GetSwaggerSpecVersion)
             raise ConfigurationError(f"the swagger version must be one of {versions}, not {version!r}") from None
-        return self.generated_operation(get_swagger_spec.request_kwargs(version=typed))
+        return self.generated_operation(get_swagger_spec.request_kwargs(version=typed), limit)
 
-    def swagger_document(self, response: httpx.Response) -> dict[str, Any]:
+    def swagger_document(self, response: _Answer) -> dict[str, Any]:
         try:
             spec = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than Python's parser goes
             spec = None
         if not isinstance(spec, dict):
             raise UnexpectedResponseError(
@@ -534,16 +602,17 @@ class _ClientCore:
 
     def raw_operation(self, payload: object, path: str) -> _Operation:
         content = payload if isinstance(payload, bytes) else encode(payload)
-        return _Operation("POST", self.url(path), content=content)
+        return _Operation("POST", self.url(path), self.answer_limits.for_body(len(content)), content=content)
 
     def columns_operation(
-        self, records_json: bytes, *, contract: Contract, proba: bool, retry: RetryPolicy | None
+        self, records_json: bytes, rows: int, *, contract: Contract, proba: bool, retry: RetryPolicy | None
     ) -> _Operation:
         method: Method = "predict_proba" if proba else "predict"
         body = contract.body_bytes(records_json, method=method)
-        return _Operation("POST", self._scoring_url, content=body, retry=retry)
+        limit = self.answer_limits.for_records(rows)
+        return _Operation("POST", self._scoring_url, limit, content=body, retry=retry)
 
-    def columns_result(self, op: _Operation, response: httpx.Response, expected: int, *, proba: bool) -> ColumnScores:
+    def columns_result(self, op: _Operation, response: _Answer, expected: int, *, proba: bool) -> ColumnScores:
         request_id = _server_request_id(response.headers)
         deployment = _served_by(response.headers)
         try:
@@ -553,11 +622,9 @@ class _ClientCore:
         except APIError as exc:
             exc.served_by(deployment)
             raise
-        try:
-            elapsed = response.elapsed.total_seconds()
-        except RuntimeError:  # a response built by a custom transport that never closed it
-            elapsed = time.monotonic() - op.started
-        return ColumnScores(scores.labels, scores.probabilities, request_id, op.client_request_id, elapsed, deployment)
+        return ColumnScores(
+            scores.labels, scores.probabilities, request_id, op.client_request_id, response.elapsed, deployment
+        )
 
 
 def _unwrap(exc: RetryableError) -> APIError:
@@ -589,6 +656,7 @@ class _ClientFace(Generic[H]):
         deployment: str | None = None,
         credential: TokenCredentialLike | None = None,
         allow_insecure_http: bool = False,
+        answer_limits: AnswerLimits | None = None,
     ) -> None:
         self._core = _ClientCore(
             scoring_uri=scoring_uri,
@@ -605,6 +673,7 @@ class _ClientFace(Generic[H]):
             deployment=deployment,
             credential=credential,
             allow_insecure_http=allow_insecure_http,
+            answer_limits=answer_limits,
         )
         self._open(http_client)
 
@@ -657,6 +726,9 @@ class AsyncScoringClient(_ClientFace[httpx.AsyncClient]):
         allow_insecure_http: send the key or token to an ``http://`` URI that is not loopback. Without it such a
             client is refused (``ConfigurationError``) before anything is sent: a key over plain http can be read
             by anyone on the path. Only for a private network you trust; ``https://`` and loopback need nothing.
+        answer_limits: the most of an answer read (:class:`~bankmarketing_client.answers.AnswerLimits`; default
+            1 MiB + 512 bytes per record sent, 64 KiB for health, 8 MiB for the swagger); a larger answer raises
+            :class:`~bankmarketing_client.errors.ResponseTooLargeError`, unretried, with memory still bounded.
     """
 
     def _open(self, http_client: httpx.AsyncClient | None) -> None:
@@ -664,7 +736,7 @@ class AsyncScoringClient(_ClientFace[httpx.AsyncClient]):
         self._http = http_client or httpx.AsyncClient(timeout=core.client_timeout(), limits=core.limits())
         self._semaphore = asyncio.Semaphore(core.max_concurrency)
 
-    async def _send(self, op: _Operation) -> httpx.Response:
+    async def _send(self, op: _Operation) -> _Answer:
         try:
             async for attempt in self._core.policy(op).async_retrying():
                 with attempt:
@@ -681,7 +753,7 @@ class AsyncScoringClient(_ClientFace[httpx.AsyncClient]):
                         request = self._core.build_request(op, budget)
                         try:
                             async with asyncio.timeout(budget):  # sending and reading the whole answer
-                                response = await self._http.send(request, auth=self._core.auth)
+                                response = await self._exchange(op, request)
                         except httpx.RequestError as exc:
                             raise self._core.transport_error(request, exc) from exc
                         except TimeoutError:
@@ -695,11 +767,28 @@ class AsyncScoringClient(_ClientFace[httpx.AsyncClient]):
             raise _unwrap(exc) from exc.__cause__
         raise AssertionError("unreachable: tenacity either returns or raises")
 
+    async def _exchange(self, op: _Operation, request: httpx.Request) -> _Answer:
+        """Send ``request`` and read its answer as a stream, under ``op``'s cap (see :mod:`.answers`)."""
+        started = time.monotonic()
+        response = await self._http.send(request, auth=self._core.send_auth, stream=True)
+        try:
+            body = self._core.body_reader(op, response)
+            if response.is_stream_consumed:  # a transport that builds whole responses read it already
+                body.feed_decoded(response.content)
+            else:
+                async for chunk in response.aiter_raw():
+                    body.feed(chunk)
+                    if body.done:
+                        break
+        finally:
+            await response.aclose()
+        return self._core.answer(op, request, response, body, started)
+
     async def health(self) -> str:
         """The endpoint's liveness answer (``"Healthy"``); raises if it is down or refuses the key."""
         from bankmarketing_client._generated.inputs.api.default import service_health_check
 
-        response = await self._send(self._core.health_operation())
+        response = self._core.health_response(await self._send(self._core.health_operation()))
         return service_health_check.parse_response(client=self._generated, response=response).strip().strip('"')
 
     @functools.cached_property
@@ -746,7 +835,7 @@ class AsyncScoringClient(_ClientFace[httpx.AsyncClient]):
         :func:`~bankmarketing_client.contract.decode_scores`, the same rules as :meth:`score`.
         """
         contract = await self.detect_contract()
-        op = self._core.columns_operation(records_json, contract=contract, proba=proba, retry=retry)
+        op = self._core.columns_operation(records_json, rows, contract=contract, proba=proba, retry=retry)
         return self._core.columns_result(op, await self._send(op), rows, proba=proba)
 
     async def request(self, payload: object, *, path: str = "score") -> RawResponse:
@@ -784,7 +873,7 @@ class ScoringClient(_ClientFace[httpx.Client]):
         if not self._deadline_below:
             logger.debug("custom httpx transport: the deadline is checked between chunks of the body only")
 
-    def _send(self, op: _Operation) -> httpx.Response:
+    def _send(self, op: _Operation) -> _Answer:
         try:
             for attempt in self._core.policy(op).retrying():
                 with attempt:
@@ -794,7 +883,7 @@ class ScoringClient(_ClientFace[httpx.Client]):
                         budget = self._core.attempt_budget(op)  # after the wait: what is left of the deadline
                         request = self._core.build_request(op, budget)
                         try:
-                            response = self._send_within(request, budget)
+                            response = self._send_within(op, request, budget)
                         except httpx.RequestError as exc:
                             raise self._core.transport_error(request, exc) from exc
                     finally:
@@ -805,56 +894,55 @@ class ScoringClient(_ClientFace[httpx.Client]):
             raise _unwrap(exc) from exc.__cause__
         raise AssertionError("unreachable: tenacity either returns or raises")
 
-    def _send_within(self, request: httpx.Request, budget: float | None) -> httpx.Response:
-        """Send and read the whole answer within ``budget`` seconds, or raise the async face's overrun error.
+    def _send_within(self, op: _Operation, request: httpx.Request, budget: float | None) -> _Answer:
+        """Send and read the whole answer (as a stream, under ``op``'s cap) within ``budget`` seconds, or raise the
+        async face's overrun error.
 
         A blocking socket read cannot be interrupted without a thread (which gevent and Locust would not
         welcome). Instead the attempt's clock is set for :mod:`bankmarketing_client.deadline`, which cuts every
         connect, read and write below httpx to the time left; a timeout once the budget is spent is the overrun.
-        Only when that backend could not be installed (a custom transport) is the body streamed, so that the
-        clock is at least checked between chunks: streaming and rebuilding the response cost the sync face
-        about 0.1-0.2 ms of CPU per request, for a check the backend already makes on every read.
+        Where that backend could not be installed (a custom transport), the clock is at least checked between
+        chunks of the body.
         """
-        if budget is None:
-            return self._http.send(request, auth=self._core.auth)
-        clock = deadline.AttemptClock(budget)
-        token = deadline.ATTEMPT.set(clock)
+        clock = None if budget is None else deadline.AttemptClock(budget)
+        token = None if clock is None else deadline.ATTEMPT.set(clock)
         try:
-            if self._deadline_below:
-                return self._http.send(request, auth=self._core.auth)
-            streamed = self._http.send(request, auth=self._core.auth, stream=True)
-            if streamed.is_stream_consumed:  # read already (a transport that builds whole responses)
-                return streamed
-            try:
-                chunks = []
-                for chunk in streamed.iter_raw():
-                    if clock.expired():
-                        raise self._core.overrun_error(request, budget)
-                    chunks.append(chunk)
-                if clock.expired():
-                    raise self._core.overrun_error(request, budget)
-            finally:
-                streamed.close()
+            return self._exchange(op, request, clock)
         except httpx.TimeoutException:
-            if clock.binding or clock.expired():  # the budget ran out, not one phase's own timeout
+            if clock is not None and (clock.binding or clock.expired()):  # the budget ran out, not one phase's own
+                assert budget is not None
                 raise self._core.overrun_error(request, budget) from None
             raise
         finally:
-            deadline.ATTEMPT.reset(token)
-        # Raw (still encoded) bytes: the new response decodes them as ``send`` would have.
-        return httpx.Response(
-            streamed.status_code,
-            headers=streamed.headers,
-            content=b"".join(chunks),
-            request=request,
-            extensions=streamed.extensions,
-        )
+            if token is not None:
+                deadline.ATTEMPT.reset(token)
+
+    def _exchange(self, op: _Operation, request: httpx.Request, clock: deadline.AttemptClock | None) -> _Answer:
+        started = time.monotonic()
+        streamed = self._http.send(request, auth=self._core.send_auth, stream=True)
+        check_clock = clock is not None and not self._deadline_below
+        try:
+            body = self._core.body_reader(op, streamed)
+            if streamed.is_stream_consumed:  # a transport that builds whole responses read it already
+                body.feed_decoded(streamed.content)
+            else:
+                for chunk in streamed.iter_raw():
+                    if check_clock and clock is not None and clock.expired():
+                        raise httpx.ReadTimeout("the attempt's time budget is spent", request=request)
+                    body.feed(chunk)
+                    if body.done:
+                        break
+            if check_clock and clock is not None and clock.expired():
+                raise httpx.ReadTimeout("the attempt's time budget is spent", request=request)
+        finally:
+            streamed.close()
+        return self._core.answer(op, request, streamed, body, started)
 
     def health(self) -> str:
         """The endpoint's liveness answer (``"Healthy"``); raises if it is down or refuses the key."""
         from bankmarketing_client._generated.inputs.api.default import service_health_check
 
-        response = self._send(self._core.health_operation())
+        response = self._core.health_response(self._send(self._core.health_operation()))
         return service_health_check.parse_response(client=self._generated, response=response).strip().strip('"')
 
     @functools.cached_property

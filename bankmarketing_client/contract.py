@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal, get_args
 
-from bankmarketing_client.errors import ConfigurationError, ModelError, UnexpectedResponseError
+from bankmarketing_client.errors import ConfigurationError, ModelError, UnexpectedResponseError, excerpt
 
 if TYPE_CHECKING:
     import numpy as np
@@ -226,14 +226,14 @@ def decode_results(body: bytes, *, status: int = 200, request_id: str | None = N
         payload: Any = json.loads(body)
         if isinstance(payload, str):  # the data family's double encoding
             payload = json.loads(payload)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than Python's parser goes
         raise UnexpectedResponseError(
             "the scoring answer is not JSON", status=status, request_id=request_id, body=body
         ) from None
     if isinstance(payload, Mapping):
         if "error" in payload:
             raise ModelError(
-                f"the scoring script reported an error: {payload['error']}",
+                f"the scoring script reported an error: {excerpt(str(payload['error']))}",
                 status=status,
                 request_id=request_id,
                 body=body,
@@ -254,7 +254,7 @@ def _label(value: Any) -> str:
         return value
     if isinstance(value, bool | int) and value in (0, 1):  # v1 swagger declared int64 labels
         return POSITIVE_LABEL if value else NEGATIVE_LABEL
-    raise ValueError(f"{value!r} is not a label")
+    raise ValueError(f"{excerpt(repr(value), 80)} is not a label")
 
 
 def _probability(value: Any) -> float:
@@ -263,7 +263,7 @@ def _probability(value: Any) -> float:
     elif isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 2:
         value = value[1]  # scikit-learn orders classes ("no", "yes")
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{value!r} is not a probability pair")
+        raise ValueError(f"{excerpt(repr(value), 80)} is not a probability pair")
     probability = float(value)
     if not (math.isfinite(probability) and 0.0 <= probability <= 1.0):
         raise ValueError(f"{probability!r} is not a probability")

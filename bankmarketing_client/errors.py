@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 BODY_EXCERPT_CHARS = 300
 #: What stands in for a secret (a key, a token, a URL's userinfo) wherever one would be shown.
@@ -48,12 +49,21 @@ class RecordValidationError(BankMarketingError, ValueError):
 
 
 def excerpt(body: str | bytes | None, limit: int = BODY_EXCERPT_CHARS) -> str:
-    """A short, printable excerpt of a response body for error messages."""
+    """A short, printable excerpt of a response body (or any text) for error messages.
+
+    Only the first ``8 x limit`` bytes or characters are looked at (whitespace runs are collapsed, so a few more
+    than ``limit`` are needed), never the whole body, which may be megabytes; an excerpt of a longer body ends
+    in ``…``. Control characters show as U+FFFD.
+    """
     if body is None:
         return ""
-    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    scan = 8 * limit
+    head = body[:scan]
+    text = head.decode("utf-8", "replace") if isinstance(head, bytes) else head
     text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    if len(text) > limit or len(body) > scan:
+        text = text[: limit - 1] + "…"
+    return "".join(c if c.isprintable() else "\ufffd" for c in text)  # no control character reaches a terminal
 
 
 class APIError(BankMarketingError):
@@ -133,6 +143,19 @@ class ServiceUnavailableError(APIError):
 
 class UnexpectedResponseError(APIError):
     """An answer this client does not understand (wrong shape, not JSON, unexpected status)."""
+
+
+class ResponseTooLargeError(UnexpectedResponseError):
+    """The endpoint's answer was larger than the client reads for this request (decoded, or as it said or sent).
+
+    Reading stopped at the cap (``limit`` bytes), so memory stayed bounded; the excerpt is the start of what came.
+    Not retried: the same request would bring the same flood. See :mod:`bankmarketing_client.answers` for the caps
+    and how to raise them.
+    """
+
+    def __init__(self, message: str, *, limit: int, **context: Any) -> None:
+        self.limit = limit
+        super().__init__(message, **context)
 
 
 class RunStopped(BankMarketingError):

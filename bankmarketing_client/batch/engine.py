@@ -2,7 +2,10 @@
 
 One request per chunk. Chunks are prepared (validated, JSON text built) only when a request slot is free, so
 memory holds at most ``concurrency`` requests in flight plus a bounded backlog of answered chunks waiting for an
-earlier, slower one: results always leave in input order.
+earlier, slower one: results always leave in input order. Each answer is read under the client's cap for its
+chunk (:class:`~bankmarketing_client.answers.AnswerLimits`: 1 MiB + 512 bytes per row by default), so answers in
+flight never hold more than ``concurrency`` caps, whatever an endpoint sends; an answer past its cap stops the run
+(it is not bisected: half the rows get half the cap).
 
 Every chunk goes through the client's core (:meth:`AsyncScoringClient.score_json`: the same auth, request ids,
 deadlines, status mapping and :class:`~bankmarketing_client.retry.RetryPolicy` as a typed call), with the more
@@ -26,7 +29,7 @@ from bankmarketing_client.batch.summary import RowCounts
 from bankmarketing_client.batch.tuner import Tuner
 from bankmarketing_client.batch.validation import CheckedChunk
 from bankmarketing_client.contract import Contract
-from bankmarketing_client.errors import APIError, ModelError, PayloadTooLargeError, RowError
+from bankmarketing_client.errors import APIError, ModelError, PayloadTooLargeError, RowError, excerpt
 from bankmarketing_client.retry import RetryPolicy
 
 if TYPE_CHECKING:
@@ -167,7 +170,7 @@ class Sender:
 
 
 def _reason(exc: Exception) -> str:
-    return " ".join(str(exc).split())[:500]
+    return excerpt(str(exc), 500)
 
 
 def assemble(prepared: InputChunk, answer: _Answer | None) -> ScoredChunk:

@@ -57,6 +57,7 @@ if TYPE_CHECKING:
 
     import pyarrow as pa
 
+    from bankmarketing_client.answers import AnswerLimits
     from bankmarketing_client.auth import Secret, TokenProvider
     from bankmarketing_client.client import AsyncScoringClient
     from bankmarketing_client.contract import Contract
@@ -425,6 +426,7 @@ async def score_file_async(
     deployment_column: str | None = None,
     limits: EndpointLimits | None = None,
     allow_insecure_http: bool = False,
+    answer_limits: AnswerLimits | None = None,
 ) -> BatchSummary:
     """As :func:`score_file`, inside a running event loop."""
     started = time.monotonic()
@@ -438,7 +440,14 @@ async def score_file_async(
     )
     tuner = Tuner(tuner_settings(batch_size, concurrency, limits))
     endpoint = EndpointSettings(
-        scoring_uri, api_key, contract, client, deployment, token_provider, allow_insecure_http=allow_insecure_http
+        scoring_uri,
+        api_key,
+        contract,
+        client,
+        deployment,
+        token_provider,
+        allow_insecure_http=allow_insecure_http,
+        answer_limits=answer_limits,
     )
     stopped: FailFast | None = None
     with _no_space_is_one_line(targets.output), output_lock(targets.output), output_lock(targets.errors):
@@ -481,9 +490,11 @@ def score_file(input: str | Path, output: str | Path, **kwargs: Any) -> BatchSum
     validation are not sent; their prediction is empty and the errors file (``errors=``, default
     ``<output stem>.errors.csv``) says row, field and reason. ``deployment="green"`` sends every row to that
     deployment; ``token_provider`` replaces the key (``aml_token``). ``limits`` (anything with a ``pending_limit``,
-    e.g. a discovered ``OnlineEndpointInfo``) starts the concurrency at Azure's 429 limit and never above. ``resume=True`` continues an interrupted run
-    (with the same columns). ``allow_insecure_http=True`` lets the key travel to a plain ``http://`` URI that is not
-    loopback (refused otherwise, before any row is sent). Keywords as :func:`score_file_async`.
+    e.g. a discovered ``OnlineEndpointInfo``) starts the concurrency at Azure's 429 limit and never above.
+    ``answer_limits`` caps each answer read (:class:`~bankmarketing_client.answers.AnswerLimits`; memory holds at
+    most one cap per request in flight). ``resume=True`` continues an interrupted run (with the same columns).
+    ``allow_insecure_http=True`` lets the key travel to a plain ``http://`` URI that is not loopback (refused
+    otherwise, before any row is sent). Keywords as :func:`score_file_async`.
     """
     return run_sync("score_file", lambda: score_file_async(input, output, **kwargs))
 

@@ -17,6 +17,7 @@ from bankmarketing_client.batch.tuner import Tuner
 from bankmarketing_client.errors import ConfigurationError
 
 if TYPE_CHECKING:
+    from bankmarketing_client.answers import AnswerLimits
     from bankmarketing_client.auth import Secret, TokenProvider
     from bankmarketing_client.client import AsyncScoringClient
     from bankmarketing_client.contract import Contract
@@ -29,7 +30,8 @@ class EndpointSettings:
     """The endpoint a run scores against, as the caller gave it: built into an :class:`AsyncScoringClient`
     unless ``client`` is given. ``contract`` is a family name (``inputs``, ...) or a :class:`Contract`;
     ``deployment`` sends every chunk to that deployment; ``token_provider`` replaces the key (``aml_token``);
-    ``allow_insecure_http`` lets the key travel to a plain ``http://`` URI that is not loopback (the client's rule)."""
+    ``allow_insecure_http`` lets the key travel to a plain ``http://`` URI that is not loopback (the client's rule);
+    ``answer_limits`` caps every answer read (default: the client's, sized from each chunk's rows)."""
 
     scoring_uri: str | None = None
     api_key: str | Secret | None = None
@@ -38,6 +40,7 @@ class EndpointSettings:
     deployment: str | None = None
     token_provider: TokenProvider | None = None
     allow_insecure_http: bool = False
+    answer_limits: AnswerLimits | None = None
 
 
 def run_sync(name: str, start: Callable[[], Coroutine[Any, Any, T]]) -> T:
@@ -55,8 +58,10 @@ async def connect(conn: EndpointSettings, proba: bool | None, tuner: Tuner) -> A
     from bankmarketing_client.retry import RetryPolicy
 
     owned = conn.client is None
-    if not owned and (conn.deployment or conn.token_provider):
-        raise ConfigurationError("a run given a client scores with that client's deployment and auth: set them there")
+    if not owned and (conn.deployment or conn.token_provider or conn.answer_limits):
+        raise ConfigurationError(
+            "a run given a client scores with that client's deployment, auth and answer limits: set them there"
+        )
     client = conn.client or AsyncScoringClient(
         conn.scoring_uri,
         conn.api_key,
@@ -70,6 +75,7 @@ async def connect(conn: EndpointSettings, proba: bool | None, tuner: Tuner) -> A
         timeouts=Timeouts(connect=10.0, read=120.0, total=None),
         # A manual concurrency above the tuner's own limit is the user's call: the client must not cap it.
         max_concurrency=max(tuner.settings.max_concurrency, tuner.settings.concurrency or 0),
+        answer_limits=conn.answer_limits,
     )
     try:
         contract = await client.detect_contract()

@@ -71,6 +71,13 @@ def register(subparsers: Any) -> None:
     score.add_argument("--proba", dest="proba", action="store_true", default=None, help="require probabilities")
     score.add_argument("--no-proba", dest="proba", action="store_false", help="labels only")
     score.add_argument("--allow-unknown-categories", action="store_true", help="send categories never seen in training")
+    score.add_argument(
+        "--max-answer-bytes",
+        type=positive_int,
+        metavar="N",
+        help="the most of one answer read, in bytes (default: 1 MiB + 512 bytes per record of the request); a "
+        "larger answer stops the run (progress saved); memory holds at most this times --concurrency",
+    )
     add_endpoint_options(score)
     score.add_argument(
         "--endpoint-settings",
@@ -108,12 +115,15 @@ def _with_settings_file(
 
 
 def run_score(args: argparse.Namespace) -> int:
+    from bankmarketing_client.answers import AnswerLimits
     from bankmarketing_client.batch.filerun import score_file_async
     from bankmarketing_client.batch.progress import Progress
     from bankmarketing_client.client import ENV_DEPLOYMENT
 
     if args.engine == "spark" and args.deployment_column is not None:
         raise ConfigurationError("--deployment-column does not work with --engine spark yet; drop it")
+    if args.engine == "spark" and args.max_answer_bytes is not None:
+        raise ConfigurationError("--max-answer-bytes does not work with --engine spark yet; drop it")
     check_spark_options(args)
     endpoint, limits = _with_settings_file(endpoint_options(args), args.endpoint_settings)
     if args.engine == "spark":
@@ -140,6 +150,7 @@ def run_score(args: argparse.Namespace) -> int:
         deployment_column=args.deployment_column,
         limits=limits,
         allow_insecure_http=endpoint.allow_insecure_http,
+        answer_limits=None if args.max_answer_bytes is None else AnswerLimits.fixed(args.max_answer_bytes),
     )
 
     async def main() -> Any:

@@ -6,10 +6,10 @@ code   name                 when
 0      EXIT_OK              the command did all it was asked
 1      EXIT_FAILED          it ran, but not everything succeeded: rows rejected or failed (``score``, see the
                             errors file), ``--fail-fast`` stopped at a bad row, the endpoint failed (no answer, or
-                            an error its retries could not get past; ``score`` saves its progress for
-                            ``--resume``), a published pipeline's run or a batch endpoint's job did not
-                            complete (or was still running when ``--run-timeout`` ended the wait), a local
-                            endpoint's process died
+                            an error its retries could not get past, an answer past its size cap; ``score``
+                            saves its progress for ``--resume``), a published pipeline's run or a batch
+                            endpoint's job did not complete (or was still running when ``--run-timeout`` ended
+                            the wait), a local endpoint's process died
 2      EXIT_USER_ERROR      a mistake to fix before running again: a bad option, file or setting (including a key
                             the endpoint refuses: 401/403, and a ``--deployment`` it does not know: a 404 to a
                             request naming one), a missing extra, an Azure management call that failed or

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bankmarketing_client.cli import positive_int
 from bankmarketing_client.cli.endpoint_options import add_endpoint_options, endpoint_options
 from bankmarketing_client.cli.exits import unknown_deployment_is_a_user_error
 from bankmarketing_client.contract import read_records_file
@@ -44,10 +45,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     predict.add_argument("--json", dest="json_path", type=Path, required=True, help="the records (JSON file)")
     predict.add_argument("--proba", action="store_true", help="also print P(yes) ('inputs' endpoints)")
     predict.add_argument("--raw-output", type=Path, help="write the endpoint's answer, byte for byte, here")
+    predict.add_argument(
+        "--max-answer-bytes",
+        type=positive_int,
+        metavar="N",
+        help="the most of one answer read, in bytes (default: 1 MiB + 512 bytes per record sent); a larger answer stops the call with an error, memory bounded",
+    )
     predict.set_defaults(handler=run_predict)
 
 
 def _client(args: argparse.Namespace) -> ScoringClient:
+    from bankmarketing_client.answers import AnswerLimits
     from bankmarketing_client.client import ScoringClient, Timeouts
     from bankmarketing_client.retry import RetryPolicy
 
@@ -63,6 +71,7 @@ def _client(args: argparse.Namespace) -> ScoringClient:
         allow_insecure_http=endpoint.allow_insecure_http,
         timeouts=Timeouts(total=args.timeout),
         retry=RetryPolicy(max_attempts=args.retries + 1, deadline=args.timeout),
+        answer_limits=AnswerLimits.fixed(cap) if (cap := getattr(args, "max_answer_bytes", None)) else None,
     )
 
 
