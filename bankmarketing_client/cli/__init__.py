@@ -68,6 +68,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.WARNING - 10 * min(args.verbose, 2),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if args.verbose == 0:
+        # azure-identity logs each failed sign-in as a WARNING line; the one-line error below carries its reason.
+        logging.getLogger("azure.identity").setLevel(logging.ERROR)
     try:
         code: int = args.handler(args)
     except BankMarketingError as exc:

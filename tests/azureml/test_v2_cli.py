@@ -22,7 +22,7 @@ from arm_standin import (
     ArmStandin,
     online_endpoint,
 )
-from netaudit import PlainListener
+from netaudit import PlainListener, audit_command, read_events
 
 from bankmarketing_client.cli import main
 from bankmarketing_client.local.endpoint import LocalEndpoint
@@ -288,3 +288,57 @@ def test_a_plain_http_cloud_is_refused_before_signing_in(
     )
     assert listener.received == []
     assert arm_standin.requests == []
+
+
+# -- a service principal in the environment, and no --auth ---------------------------------------------------
+
+SP_HINT = (
+    "bankmarketing-client: error: az login cannot sign in (Azure CLI not found on path), but a service principal is "
+    "configured in AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET: sign in with it with --auth "
+    "service-principal (make_credential('service-principal') in Python)\n"
+)
+
+
+@pytest.mark.parametrize("command", ["discover", "logs"])
+def test_a_configured_service_principal_is_named_when_az_login_cannot_sign_in(
+    command: str, sp_environment: None, tmp_path: Path
+) -> None:
+    """The default ``--auth cli`` on a machine without the Azure CLI, the real azure-identity underneath: one line
+    naming the service principal the environment holds and the option that uses it (no azure.identity warning line
+    before it), and it fails before any name lookup or connection (``tests/netaudit.py`` records none)."""
+    (tmp_path / "config.json").write_text(
+        json.dumps({"subscription_id": "s", "resource_group": "r", "workspace_name": "w"})
+    )
+    no_az = tmp_path / "bin"
+    no_az.mkdir()
+    log = tmp_path / "net.log"
+    argv = [*MANAGEMENT_COMMANDS[command], "--config", str(tmp_path / "config.json")]
+    done = subprocess.run(
+        audit_command(log, "bankmarketing_client.cli", *argv),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PATH": str(no_az)},  # no `az` to be found, as on a build agent with only a principal
+        cwd=tmp_path,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert done.stderr == SP_HINT
+    assert CLIENT_SECRET not in done.stdout + done.stderr
+    assert read_events(log) == []
+
+
+def test_without_a_service_principal_the_cli_credentials_own_error_stands(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from azure.identity import AzureCliCredential, CredentialUnavailableError
+
+    from bankmarketing_client.azureml.v2.workspace import make_credential
+
+    for name in ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    credential = make_credential("cli")
+    assert isinstance(credential, AzureCliCredential)
+    with pytest.raises(CredentialUnavailableError, match="Azure CLI not found on path"):
+        credential.get_token("https://management.azure.com/.default")

@@ -21,7 +21,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
-from bankmarketing_client.azureml.workspace import WorkspaceRef, service_principal_from_env
+from bankmarketing_client.azureml.workspace import (
+    SP_CLIENT_ID_ENV,
+    SP_SECRET_ENV,
+    SP_TENANT_ENV,
+    WorkspaceRef,
+    service_principal_from_env,
+)
 from bankmarketing_client.errors import ConfigurationError
 from bankmarketing_client.urls import describe_url
 
@@ -97,6 +103,54 @@ class CustomCloud:
         }
 
 
+class _CliWithServicePrincipalHint:
+    """``az login``'s credential, saying what to do instead when it cannot sign in (no Azure CLI on the path, no
+    ``az login``) while a service principal is configured in ``AZURE_CLIENT_ID``/``AZURE_TENANT_ID``/
+    ``AZURE_CLIENT_SECRET``: the user meant that one, and ``--auth cli`` is only the default. Its failure is a
+    :class:`ConfigurationError` (one line, exit 2) carrying azure-identity's reason; otherwise it is the CLI
+    credential itself."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def _refused(self, exc: Exception) -> ConfigurationError:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return ConfigurationError(
+            f"az login cannot sign in ({reason}), but a service principal is configured in {SP_CLIENT_ID_ENV}, "
+            f"{SP_TENANT_ENV} and {SP_SECRET_ENV}: sign in with it with --auth service-principal "
+            "(make_credential('service-principal') in Python)"
+        )
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        from azure.core.exceptions import ClientAuthenticationError
+
+        try:
+            return self._inner.get_token(*scopes, **kwargs)
+        except ClientAuthenticationError as exc:
+            raise self._refused(exc) from None
+
+    def get_token_info(self, *scopes: str, **kwargs: Any) -> Any:
+        from azure.core.exceptions import ClientAuthenticationError
+
+        try:
+            return self._inner.get_token_info(*scopes, **kwargs)
+        except ClientAuthenticationError as exc:
+            raise self._refused(exc) from None
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def __enter__(self) -> _CliWithServicePrincipalHint:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _service_principal_configured() -> bool:
+    return all(os.environ.get(name) for name in (SP_TENANT_ENV, SP_CLIENT_ID_ENV, SP_SECRET_ENV))
+
+
 def make_credential(
     kind: CredentialKind = "default",
     *,
@@ -108,7 +162,9 @@ def make_credential(
     """An azure-identity credential; no token is fetched until the first call.
 
     ``default`` is ``DefaultAzureCredential`` (environment, managed identity, ``az login``, ...); ``cli`` reuses
-    ``az login`` only; ``interactive`` opens a browser at the first call; ``service-principal`` reads ``AZURE_TENANT_ID``, ``AZURE_CLIENT_ID`` and
+    ``az login`` only (when it cannot sign in while a service principal is configured in the environment, its
+    error is a one-line :class:`ConfigurationError` naming ``service-principal``); ``interactive`` opens a browser
+    at the first call; ``service-principal`` reads ``AZURE_TENANT_ID``, ``AZURE_CLIENT_ID`` and
     ``AZURE_CLIENT_SECRET`` from the environment, so the secret never appears on a command line. ``authority``
     (default ``$AZURE_AUTHORITY_HOST``) names a non-public Entra ID; ``disable_instance_discovery`` skips MSAL's
     authority validation, for an authority it cannot validate (Azure Stack, a test stand-in).
@@ -130,7 +186,10 @@ def make_credential(
     if kind == "cli":
         from azure.identity import AzureCliCredential
 
-        return AzureCliCredential(tenant_id=tenant_id or "")
+        cli = AzureCliCredential(tenant_id=tenant_id or "")
+        if _service_principal_configured():
+            return _CliWithServicePrincipalHint(cli)
+        return cli
     if kind == "interactive":
         from azure.identity import InteractiveBrowserCredential
 
