@@ -79,6 +79,7 @@ from bankmarketing_client.errors import (
 )
 from bankmarketing_client.retry import (
     MODEL_STATUS_HEADER,
+    RUN_FAILED_HEADER,
     RetryableError,
     RetryPolicy,
     overrun_error,
@@ -318,7 +319,7 @@ class _ClientCore:
         self, records: Records, *, contract: Contract, proba: bool, start_row: int
     ) -> tuple[_Operation, int]:
         """Validate (nothing is sent if a row is bad), build and encode the body; also the row count."""
-        from bankmarketing_client.features import encode_records, validate_records
+        from bankmarketing_client.features import validate_records
 
         method: Method = "predict_proba" if proba else "predict"
         contract.check_method(method)
@@ -328,7 +329,7 @@ class _ClientCore:
         )
         if not validated:
             raise ConfigurationError("no records to score")
-        body = contract.body_bytes(encode_records(validated), method=method)
+        body = contract.body_bytes(contract.encode_records(validated), method=method, rows=len(validated))
         return _Operation("POST", self._scoring_url, content=body), len(validated)
 
     def policy(self, op: _Operation) -> RetryPolicy:
@@ -446,9 +447,18 @@ class _ClientCore:
         if status == 424:
             model_status = headers.get(MODEL_STATUS_HEADER, "?")
             reason = headers.get("ms-azureml-model-error-reason", "no reason given")
+            if headers.get(RUN_FAILED_HEADER, "").strip().lower() == "true":
+                message = f"the scoring script failed on this input (container status {model_status}: {reason})"
+                return ModelError(message + "; the detail is only in the deployment's log", **common)
+            if model_status.startswith("4"):
+                return ModelError(
+                    f"the scoring container refused the request (container status {model_status}: {reason})", **common
+                )
             return ModelError(f"the model failed (container status {model_status}: {reason})", **common)
         if status == 429:
             return RateLimitedError("too many requests pending at the endpoint", **common)
+        if status == 500 and headers.get(RUN_FAILED_HEADER, "").strip().lower() == "true":
+            return ModelError("the scoring script failed on this input; the detail is only in its log", **common)
         if status == 500:
             return ModelError("the scoring container failed", **common)
         if status in (502, 503, 504):
@@ -533,10 +543,10 @@ class _ClientCore:
         return _Operation("POST", self.url(path), content=content)
 
     def columns_operation(
-        self, records_json: bytes, *, contract: Contract, proba: bool, retry: RetryPolicy | None
+        self, records_json: bytes, rows: int, *, contract: Contract, proba: bool, retry: RetryPolicy | None
     ) -> _Operation:
         method: Method = "predict_proba" if proba else "predict"
-        body = contract.body_bytes(records_json, method=method)
+        body = contract.body_bytes(records_json, method=method, rows=rows)
         return _Operation("POST", self._scoring_url, content=body, retry=retry)
 
     def columns_result(self, op: _Operation, response: httpx.Response, expected: int, *, proba: bool) -> ColumnScores:
@@ -737,7 +747,7 @@ class AsyncScoringClient(_ClientFace[httpx.AsyncClient]):
         :func:`~bankmarketing_client.contract.decode_scores`, the same rules as :meth:`score`.
         """
         contract = await self.detect_contract()
-        op = self._core.columns_operation(records_json, contract=contract, proba=proba, retry=retry)
+        op = self._core.columns_operation(records_json, rows, contract=contract, proba=proba, retry=retry)
         return self._core.columns_result(op, await self._send(op), rows, proba=proba)
 
     async def request(self, payload: object, *, path: str = "score") -> RawResponse:

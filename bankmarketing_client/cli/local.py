@@ -14,6 +14,7 @@ from typing import Any
 
 from bankmarketing_client.cli import positive_int
 from bankmarketing_client.cli.exits import EXIT_FAILED
+from bankmarketing_client.contracts import served_locally
 from bankmarketing_client.errors import ConfigurationError
 
 # No aiohttp in these: --help works without the 'local' extra.
@@ -35,7 +36,7 @@ def register(subparsers: Any) -> None:
     serve = commands.add_parser("serve", help="run the local endpoint until Ctrl-C or SIGTERM")
     serve.add_argument("--host", default="127.0.0.1", help="loopback address to listen on (default: 127.0.0.1)")
     serve.add_argument("--port", type=_port, default=0, help="port of the front (default: a free one)")
-    serve.add_argument("--contract", choices=("inputs", "data"), default="inputs")
+    serve.add_argument("--contract", choices=served_locally(), default="inputs", help="the family to serve")
     serve.add_argument("--primary-key", help="default: generated, shown once on stdout")
     serve.add_argument("--secondary-key", help="default: generated")
     limits = DEFAULT_LIMITS
