@@ -229,7 +229,10 @@ def prepare(environment: Environment) -> Prepared:
     """Resolve target and contract, and build every body. Raises BankMarketingError with a clear message."""
     options = _options(environment)
     target = resolve_target(environment.host, options.scoring_uri)
-    contract = detect_family(target) if options.contract == "auto" else Contract.of(options.contract)
+    deployment = options.deployment or None
+    contract = (
+        detect_family(target, deployment=deployment) if options.contract == "auto" else Contract.of(options.contract)
+    )
     family = contract.family
     if contract == Contract.of(family):  # the name says it all: it travels to the workers with the spawn message
         options.contract = family

@@ -53,9 +53,10 @@ def resolve_target(host: str | None, scoring_uri: str | None) -> EndpointURLs:
     return endpoint_urls(given, what="the target")
 
 
-def detect_family(target: EndpointURLs, *, timeout: float = 10.0) -> Contract:
+def detect_family(target: EndpointURLs, *, timeout: float = 10.0, deployment: str | None = None) -> Contract:
     """The contract the endpoint's own swagger declares (its family, and what the family reads there), read as the
-    client reads it.
+    client reads it: from ``deployment``'s swagger when one is named (an MLflow deployment's says whether it
+    answers probabilities).
 
     The project's sync client (it works under gevent) fetches the swagger beside the scoring route and detects
     the family, so the load test and the client cannot disagree about an endpoint. One attempt, no key: Azure
@@ -70,6 +71,7 @@ def detect_family(target: EndpointURLs, *, timeout: float = 10.0) -> Contract:
         timeouts=Timeouts(connect=timeout, read=timeout, total=timeout),
         retry=RetryPolicy(max_attempts=1, deadline=timeout),
         use_env=False,  # no key from the environment: the swagger needs none, and none should travel
+        deployment=deployment,
     )
     with client:
         try:
