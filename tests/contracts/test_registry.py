@@ -140,3 +140,12 @@ def test_names_are_checked_when_registering(registered: Family) -> None:
     odd = type("Odd", (Rows,), {"name": "Odd_Name"})
     with pytest.raises(ValueError, match="lower case"):
         contracts.register(odd())
+
+
+def test_the_contract_table_lists_every_shape_of_every_family() -> None:
+    table = (ROOT / "docs" / "contracts.md").read_text(encoding="utf-8")
+    rows = [line for line in table.splitlines() if line.startswith("| v")]
+    for family in contracts.families():
+        for shape in family.shapes:
+            assert any(row.startswith(f"| {shape} |") and f"| `{family.name}` |" in row for row in rows), shape
+    assert len(rows) == 8
