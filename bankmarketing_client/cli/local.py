@@ -74,7 +74,9 @@ def register(subparsers: Any) -> None:
         help=(
             "a deployment, each its own container; repeat for several (default: one, 'blue'). MODEL is 'default' "
             "(the model in service) or 'balanced' (class-weighted); 'green' gets 'balanced' unless told, any other "
-            "name 'default'. SETTINGs override the limits above for this deployment: " + ", ".join(DEPLOYMENT_FIELDS)
+            "name 'default'. SETTINGs override the limits above for this deployment: "
+            + ", ".join(DEPLOYMENT_FIELDS)
+            + "; answers=probabilities makes an mlflow deployment's model predict probabilities"
         ),
     )
     serve.add_argument(
@@ -229,7 +231,8 @@ def _serve(args: argparse.Namespace) -> int:
         for deployment in endpoint.routing.deployments:
             mirrored = endpoint.routing.mirrored.get(deployment.name)
             share = f"mirror {mirrored} %" if mirrored else f"traffic {live[deployment.name]} %"
-            print(f"deployment:  {deployment.name} (model {deployment.model}, {share})")
+            answers = "" if deployment.answers == "labels" else f", answers {deployment.answers}"
+            print(f"deployment:  {deployment.name} (model {deployment.model}{answers}, {share})")
         renew_at = float("inf")
         if endpoint.auth_mode == "aml_token":
             token = endpoint.get_token()
