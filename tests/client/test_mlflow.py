@@ -161,3 +161,15 @@ def test_the_swagger_the_endpoint_serves_is_the_committed_snapshot(endpoint_mlfl
     for version, params in ((2, None), (3, {"version": "3"})):
         served = httpx.get(endpoint_mlflow.swagger_uri, params=params, timeout=30).json()
         assert served == json.loads(Path(snapshot_path("mlflow", version)).read_text()), version
+
+
+def test_the_containers_own_500_is_the_same_model_error_without_the_front(endpoint_mlflow: LocalEndpoint) -> None:
+    """Straight to the container (as a local container or a proxy without Azure's 424 would answer)."""
+    missing_column = {"input_data": {"columns": ["age"], "index": [0], "data": [[41]]}}
+    with (
+        ScoringClient(endpoint_mlflow.container_url + "/score", "no-key-needed") as client,
+        pytest.raises(ModelError) as caught,
+    ):
+        client.request(missing_column)
+    assert caught.value.status == 500
+    assert str(caught.value).startswith("the scoring script failed on this input; the detail is only in its log")
