@@ -88,6 +88,7 @@ from bankmarketing_client.errors import (
 )
 from bankmarketing_client.retry import (
     MODEL_STATUS_HEADER,
+    RUN_FAILED_HEADER,
     RetryableError,
     RetryPolicy,
     overrun_error,
@@ -352,7 +353,7 @@ class _ClientCore:
         self, records: Records, *, contract: Contract, proba: bool, start_row: int
     ) -> tuple[_Operation, int]:
         """Validate (nothing is sent if a row is bad), build and encode the body; also the row count."""
-        from bankmarketing_client.features import encode_records, validate_records
+        from bankmarketing_client.features import validate_records
 
         method: Method = "predict_proba" if proba else "predict"
         contract.check_method(method)
@@ -362,7 +363,7 @@ class _ClientCore:
         )
         if not validated:
             raise ConfigurationError("no records to score")
-        body = contract.body_bytes(encode_records(validated), method=method)
+        body = contract.body_bytes(contract.encode_records(validated), method=method, rows=len(validated))
         limit = self.answer_limits.for_records(len(validated))
         return _Operation("POST", self._scoring_url, limit, content=body), len(validated)
 
@@ -510,9 +511,18 @@ class _ClientCore:
         if status == 424:
             model_status = headers.get(MODEL_STATUS_HEADER, "?")
             reason = headers.get("ms-azureml-model-error-reason", "no reason given")
+            if headers.get(RUN_FAILED_HEADER, "").strip().lower() == "true":
+                message = f"the scoring script failed on this input (container status {model_status}: {reason})"
+                return ModelError(message + "; the detail is only in the deployment's log", **common)
+            if model_status.startswith("4"):
+                return ModelError(
+                    f"the scoring container refused the request (container status {model_status}: {reason})", **common
+                )
             return ModelError(f"the model failed (container status {model_status}: {reason})", **common)
         if status == 429:
             return RateLimitedError("too many requests pending at the endpoint", **common)
+        if status == 500 and headers.get(RUN_FAILED_HEADER, "").strip().lower() == "true":
+            return ModelError("the scoring script failed on this input; the detail is only in its log", **common)
         if status == 500:
             return ModelError("the scoring container failed", **common)
         if status in (502, 503, 504):
@@ -608,7 +618,7 @@ class _ClientCore:
         self, records_json: bytes, rows: int, *, contract: Contract, proba: bool, retry: RetryPolicy | None
     ) -> _Operation:
         method: Method = "predict_proba" if proba else "predict"
-        body = contract.body_bytes(records_json, method=method)
+        body = contract.body_bytes(records_json, method=method, rows=rows)
         limit = self.answer_limits.for_records(rows)
         return _Operation("POST", self._scoring_url, limit, content=body, retry=retry)
 

@@ -1,11 +1,14 @@
-"""The request/response contracts of Azure ML bank-marketing endpoints (FIELD-NOTES section 1).
+"""The request/response contracts of Azure ML bank-marketing endpoints (FIELD-NOTES sections 1 and 10).
 
-Three shapes of request body exist in the wild, told apart by the endpoint's own swagger:
+Four families of request body exist in the wild, told apart by the endpoint's own swagger; each is described once,
+in its module of :mod:`bankmarketing_client.contracts` (the registry), and :class:`Contract` is one endpoint's:
 
 * ``inputs`` (2022-): ``{"Inputs": {"data": [...]}, "GlobalParameters": {"method": "predict"}}``; offers
   ``predict_proba``; answers ``{"Results": [...]}``.
 * ``data`` (2020-2021): ``{"data": [...]}``; answers a *double-encoded* ``"{\\"result\\": [...]}"``.
 * ``data-method`` (late 2021): as ``data`` plus ``"method": "predict"``.
+* ``mlflow`` (Azure ML v2 no-code MLflow deployments): ``{"input_data": {"columns", "index", "data"}}``; answers a
+  bare list of labels, or of ``[p_no, p_yes]`` pairs when the deployment's model predicts probabilities.
 
 Decoding does not trust the family (or the swagger's ``ServiceOutput``, which is wrong for the ``data``
 family): whatever was sent, a JSON string holding JSON is unwrapped, ``Results``/``result`` are both
@@ -24,7 +27,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Literal, get_args
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from bankmarketing_client.errors import ConfigurationError, ModelError, UnexpectedResponseError, excerpt
 
@@ -32,9 +35,12 @@ if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
 
-ContractFamily = Literal["inputs", "data", "data-method"]
+    from bankmarketing_client.contracts import Family, RecordLayout
+    from bankmarketing_client.features import BankMarketingRecord
+
+#: A contract family's name: one of :func:`bankmarketing_client.contracts.names` (``inputs``, ``data``, ...).
+ContractFamily = str
 Method = Literal["predict", "predict_proba"]
-CONTRACT_FAMILIES: Final[tuple[str, ...]] = get_args(ContractFamily)
 #: The label the model gives a client who subscribed; the other class is "no".
 POSITIVE_LABEL: Final = "yes"
 NEGATIVE_LABEL: Final = "no"
@@ -67,52 +73,85 @@ class Prediction:
 
 @dataclass(frozen=True, slots=True)
 class Contract:
-    """One contract family: how to build a body and whether ``predict_proba`` is on offer."""
+    """One endpoint's contract: its family (from :mod:`bankmarketing_client.contracts`) and what its swagger said.
+
+    ``probabilities``: the deployment answers ``predict_proba``'s pairs whatever is asked (an MLflow model saved
+    with ``predict_fn: predict_proba``). ``columns``: the endpoint's column order, for families that send rows.
+    """
 
     family: ContractFamily
+    probabilities: bool = False
+    columns: tuple[str, ...] | None = None
 
     @classmethod
     def of(cls, family: str) -> Contract:
-        """The contract named ``family`` (``inputs``, ``data``, ``data-method``), or ConfigurationError."""
-        normalised = family.strip().lower().replace("_", "-")
-        if normalised not in CONTRACT_FAMILIES:
-            raise ConfigurationError(f"unknown contract {family!r}; expected one of {', '.join(CONTRACT_FAMILIES)}")
-        return cls(normalised)  # type: ignore[arg-type]
+        """The contract named ``family`` (one of the registry's names), or ConfigurationError."""
+        from bankmarketing_client import contracts
+
+        return cls(contracts.get(family).name)
+
+    @property
+    def spec(self) -> Family:
+        """The family's description in the registry."""
+        from bankmarketing_client import contracts
+
+        return contracts.get(self.family)
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return {"probabilities": self.probabilities, "columns": self.columns}
 
     @property
     def supports_proba(self) -> bool:
-        """Only the ``inputs`` family carries a method Azure's scripts honour for probabilities."""
-        return self.family == "inputs"
+        """Whether the endpoint offers probabilities (the family decides, from what its swagger said)."""
+        return self.spec.offers_proba(self.options)
+
+    @property
+    def record_layout(self) -> RecordLayout:
+        """How records travel in this family's bodies: JSON objects, or rows of values in :attr:`column_order`."""
+        return self.spec.record_layout
+
+    @property
+    def column_order(self) -> tuple[str, ...]:
+        """The order of a row's values (the endpoint's for row families, the swagger's record order otherwise)."""
+        if self.columns:
+            return self.columns
+        from bankmarketing_client.data import FEATURE_COLUMNS
+
+        return tuple(FEATURE_COLUMNS)
 
     def check_method(self, method: Method) -> None:
         """ConfigurationError unless this contract offers ``method`` (checked before anything is validated or sent)."""
         if method != "predict" and not self.supports_proba:
-            raise ConfigurationError(
-                f"the {self.family!r} contract only predicts labels; predict_proba needs an 'inputs' endpoint"
-            )
+            raise ConfigurationError(f"the {self.family!r} contract only predicts labels; {self.spec.proba_hint()}")
 
     def build_body(self, records: Sequence[Mapping[str, Any]], *, method: Method = "predict") -> dict[str, Any]:
         """The JSON body for ``records`` (already validated, wire names) and ``method``."""
         self.check_method(method)
-        rows = list(records)
-        if self.family == "inputs":
-            return {"Inputs": {"data": rows}, "GlobalParameters": {"method": method}}
-        if self.family == "data-method":
-            return {"data": rows, "method": method}
-        return {"data": rows}
+        return self.spec.build_body(list(records), method, self.options)
 
-    def body_bytes(self, records_json: bytes, *, method: Method = "predict") -> bytes:
-        """The same body as :meth:`build_body`, around records already serialised as a JSON array.
+    def encode_records(self, records: Sequence[BankMarketingRecord]) -> bytes:
+        """Validated records as the one JSON array this family's body holds (objects, or rows in column order)."""
+        from bankmarketing_client.features import encode_records, encode_rows
+
+        if self.record_layout == "row":
+            return encode_rows(records, self.column_order)
+        return encode_records(records)
+
+    def body_bytes(self, records_json: bytes, *, method: Method = "predict", rows: int | None = None) -> bytes:
+        """The same body as :meth:`build_body`, around ``rows`` records already serialised as a JSON array in
+        :attr:`record_layout` (:meth:`encode_records`, or batch's columnar encoder).
 
         The client serialises validated records straight to JSON bytes (pydantic, in Rust) and splices them in
-        here, which saves building and re-encoding Python dicts on every request.
+        here, which saves building and re-encoding Python dicts on every request. A row family needs ``rows``
+        (its body carries an index).
         """
         self.check_method(method)
-        if self.family == "inputs":
-            return b'{"Inputs":{"data":%s},"GlobalParameters":{"method":"%s"}}' % (records_json, method.encode())
-        if self.family == "data-method":
-            return b'{"data":%s,"method":"%s"}' % (records_json, method.encode())
-        return b'{"data":%s}' % records_json
+        if rows is None:
+            if self.record_layout == "row":
+                raise ValueError(f"the {self.family!r} body needs the number of rows")
+            rows = 0
+        return self.spec.body_bytes(records_json, rows, method, self.options)
 
 
 def encode(body: object) -> bytes:
@@ -127,23 +166,25 @@ def encode(body: object) -> bytes:
 
 
 def records_from_document(document: Any, source: str) -> list[dict[str, Any]]:
-    """The records in any JSON shape Azure users keep: a bare list, a ``data`` body or an ``Inputs`` body.
+    """The records in any JSON shape Azure users keep: a bare list, or a body of any registered family
+    (``{"data": ...}``, ``{"Inputs": {"data": ...}}``, MLflow's ``{"input_data": {"columns", "data"}}``).
 
     Only the shape is checked (a list of objects, not empty); the values are the validator's business, so a
     load test can still send a deliberately odd record. ``source`` names the document in messages.
     """
+    from bankmarketing_client import contracts
+
     records: Any = document
     if isinstance(document, Mapping):
-        if isinstance(document.get("Inputs"), Mapping):
-            records = document["Inputs"].get("data")
-        elif "data" in document:
-            records = document["data"]
-        else:
+        found = [r for family in contracts.families() if (r := family.records_in(document)) is not None]
+        if not found:
             keys = ", ".join(map(str, document)) or "none"
+            shapes = ", ".join(dict.fromkeys(".".join(f.records_member) for f in contracts.families()))
             raise ConfigurationError(
-                f'{source} has no "data" or "Inputs" member (keys: {keys}); expected a list of records, '
-                '{"data": [records]} or {"Inputs": {"data": [records]}}'
+                f"{source} has no member that holds records ({shapes}; keys: {keys}); expected a list of records "
+                'or a body such as {"data": [records]} or {"Inputs": {"data": [records]}}'
             )
+        records = found[0]
     if not isinstance(records, list):
         raise ConfigurationError(f"{source}: the records must be a JSON list, not {type(records).__name__}")
     if not records:
@@ -203,18 +244,33 @@ def _score_request_schema(spec: Mapping[str, Any]) -> Mapping[str, Any]:
     raise ConfigurationError("the swagger's POST /score has no request body schema; set the contract explicitly")
 
 
+def _score_answer_schema(spec: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The 200 answer's schema of POST /score (Swagger 2.0 or OpenAPI 3.x), ``{}`` if none is declared."""
+    paths = spec.get("paths")
+    operation = paths.get("/score", {}).get("post") if isinstance(paths, Mapping) else None
+    answer = (operation.get("responses") or {}).get("200") if isinstance(operation, Mapping) else None
+    if not isinstance(answer, Mapping):
+        return {}
+    if "schema" in answer:
+        return resolve_ref(spec, answer["schema"])
+    for media in (answer.get("content") or {}).values():
+        if isinstance(media, Mapping) and "schema" in media:
+            return resolve_ref(spec, media["schema"])
+    return {}
+
+
 def detect_contract(spec: Mapping[str, Any]) -> Contract:
-    """The contract family a swagger (2.0, or OpenAPI 3.x from ``?version=3``) describes."""
+    """The contract a swagger (2.0, or OpenAPI 3.x from ``?version=3``) describes: the registry's families each
+    say whether it is theirs."""
+    from bankmarketing_client import contracts
+
     schema = _score_request_schema(spec)
     properties = schema.get("properties")
     if not isinstance(properties, Mapping):
         raise ConfigurationError("the swagger's scoring input has no properties; set the contract explicitly")
-    if "Inputs" in properties:
-        return Contract("inputs")
-    if "data" in properties:
-        return Contract("data-method" if "method" in properties else "data")
-    names = ", ".join(sorted(map(str, properties))) or "none"
-    raise ConfigurationError(f"unknown scoring input (properties: {names}); set the contract explicitly")
+    properties = {name: resolve_ref(spec, value) for name, value in properties.items()}
+    family, options = contracts.recognise(properties, schema, _score_answer_schema(spec))
+    return Contract(family.name, bool(options.get("probabilities")), options.get("columns"))
 
 
 # -- decoding ------------------------------------------------------------------------------------------------
@@ -252,6 +308,8 @@ def decode_results(body: bytes, *, status: int = 200, request_id: str | None = N
 def _label(value: Any) -> str:
     if isinstance(value, str):
         return value
+    if isinstance(value, list) and len(value) == 2:  # a deployment that answers probabilities (MLflow's predict_fn)
+        return label_of(_probability(value))
     if isinstance(value, bool | int) and value in (0, 1):  # v1 swagger declared int64 labels
         return POSITIVE_LABEL if value else NEGATIVE_LABEL
     raise ValueError(f"{excerpt(repr(value), 80)} is not a label")

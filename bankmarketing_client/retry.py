@@ -60,6 +60,8 @@ logger = logging.getLogger("bankmarketing_client.retry")
 RETRYABLE_STATUSES: Final = frozenset({408, 429, 502, 503, 504})
 #: Header Azure's front adds to a 424: the status the container answered.
 MODEL_STATUS_HEADER: Final = "ms-azureml-model-error-statuscode"
+#: Header the inference server sets when ``run()`` raised: the script failed on this input (deterministic).
+RUN_FAILED_HEADER: Final = "x-ms-run-function-failed"
 
 #: Told about every retry, before its wait: the error being retried and the seconds about to be waited.
 RetryHook = Callable[[APIError, float], None]

@@ -73,11 +73,16 @@ def _run_check(argv: Sequence[str]) -> int:
 
 
 def _run_snapshot(argv: Sequence[str]) -> int:
+    from codegen.project import families
     from codegen.snapshot import snapshot_endpoint, snapshot_local
 
     parser = argparse.ArgumentParser(prog="python -m codegen snapshot")
     parser.add_argument("--url", help="snapshot this live endpoint instead of starting the local one")
-    parser.add_argument("--contract", choices=("inputs", "data"), help="with --url: which family it serves")
+    parser.add_argument(
+        "--contract",
+        choices=families(),
+        help="with --url: which family it serves; without: snapshot only this family's local endpoint",
+    )
     parser.add_argument("--api-key-env", help="with --url: environment variable holding the key")
     args = parser.parse_args(argv)
     if args.url:
@@ -85,7 +90,7 @@ def _run_snapshot(argv: Sequence[str]) -> int:
             parser.error("--url needs --contract")
         written = snapshot_endpoint(args.url, args.contract, api_key_env=args.api_key_env)
     else:
-        written = snapshot_local()
+        written = snapshot_local([args.contract] if args.contract else None)
     for path in written:
         print(f"wrote {path}")
     return 0

@@ -18,7 +18,7 @@ from typing import Any
 
 from codegen.convert import swagger2_to_openapi3
 from codegen.errors import CodegenError
-from codegen.overlay import apply_overlay, record_schema
+from codegen.overlay import apply_overlay, has_record, record_schema
 from codegen.record_model import render_record_module
 
 CONFIG = Path(__file__).with_name("config.yaml")
@@ -104,21 +104,23 @@ def generate_package(spec: dict[str, Any], output: Path, *, source: str = "a swa
             ],
             cwd=work,
         )
-        (package / RECORD_MODULE).write_text(render_record_module(record_schema(spec), source=source), encoding="utf-8")
-        _run(
-            [
-                _tool("ruff"),
-                "format",
-                "--isolated",
-                "--no-cache",
-                "--line-length",
-                LINE_LENGTH,
-                "--target-version",
-                "py311",
-                RECORD_MODULE,
-            ],
-            cwd=package,
-        )
+        if has_record(spec):  # a family that sends rows declares no record to type
+            record_module = render_record_module(record_schema(spec), source=source)
+            (package / RECORD_MODULE).write_text(record_module, encoding="utf-8")
+            _run(
+                [
+                    _tool("ruff"),
+                    "format",
+                    "--isolated",
+                    "--no-cache",
+                    "--line-length",
+                    LINE_LENGTH,
+                    "--target-version",
+                    "py311",
+                    RECORD_MODULE,
+                ],
+                cwd=package,
+            )
         shutil.rmtree(package / ".ruff_cache", ignore_errors=True)
         shutil.move(str(spec_path), package / SPEC_FILE)
         if output.exists():

@@ -3,8 +3,11 @@
 * Record properties get ``enum`` (categories seen in the data), ``minimum``/``maximum`` (see
   :mod:`codegen.domain`) and a description; ``pdays`` documents its 999 sentinel. This part is derived from
   the data once and committed (``codegen/specs/features-overlay.json``), so generation needs no dataset.
-* ``/score``'s 200 response gets its real type: the **data** family answers a JSON string that itself holds
-  JSON (double-encoded), the **inputs** family answers ``{"Results": [...]}`` of any JSON values.
+* ``/score``'s 200 response gets its real type, as the family's codegen settings in the contract registry say: the
+  **data** family answers a JSON string that itself holds JSON (double-encoded), the **inputs** family answers
+  ``{"Results": [...]}`` of any JSON values, the **mlflow** family a bare list (labels, or probability pairs).
+* A frame in pandas' split orientation (**mlflow**) gets its real shape: ``data`` is rows (arrays of values),
+  ``index`` integers, ``columns`` the names the swagger's example lists, in its order.
 * The health check ``GET /`` answers ``text/plain`` (``Healthy``), not JSON.
 * Error responses (``default``) are declared ``text/plain``: the container, Azure's front and gunicorn answer
   401/408/424/429/500/502 with JSON, plain text or HTML, so the client must not be generated to parse JSON.
@@ -15,14 +18,15 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 
 from bankmarketing_client.contract import detect_contract, resolve_ref
+from bankmarketing_client.contracts import CodegenSettings, Family
+from bankmarketing_client.contracts import get as get_family
 from bankmarketing_client.errors import ConfigurationError
 from codegen.domain import SENTINELS, Domain
 from codegen.errors import CodegenError
 
-Family = Literal["inputs", "data"]
 JSONDict = dict[str, Any]
 
 
@@ -36,28 +40,60 @@ def service_input(doc: Mapping[str, Any]) -> JSONDict:
 
 
 def family_of(doc: Mapping[str, Any]) -> Family:
-    """``inputs`` when the request wraps records in ``Inputs``, else ``data`` (``data-method`` included).
-
-    The client's own detection (:func:`bankmarketing_client.contract.detect_contract`), so that the generated
-    client and the hand-written one can never read the same swagger as different families.
-    """
+    """The contract family of a swagger: the client's own detection
+    (:func:`bankmarketing_client.contract.detect_contract`), so that the generated client and the hand-written one
+    can never read the same swagger as different families."""
     try:
-        family = detect_contract(doc).family
+        return get_family(detect_contract(doc).family)
     except ConfigurationError as exc:
         raise CodegenError(str(exc)) from None
-    return "inputs" if family == "inputs" else "data"
+
+
+def settings_of(doc: Mapping[str, Any]) -> CodegenSettings:
+    """The codegen settings of the swagger's family (CodegenError if the family has none)."""
+    family = family_of(doc)
+    if family.codegen is None:
+        raise CodegenError(f"the {family.name!r} contract has no codegen settings")
+    return family.codegen
+
+
+def _records_node(doc: Mapping[str, Any]) -> JSONDict:
+    """The schema that holds the records (``data``'s parent), following the family's ``records_parent``."""
+    node: Mapping[str, Any] = service_input(doc)
+    for name in settings_of(doc).records_parent:
+        node = resolve_ref(doc, (node.get("properties") or {}).get(name))
+    return node  # type: ignore[return-value]
 
 
 def record_schema(doc: Mapping[str, Any]) -> JSONDict:
-    """The schema of one record (the items of the ``data`` array), wherever the family puts it."""
-    node: Mapping[str, Any] = service_input(doc)
-    if family_of(doc) == "inputs":
-        node = resolve_ref(doc, (node.get("properties") or {}).get("Inputs"))
-    data = resolve_ref(doc, (node.get("properties") or {}).get("data"))
+    """The schema of one record (the items of the ``data`` array), wherever the family puts it; CodegenError for a
+    family that sends rows (its swagger declares no record)."""
+    if family_of(doc).record_layout == "row":
+        raise CodegenError(f"the {family_of(doc).name!r} contract sends rows of values; its swagger has no record")
+    data = resolve_ref(doc, (_records_node(doc).get("properties") or {}).get("data"))
     items = resolve_ref(doc, data.get("items"))  # the node itself, not a copy: the overlay edits it in place
     if not isinstance(items, dict) or not items.get("properties"):
         raise CodegenError("the data array's items declare no properties")
     return items
+
+
+def has_record(doc: Mapping[str, Any]) -> bool:
+    """Whether the family's swagger declares one record's schema (it does unless the family sends rows)."""
+    return family_of(doc).record_layout == "object"
+
+
+def overlay_frame(doc: JSONDict) -> None:
+    """A split frame's real shape, in place: ``data`` rows of any values, integer ``index``, named ``columns``."""
+    frame = _records_node(doc)
+    props = frame.get("properties") or {}
+    if isinstance(props.get("data"), dict):
+        props["data"]["items"] = {"type": "array", "items": {}, "description": "One row: the values in columns order."}
+    if isinstance(props.get("index"), dict):
+        props["index"]["items"] = {"type": "integer"}
+    columns = detect_contract(doc).column_order
+    if isinstance(props.get("columns"), dict):
+        props["columns"]["items"] = {"type": "string", "enum": list(columns)}
+        props["columns"]["description"] = "The column names, in this order: " + ", ".join(columns) + "."
 
 
 def feature_overlay(domain: Domain, source: str) -> JSONDict:
@@ -113,6 +149,13 @@ _RESULTS_SCHEMA: JSONDict = {
         }
     },
 }
+_BARE_LIST: JSONDict = {
+    "type": "array",
+    "description": (
+        "One entry per row: a label, or [P(no), P(yes)] from a deployment whose MLflow model predicts probabilities."
+    ),
+    "items": {},
+}
 _METHODS = ["predict", "predict_proba"]
 
 
@@ -124,7 +167,7 @@ def _operations(doc: JSONDict) -> dict[str, JSONDict]:
     }
 
 
-def overlay_responses(doc: JSONDict, family: Family) -> None:
+def overlay_responses(doc: JSONDict, settings: CodegenSettings) -> None:
     """Give every operation its real response types, in place."""
     ops = _operations(doc)
     for op in ops.values():
@@ -139,9 +182,15 @@ def overlay_responses(doc: JSONDict, family: Family) -> None:
         }
     if "/score" in ops:
         schemas = doc.setdefault("components", {}).setdefault("schemas", {})
-        if family == "data":
+        if settings.answer == "double-encoded":
             ops["/score"]["responses"]["200"] = copy.deepcopy(_DOUBLE_ENCODED)
             schemas.pop("ServiceOutput", None)
+        elif settings.answer == "bare-list":
+            schemas["ServiceOutput"] = copy.deepcopy(_BARE_LIST)
+            ops["/score"]["responses"]["200"] = {
+                "description": "The predictions, one per row, as a bare JSON list.",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ServiceOutput"}}},
+            }
         else:
             schemas["ServiceOutput"] = copy.deepcopy(_RESULTS_SCHEMA)
             ops["/score"]["responses"]["200"] = {
@@ -151,20 +200,18 @@ def overlay_responses(doc: JSONDict, family: Family) -> None:
 
 
 def overlay_method(doc: JSONDict) -> None:
-    """The scoring method is a closed set: ``predict`` or ``predict_proba`` (inputs family and v3 data)."""
-    props = service_input(doc).get("properties") or {}
-    targets = [props.get("method")]
-    params = props.get("GlobalParameters")
-    if isinstance(params, dict):
-        targets.append((params.get("properties") or {}).get("method"))
-    for target in targets:
-        if isinstance(target, dict) and target.get("type") == "string":
-            target["enum"] = list(_METHODS)
+    """The scoring method is a closed set: ``predict`` or ``predict_proba`` (where the family sends one)."""
+    path = settings_of(doc).method_path or ()
+    target: Any = service_input(doc)
+    for name in path:
+        target = resolve_ref(doc, (target.get("properties") or {}).get(name)) if isinstance(target, Mapping) else None
+    if path and isinstance(target, dict) and target.get("type") == "string":
+        target["enum"] = list(_METHODS)
 
 
 def features_apply(doc: JSONDict, features: Mapping[str, Any]) -> bool:
     """The data's rules apply only to a record with exactly the data's features (not, say, bike sharing)."""
-    return set(record_schema(doc)["properties"]) == set(features["properties"])
+    return has_record(doc) and set(record_schema(doc)["properties"]) == set(features["properties"])
 
 
 def apply_overlay(doc: Mapping[str, Any], features: Mapping[str, Any] | None) -> JSONDict:
@@ -172,9 +219,10 @@ def apply_overlay(doc: Mapping[str, Any], features: Mapping[str, Any] | None) ->
     out: JSONDict = copy.deepcopy(dict(doc))
     if not str(out.get("openapi", "")).startswith("3."):
         raise CodegenError("the overlay applies to OpenAPI 3 documents; convert Swagger 2.0 first")
-    family = family_of(out)
-    overlay_responses(out, family)
+    overlay_responses(out, settings_of(out))
     overlay_method(out)
+    if not has_record(out):
+        overlay_frame(out)
     if features is not None and features_apply(out, features):
         overlay_record(record_schema(out), features)
     out.pop("servers", None)  # the base URL is given to the client at run time, never baked in

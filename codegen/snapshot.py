@@ -6,10 +6,11 @@ Both documents are stored as served: ``/swagger.json`` (Swagger 2.0, what Azure 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from codegen.errors import CodegenError
-from codegen.project import FAMILIES, snapshot_path, write_json
+from codegen.project import families, snapshot_path, write_json
 from codegen.source import api_key_headers, fetch, swagger_url
 
 
@@ -29,12 +30,13 @@ def snapshot_endpoint(url: str, family: str, *, api_key_env: str | None = None) 
     return written
 
 
-def snapshot_local() -> list[Path]:
-    """Start the local endpoint once per family and snapshot it (needs the ``local`` extra and the data)."""
+def snapshot_local(only: Sequence[str] | None = None) -> list[Path]:
+    """Start the local endpoint once per family (or those in ``only``) and snapshot it (needs the ``local`` extra
+    and the data)."""
     from bankmarketing_client.local.endpoint import LocalEndpoint
 
     written: list[Path] = []
-    for family in FAMILIES:
-        with LocalEndpoint(contract=family, worker_count=1) as endpoint:  # type: ignore[arg-type]
+    for family in only or families():
+        with LocalEndpoint(contract=family, worker_count=1) as endpoint:
             written += snapshot_endpoint(endpoint.swagger_uri, family)
     return written

@@ -62,6 +62,8 @@ from locust.stats import CSV_STATS_INTERVAL_SEC
 
 from bankmarketing_client.auth import Secret, TokenAuth, check_credential_url, token_file_provider
 from bankmarketing_client.client import DEPLOYMENT_HEADER, DEPLOYMENT_NAME_RULE, check_deployment
+from bankmarketing_client.contract import Contract
+from bankmarketing_client.contracts import names as contract_names
 from bankmarketing_client.errors import BankMarketingError
 from bankmarketing_client.limits import checked_pending_limit
 from bankmarketing_client.settings_file import read_settings_file
@@ -99,12 +101,15 @@ def _add_options(parser: LocustArgumentParser) -> None:
     )
     parser.add_argument(
         "--contract",
-        choices=["auto", "inputs", "data", "data-method"],
+        choices=["auto", *contract_names()],
         default="auto",
         help="Request contract family; auto reads the endpoint's swagger (inputs if ServiceInput has Inputs)",
     )
     parser.add_argument(
-        "--method", choices=["predict", "predict_proba"], default="predict", help="Scoring method (inputs family)"
+        "--method",
+        choices=["predict", "predict_proba"],
+        default="predict",
+        help="Scoring method (where the endpoint offers probabilities)",
     )
     parser.add_argument("--batch-size", type=int, default=100, help="Records per request in the batch scenario")
     parser.add_argument(
@@ -239,12 +244,15 @@ def prepare(environment: Environment) -> Prepared:
         raise BankMarketingError("give either --api-key ($BANKMARKETING_API_KEY) or --token-file, not both")
     if options.api_key or options.token_file:  # the client's rule, before any request, token or user
         check_credential_url(target.scoring_url, allow_insecure_http=options.allow_insecure_http)
-    family = options.contract
-    if family == "auto":
-        family = detect_family(target)
-        options.contract = family  # travels to the workers with the spawn message
-    if options.method == "predict_proba" and family != "inputs":
-        raise BankMarketingError(f"--method predict_proba needs an inputs-family endpoint; this one is {family!r}")
+    deployment = options.deployment or None
+    contract = (
+        detect_family(target, deployment=deployment) if options.contract == "auto" else Contract.of(options.contract)
+    )
+    family = contract.family
+    if contract == Contract.of(family):  # the name says it all: it travels to the workers with the spawn message
+        options.contract = family
+    if options.method == "predict_proba" and not contract.supports_proba:
+        raise BankMarketingError(f"--method predict_proba: this {family!r} endpoint offers no probabilities")
     dataset = options.dataset or None
     seed = options.seed
     pool_size = max(1, options.pool_size)
@@ -265,10 +273,10 @@ def prepare(environment: Environment) -> Prepared:
         family=family,
         proba=method == "predict_proba",
         headers=headers,
-        benchmark=build_body(benchmark_records, family, method),
-        batches=build_batches(pool, batch_size, pool_size, seed=seed, family=family, method=method),
-        singles=[build_body([record], family, method) for record in pool[:pool_size]],
-        small_batches=build_batches(pool, MIX_SMALL_BATCH, pool_size, seed=seed + 1, family=family, method=method),
+        benchmark=build_body(benchmark_records, contract, method),
+        batches=build_batches(pool, batch_size, pool_size, seed=seed, family=contract, method=method),
+        singles=[build_body([record], contract, method) for record in pool[:pool_size]],
+        small_batches=build_batches(pool, MIX_SMALL_BATCH, pool_size, seed=seed + 1, family=contract, method=method),
         show_responses=options.show_responses,
         per_deployment=options.per_deployment,
         token=token,

@@ -21,6 +21,7 @@ from bankmarketing_client.contract import (
     read_records_file,
     to_predictions,
 )
+from bankmarketing_client.contracts import names
 from bankmarketing_client.data import iter_rows, resolve_train_path
 from bankmarketing_client.errors import BankMarketingError, ConfigurationError, DatasetError, RecordValidationError
 from bankmarketing_client.features import records_from_text, records_to_wire
@@ -52,8 +53,10 @@ def resolve_target(host: str | None, scoring_uri: str | None) -> EndpointURLs:
     return endpoint_urls(given, what="the target")
 
 
-def detect_family(target: EndpointURLs, *, timeout: float = 10.0) -> str:
-    """The contract family the endpoint's own swagger declares, read as the client reads it.
+def detect_family(target: EndpointURLs, *, timeout: float = 10.0, deployment: str | None = None) -> Contract:
+    """The contract the endpoint's own swagger declares (its family, and what the family reads there), read as the
+    client reads it: from ``deployment``'s swagger when one is named (an MLflow deployment's says whether it
+    answers probabilities).
 
     The project's sync client (it works under gevent) fetches the swagger beside the scoring route and detects
     the family, so the load test and the client cannot disagree about an endpoint. One attempt, no key: Azure
@@ -68,6 +71,7 @@ def detect_family(target: EndpointURLs, *, timeout: float = 10.0) -> str:
         timeouts=Timeouts(connect=timeout, read=timeout, total=timeout),
         retry=RetryPolicy(max_attempts=1, deadline=timeout),
         use_env=False,  # no key from the environment: the swagger needs none, and none should travel
+        deployment=deployment,
     )
     with client:
         try:
@@ -75,9 +79,9 @@ def detect_family(target: EndpointURLs, *, timeout: float = 10.0) -> str:
         except BankMarketingError as exc:
             reason = (str(exc).splitlines() or [type(exc).__name__])[0]
             raise ConfigurationError(
-                f"could not read the endpoint's swagger at {url} ({reason}); pass --contract inputs|data"
+                f"could not read the endpoint's swagger at {url} ({reason}); pass --contract {'|'.join(names())}"
             ) from None
-    return detect_contract(spec).family
+    return detect_contract(spec)
 
 
 # -- records -------------------------------------------------------------------------------------------------
@@ -123,14 +127,14 @@ class Body:
     records: int
 
 
-def build_body(records: Sequence[Mapping[str, Any]], family: str, method: str) -> Body:
-    contract = Contract.of(family)
+def build_body(records: Sequence[Mapping[str, Any]], family: str | Contract, method: str) -> Body:
+    contract = Contract.of(family) if isinstance(family, str) else family
     body = contract.build_body(records, method=method)  # type: ignore[arg-type]
     return Body(encode(body), len(records))
 
 
 def build_batches(
-    pool: Sequence[Mapping[str, Any]], batch_size: int, count: int, *, seed: int, family: str, method: str
+    pool: Sequence[Mapping[str, Any]], batch_size: int, count: int, *, seed: int, family: str | Contract, method: str
 ) -> list[Body]:
     """``count`` bodies of ``batch_size`` records each, drawn from ``pool`` with a fixed seed."""
     if batch_size < 1:

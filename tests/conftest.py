@@ -49,3 +49,15 @@ def endpoint_inputs(bankmarketing_endpoint_factory: EndpointFactory) -> LocalEnd
 @pytest.fixture(scope="session")
 def endpoint_data(bankmarketing_endpoint_factory: EndpointFactory) -> LocalEndpoint:
     return bankmarketing_endpoint_factory(contract="data")
+
+
+@pytest.fixture(scope="session")
+def endpoint_mlflow(bankmarketing_endpoint_factory: EndpointFactory) -> LocalEndpoint:
+    """The ``mlflow`` family: ``blue`` answers labels (all traffic), ``green`` the same trees' probabilities
+    (reached with the deployment header), as one endpoint can hold a labels and a probabilities deployment."""
+    return bankmarketing_endpoint_factory(
+        contract="mlflow",
+        deployments=["blue", "green=default,answers=probabilities"],
+        traffic={"blue": 100, "green": 0},
+        worker_count=1,
+    )

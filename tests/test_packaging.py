@@ -40,6 +40,9 @@ def test_wheel_carries_the_typed_package_and_no_data(wheel: Path) -> None:
     assert "bankmarketing_client/local/score.py" in names
     assert any(n.startswith("bankmarketing_client/_generated/inputs/") for n in names)
     assert any(n.startswith("bankmarketing_client/_generated/data/") for n in names)
+    assert any(n.startswith("bankmarketing_client/_generated/mlflow/") for n in names)
+    assert "bankmarketing_client/local/mlflow_score.py" in names
+    assert any(n.startswith("bankmarketing_client/contracts/") for n in names)
     assert not [n for n in names if n.endswith(".csv")]
     assert not [n for n in names if n.startswith(("tests/", "codegen/", "loadtest/"))]
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
@@ -59,13 +62,20 @@ def test_wheel_installs_and_imports_in_a_clean_venv(wheel: Path, tmp_path: Path)
     probe = (
         "import sys, bankmarketing_client as b\n"
         "from bankmarketing_client import ScoringClient, AsyncScoringClient, BankMarketingRecord, APIError\n"
-        "heavy = [m for m in ('pandas', 'sklearn', 'azureml', 'locust', 'aiohttp') if m in sys.modules]\n"
+        "from bankmarketing_client.contract import Contract\n"
+        "assert Contract.of('mlflow').family == 'mlflow'\n"
+        "heavy = [m for m in ('pandas', 'sklearn', 'azureml', 'locust', 'aiohttp', 'mlflow') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
         "print(b.__version__, ScoringClient.__name__)\n"
     )
     result = subprocess.run([str(python), "-c", probe], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [VERSION, "ScoringClient"]
+    installed = subprocess.run(
+        [str(python), "-m", "pip", "list", "--format=freeze", "--disable-pip-version-check"],
+        capture_output=True, text=True, timeout=120, check=True,
+    ).stdout.lower()  # fmt: skip
+    assert "mlflow" not in installed  # the mlflow family's model is the local extra's, never the client's
     cli = subprocess.run(
         [str(env_dir / "bin" / "bankmarketing-client"), "--help"], capture_output=True, text=True, timeout=120
     )

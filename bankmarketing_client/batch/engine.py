@@ -200,12 +200,13 @@ def assemble(prepared: InputChunk, answer: _Answer | None) -> ScoredChunk:
 
 
 async def scored_chunks(
-    next_chunk: Callable[[int], Awaitable[InputChunk | None]],
+    next_chunk: Callable[[int, Contract], Awaitable[InputChunk | None]],
     sender: Sender,
     *,
     fail_fast: bool = False,
 ) -> AsyncIterator[ScoredChunk]:
-    """Drive the requests: ``next_chunk(max_rows)`` gives the next prepared chunk or None at the end."""
+    """Drive the requests: ``next_chunk(max_rows, contract)`` gives the next chunk prepared in the contract's
+    record layout, or None at the end."""
     tuner = sender.tuner
     queue: deque[tuple[InputChunk, asyncio.Task[_Answer] | None]] = deque()
     ready: InputChunk | None = None  # prepared ahead, so validation overlaps the requests in flight
@@ -216,7 +217,7 @@ async def scored_chunks(
             limit = tuner.concurrency * BACKLOG_PER_SLOT
             while running < tuner.concurrency and len(queue) < limit:
                 if ready is None and not exhausted:
-                    ready = await next_chunk(tuner.batch_size)
+                    ready = await next_chunk(tuner.batch_size, sender.contract)
                     exhausted = ready is None
                 if ready is None:
                     break
@@ -230,7 +231,7 @@ async def scored_chunks(
                 queue.append((prepared, task))
             if ready is None and not exhausted and queue:
                 await asyncio.sleep(0)  # let the new requests go out before preparing the next chunk
-                ready = await next_chunk(tuner.batch_size)
+                ready = await next_chunk(tuner.batch_size, sender.contract)
                 exhausted = ready is None
             if not queue:
                 return

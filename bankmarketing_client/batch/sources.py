@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
+    from bankmarketing_client.contract import Contract
+
 #: The errors file's field for a row that could not be split into the header's columns.
 RECORD_FIELD: Final = "(record)"
 
@@ -55,11 +57,11 @@ class TableChunks:
         self._buffered = rest.num_rows
         return taken
 
-    async def __call__(self, max_rows: int) -> InputChunk | None:
+    async def __call__(self, max_rows: int, contract: Contract | None = None) -> InputChunk | None:
         table = self._take(max_rows)
         if table is None:
             return None
-        checked = check_chunk(table, self._row, allow_unknown_categories=self._allow_unknown)
+        checked = check_chunk(table, self._row, allow_unknown_categories=self._allow_unknown, contract=contract)
         if RECORD_ERROR_COLUMN in table.column_names and table.column(RECORD_ERROR_COLUMN).null_count < len(table):
             checked = _reject_malformed(checked, table.column(RECORD_ERROR_COLUMN).to_pylist())
         self._row += table.num_rows
@@ -93,7 +95,7 @@ class RecordChunks:
         self._allow_unknown = allow_unknown
         self._done = False
 
-    async def __call__(self, max_rows: int) -> InputChunk | None:
+    async def __call__(self, max_rows: int, contract: Contract | None = None) -> InputChunk | None:
         import numpy as np
         import pyarrow as pa
 
@@ -110,7 +112,7 @@ class RecordChunks:
         texts: list[str] = []
         for offset, row in enumerate(rows):
             try:
-                texts.append(record_json(row, self._row + offset, self._allow_unknown))
+                texts.append(record_json(row, self._row + offset, self._allow_unknown, contract))
             except RecordValidationError as exc:
                 valid[offset] = False
                 errors.extend(exc.errors)

@@ -7,8 +7,9 @@ row number, field and reason in the errors file are the model's own words; a row
 sent (the screen can only be stricter, never more lenient). ``tests/batch/test_validation.py`` checks that the
 screen and the model agree row for row on corrupted data.
 
-The same pass produces the JSON text of each valid record (wire names, schema order), so building a request body
-is a string join. Text columns (CSV) are parsed as numbers by the record codec's one rule
+The same pass produces the JSON text of each valid record in the contract's record layout (an object of wire
+names in schema order, or for a family that sends a frame's rows an array of values in the endpoint's column
+order), so building a request body is a string join. Text columns (CSV) are parsed as numbers by the record codec's one rule
 (:func:`bankmarketing_client.features.parse_number`): Arrow's cast where it agrees, the codec itself per cell
 where Arrow refuses, and the codec again (:func:`~bankmarketing_client.features.records_from_text`) for the
 words of every refused row.
@@ -17,7 +18,7 @@ words of every refused row.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
@@ -28,6 +29,7 @@ from bankmarketing_client.features import (
     CellError,
     Kind,
     encode_records,
+    encode_rows,
     field_rules,
     parse_number,
     records_from_text,
@@ -39,6 +41,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from numpy.typing import NDArray
 
+    from bankmarketing_client.contract import Contract
+
 
 @dataclass
 class CheckedChunk:
@@ -47,7 +51,7 @@ class CheckedChunk:
     start_row: int
     num_rows: int
     valid: NDArray[np.bool_]
-    #: JSON object text of each valid row, in row order (length ``valid.sum()``).
+    #: JSON text of each valid row (an object, or a row of values), in row order (length ``valid.sum()``).
     records_json: pa.Array
     errors: list[RowError]
 
@@ -101,24 +105,24 @@ def _as_text(column: pa.ChunkedArray | pa.Array) -> pa.Array:
     return pa.nulls(len(array), pa.string())
 
 
-def screen(table: pa.Table) -> tuple[NDArray[np.bool_], pa.Array]:
-    """Column-wise check of every row against the model's rules; also each row's JSON object text."""
+def screen(table: pa.Table, columns: Sequence[str] | None = None) -> tuple[NDArray[np.bool_], pa.Array]:
+    """Column-wise check of every row against the model's rules; also each row's JSON text: an object of wire names
+    in schema order, or with ``columns`` an array of the values in that order (a row family's layout)."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
     n = table.num_rows
     valid = np.ones(n, dtype=bool)
-    pieces: list[pa.Array | pa.Scalar] = []
-    for index, rule in enumerate(field_rules()):
-        key = ("{" if index == 0 else ",") + f'"{rule.name}":'
+    texts: dict[str, list[pa.Array | pa.Scalar]] = {}
+    for rule in field_rules():
         if rule.kind == "category":
             text = _as_text(table.column(rule.name))
             ok = pc.is_in(text, value_set=_value_set(rule.categories))  # null is in no set: False, not null
             valid &= ok.to_numpy(zero_copy_only=False)
             if text.null_count:
                 text = pc.fill_null(text, "")
-            pieces += [pa.scalar(key + '"'), text, pa.scalar('"')]
+            texts[rule.name] = [pa.scalar('"'), text, pa.scalar('"')]
             continue
         numbers = _as_float(table.column(rule.name), rule.kind)
         values = numbers.to_numpy(zero_copy_only=False)  # nulls become NaN, refused below
@@ -136,8 +140,16 @@ def screen(table: pa.Table) -> tuple[NDArray[np.bool_], pa.Array]:
             rendered = pa.array(safe.astype(np.int64)).cast(pa.string())
         else:
             rendered = pa.array(safe).cast(pa.string())
-        pieces += [pa.scalar(key), rendered]
-    pieces.append(pa.scalar("}"))
+        texts[rule.name] = [rendered]
+    pieces: list[pa.Array | pa.Scalar] = []
+    order = list(texts) if columns is None else list(columns)
+    for index, name in enumerate(order):
+        if columns is None:
+            pieces.append(pa.scalar(("{" if index == 0 else ",") + f'"{name}":'))
+        else:
+            pieces.append(pa.scalar("[" if index == 0 else ","))
+        pieces += texts[name]
+    pieces.append(pa.scalar("}" if columns is None else "]"))
     records = pc.binary_join_element_wise(*pieces, "") if n else pa.array([], pa.string())
     return valid, records
 
@@ -148,17 +160,24 @@ def python_row(table: pa.Table, index: int) -> dict[str, object]:
 
 
 def check_chunk(
-    table: pa.Table, start_row: int, *, allow_unknown_categories: bool = False, model_only: bool = False
+    table: pa.Table,
+    start_row: int,
+    *,
+    allow_unknown_categories: bool = False,
+    model_only: bool = False,
+    contract: Contract | None = None,
 ) -> CheckedChunk:
     """Validate one chunk: the column screen, then the pydantic model for every row the screen refused.
 
     ``model_only`` validates every row with the model (slow; for checking the screen). With
-    ``allow_unknown_categories`` categories are not screened and rows go through the model.
+    ``allow_unknown_categories`` categories are not screened and rows go through the model. The JSON text is in
+    ``contract``'s record layout (objects when none is given).
     """
     import numpy as np
     import pyarrow as pa
 
-    valid, records = screen(table)
+    columns = row_columns(contract)
+    valid, records = screen(table, columns)
     suspects = np.flatnonzero(~valid)
     if model_only or allow_unknown_categories:
         suspects = np.arange(table.num_rows)
@@ -176,7 +195,7 @@ def check_chunk(
             errors.extend(exc.errors)
             continue
         if not valid[index] or allow_unknown_categories:
-            rescued[index] = _json_object(record)
+            rescued[index] = _json_record(record, columns)
             valid[index] = True
     records_json = records.filter(pa.array(valid)) if rescued == {} else _merge(records, valid, rescued)
     return CheckedChunk(start_row, table.num_rows, valid, records_json, errors)
@@ -192,15 +211,27 @@ def _merge(records: pa.Array, valid: NDArray[np.bool_], rescued: Mapping[int, st
     return pa.array([texts[i] for i in np.flatnonzero(valid).tolist()], pa.string())
 
 
+def row_columns(contract: Contract | None) -> tuple[str, ...] | None:
+    """The column order of ``contract``'s rows, or None when it sends records as objects."""
+    if contract is None or contract.record_layout != "row":
+        return None
+    return contract.column_order
+
+
 def record_json(
-    row: Mapping[str, object] | BankMarketingRecord, row_number: int, allow_unknown_categories: bool
+    row: Mapping[str, object] | BankMarketingRecord,
+    row_number: int,
+    allow_unknown_categories: bool,
+    contract: Contract | None = None,
 ) -> str:
     """One typed row (a dict as JSON gives it, or a record) judged by the pydantic model: its JSON text as sent
-    (wire names, schema order), or :class:`RecordValidationError` naming ``row_number``, the field and the reason."""
+    (``contract``'s layout), or :class:`RecordValidationError` naming ``row_number``, the field and the reason."""
     (record,) = validate_records([row], start_row=row_number, allow_unknown_categories=allow_unknown_categories)
-    return _json_object(record)
+    return _json_record(record, row_columns(contract))
 
 
-def _json_object(record: BankMarketingRecord) -> str:
-    """One record's JSON object text, from the codec's one serialiser."""
+def _json_record(record: BankMarketingRecord, columns: Sequence[str] | None) -> str:
+    """One record's JSON text, from the codec's one serialiser: an object, or a row of values in ``columns`` order."""
+    if columns is not None:
+        return encode_rows([record], columns)[1:-1].decode()
     return encode_records([record])[1:-1].decode()

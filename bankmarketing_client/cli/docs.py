@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bankmarketing_client.cli.keys import read_key_file
+from bankmarketing_client.contracts import served_locally
 from bankmarketing_client.errors import ConfigurationError
 from bankmarketing_client.urls import redact_url
 
@@ -44,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     source.add_argument("--service", help="a service in an Azure ML workspace (see the workspace options)")
     source.add_argument("--local", action="store_true", help="start a local endpoint and document it")
-    source.add_argument("--contract", choices=("inputs", "data"), default="inputs", help="contract for --local")
+    source.add_argument("--contract", choices=served_locally(), default="inputs", help="contract for --local")
     docs.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
     add_workspace_options(docs)
     docs.set_defaults(handler=run_docs)

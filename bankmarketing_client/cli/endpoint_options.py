@@ -20,7 +20,12 @@ from bankmarketing_client.cli.keys import read_key_file
 if TYPE_CHECKING:
     from bankmarketing_client.auth import TokenProvider
 
-CONTRACT_CHOICES = ("auto", "inputs", "data", "data-method")
+
+def contract_choices() -> tuple[str, ...]:
+    """``auto`` and every family of the contract registry (asked when a parser is built, so none is missed)."""
+    from bankmarketing_client.contracts import names
+
+    return ("auto", *names())
 
 
 def add_endpoint_options(parser: argparse.ArgumentParser) -> None:
@@ -33,7 +38,7 @@ def add_endpoint_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--contract",
-        choices=CONTRACT_CHOICES,
+        choices=contract_choices(),
         default="auto",
         help="the request contract (default: read it from the endpoint's swagger)",
     )

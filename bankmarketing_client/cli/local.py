@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from bankmarketing_client.cli import positive_int
 from bankmarketing_client.cli.exits import EXIT_FAILED
+from bankmarketing_client.contracts import served_locally
 from bankmarketing_client.errors import ConfigurationError
 from bankmarketing_client.files import write_secret_file
 
@@ -40,7 +41,7 @@ def register(subparsers: Any) -> None:
     serve = commands.add_parser("serve", help="run the local endpoint until Ctrl-C or SIGTERM")
     serve.add_argument("--host", default="127.0.0.1", help="loopback address to listen on (default: 127.0.0.1)")
     serve.add_argument("--port", type=_port, default=0, help="port of the front (default: a free one)")
-    serve.add_argument("--contract", choices=("inputs", "data"), default="inputs")
+    serve.add_argument("--contract", choices=served_locally(), default="inputs", help="the family to serve")
     serve.add_argument("--primary-key", help="default: generated, shown once on stdout")
     serve.add_argument("--secondary-key", help="default: generated")
     limits = DEFAULT_LIMITS
@@ -78,7 +79,9 @@ def register(subparsers: Any) -> None:
         help=(
             "a deployment, each its own container; repeat for several (default: one, 'blue'). MODEL is 'default' "
             "(the model in service) or 'balanced' (class-weighted); 'green' gets 'balanced' unless told, any other "
-            "name 'default'. SETTINGs override the limits above for this deployment: " + ", ".join(DEPLOYMENT_FIELDS)
+            "name 'default'. SETTINGs override the limits above for this deployment: "
+            + ", ".join(DEPLOYMENT_FIELDS)
+            + "; answers=probabilities makes an mlflow deployment's model predict probabilities"
         ),
     )
     serve.add_argument(
@@ -251,7 +254,8 @@ def _serve(args: argparse.Namespace) -> int:
         for deployment in endpoint.routing.deployments:
             mirrored = endpoint.routing.mirrored.get(deployment.name)
             share = f"mirror {mirrored} %" if mirrored else f"traffic {live[deployment.name]} %"
-            print(f"deployment:  {deployment.name} (model {deployment.model}, {share})")
+            answers = "" if deployment.answers == "labels" else f", answers {deployment.answers}"
+            print(f"deployment:  {deployment.name} (model {deployment.model}{answers}, {share})")
         if token_file is not None:
             print(f"token file:  {token_file} (renewed at each refresh-after time)")
         elif endpoint.auth_mode == "aml_token":

@@ -295,7 +295,7 @@ def _score_locked(
             token_provider=endpoint.token_provider,
             deployment=endpoint.deployment,
             contract=endpoint.contract,
-            proba=args.proba is not False,
+            proba=args.proba,
             id_column=id_column,
             keep_columns=keep_all,
             max_in_flight=budget,

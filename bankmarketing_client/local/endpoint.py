@@ -18,7 +18,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
@@ -31,10 +31,36 @@ from bankmarketing_client.local.process import ChildProcess, LocalEndpointError,
 from bankmarketing_client.local.tokens import DEFAULT_LIFETIME_S, TokenIssuer, new_secret
 from bankmarketing_client.urls import is_loopback
 
-Contract = Literal["inputs", "data"]
+#: A contract family the local endpoint serves: one of :func:`bankmarketing_client.contracts.served_locally`.
+Contract = str
 AuthMode = Literal["key", "aml_token"]
-CONTRACTS: tuple[Contract, ...] = ("inputs", "data")
-SCORE_SCRIPT = Path(__file__).with_name("score.py")
+
+
+def entry_script(contract: str) -> Path:
+    """The entry script of ``contract``'s scoring branch (the registry's pointer), found without importing it."""
+    from importlib.util import find_spec
+
+    from bankmarketing_client.contracts import get
+
+    module = get(contract).local_entry
+    spec = find_spec(module) if module else None
+    if spec is None or spec.origin is None:
+        raise LocalEndpointError(f"the local endpoint has no scoring branch for the {contract!r} contract")
+    return Path(spec.origin)
+
+
+def _model_hook(contract: str) -> Callable[[str | Path | None, Deployment], tuple[Path, dict[str, str]]]:
+    """The registry's ``module:function`` that prepares one deployment's model folder for ``contract``."""
+    from importlib import import_module
+
+    from bankmarketing_client.contracts import get
+
+    pointer = get(contract).local_model or "bankmarketing_client.local.model:prepare"
+    module, _, function = pointer.partition(":")
+    hook: Callable[[str | Path | None, Deployment], tuple[Path, dict[str, str]]] = getattr(
+        import_module(module), function
+    )
+    return hook
 
 
 _KEY_ALPHABET = string.ascii_letters + string.digits
@@ -94,8 +120,10 @@ class LocalEndpoint:
         log_dir: str | Path | None = None,
         startup_timeout: float = 90.0,
     ) -> None:
-        if contract not in CONTRACTS:
-            raise LocalEndpointError(f"contract must be one of {', '.join(CONTRACTS)}, not {contract!r}")
+        from bankmarketing_client.contracts import served_locally
+
+        if contract not in served_locally():
+            raise LocalEndpointError(f"contract must be one of {', '.join(served_locally())}, not {contract!r}")
         if not is_loopback(host):
             raise LocalEndpointError(
                 f"the local endpoint listens on loopback only (127.0.0.0/8, ::1 or localhost), not {host!r}: "
@@ -145,6 +173,7 @@ class LocalEndpoint:
         self.startup_timeout = startup_timeout
         self.containers: dict[str, ChildProcess] = {}
         self.container_ports: dict[str, int] = {}
+        self._model_env: dict[str, dict[str, str]] = {}
         self.front: ChildProcess | None = None
 
     def __repr__(self) -> str:
@@ -254,13 +283,14 @@ class LocalEndpoint:
             return
         if self.port and port_in_use(self.host, self.port):
             raise LocalEndpointError(f"port {self.port} on {self.host} is already in use; choose another or use 0")
-        from bankmarketing_client.local.model import ensure_model_dir
-
         # DatasetError, with its own clear message, if no data. Each variant is trained once and cached.
-        model_dirs = {
-            d.name: ensure_model_dir(self.data_path, variant="balanced" if d.model == "balanced" else "default")
-            for d in self.routing.deployments
-        }
+        prepare = _model_hook(self.contract)
+        try:
+            prepared = {d.name: prepare(self.data_path, d) for d in self.routing.deployments}
+        except ValueError as exc:
+            raise LocalEndpointError(str(exc)) from None
+        model_dirs = {name: model_dir for name, (model_dir, _) in prepared.items()}
+        self._model_env = {name: env for name, (_, env) in prepared.items()}
         if self._log_dir_given is None:
             self.log_dir = self._log_dir_made = Path(tempfile.mkdtemp(prefix="bankmarketing-local-"))
         else:
@@ -287,18 +317,20 @@ class LocalEndpoint:
 
     def _spawn_container(self, name: str, model_dir: Path) -> None:
         port = self.container_ports[name] = free_port()
+        script = entry_script(self.contract)
         env = self._child_env()
         env.update(
             {
                 "BANKMARKETING_CONTRACT": self.contract,
                 "BANKMARKETING_MODEL_DELAY_MS": str(self.model_delay_ms),
                 "OMP_NUM_THREADS": "1",
-                "AML_APP_ROOT": str(SCORE_SCRIPT.parent),
+                "AML_APP_ROOT": str(script.parent),
+                **self._model_env.get(name, {}),
             }
         )
         argv = [
             sys.executable, "-m", "bankmarketing_client.local.container_main",
-            "--entry_script", str(SCORE_SCRIPT), "--model_dir", str(model_dir),
+            "--entry_script", str(script), "--model_dir", str(model_dir),
             "--port", str(port), "--worker_count", str(self.worker_count),
         ]  # fmt: skip
         # The first deployment keeps the log name of the one-deployment endpoint.

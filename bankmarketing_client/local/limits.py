@@ -68,6 +68,9 @@ DEPLOYMENT_FIELDS: tuple[str, ...] = (
 #: ``blue`` serves the model in service, ``green`` the candidate, unless ``NAME=MODEL`` says otherwise.
 DEFAULT_MODELS: dict[str, str] = {"green": "balanced"}
 MODEL_CHOICES: tuple[str, ...] = ("default", "balanced")
+#: What a deployment's model answers where the request cannot choose (an MLflow model's ``predict_fn``): the
+#: ``answers=probabilities`` setting makes it the probabilities variant.
+ANSWER_CHOICES: tuple[str, ...] = ("labels", "probabilities")
 #: Azure caps the mirrored share at 50 %.
 MAX_MIRROR_PERCENT = 50
 
@@ -79,6 +82,7 @@ class Deployment:
     name: str
     model: str = "default"
     limits: FrontLimits = DEFAULT_LIMITS
+    answers: str = "labels"
 
     def __post_init__(self) -> None:
         if not self.name or not self.name.replace("-", "").isalnum() or not self.name[0].isalpha():
@@ -87,13 +91,16 @@ class Deployment:
             )
         if self.model not in MODEL_CHOICES:
             raise ValueError(f"deployment {self.name}: model must be one of {', '.join(MODEL_CHOICES)}")
+        if self.answers not in ANSWER_CHOICES:
+            raise ValueError(f"deployment {self.name}: answers must be one of {', '.join(ANSWER_CHOICES)}")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "model": self.model, "limits": self.limits.to_dict()}
+        return {"name": self.name, "model": self.model, "limits": self.limits.to_dict(), "answers": self.answers}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Deployment:
-        return cls(name=data["name"], model=data["model"], limits=FrontLimits.from_dict(data["limits"]))
+        limits = FrontLimits.from_dict(data["limits"])
+        return cls(name=data["name"], model=data["model"], limits=limits, answers=data.get("answers", "labels"))
 
 
 @dataclass(frozen=True)
@@ -189,16 +196,23 @@ def parse_deployment(text: str, base: FrontLimits = DEFAULT_LIMITS) -> Deploymen
     """``NAME[=MODEL][,setting=value...]``, e.g. ``green=balanced,request_timeout_ms=300,instance_count=2``.
 
     Settings are :data:`DEPLOYMENT_FIELDS`; the others come from ``base`` (the command line's endpoint-wide limits).
+    ``answers=probabilities`` (:data:`ANSWER_CHOICES`) makes an MLflow deployment's model predict probabilities.
     """
     head, *settings = [part.strip() for part in text.split(",")]
     name, _, model = head.partition("=")
     overrides: dict[str, int] = {}
+    answers = "labels"
     for item in settings:
         key, sep, value = item.partition("=")
+        if key == "answers" and sep:
+            if value not in ANSWER_CHOICES:
+                raise ValueError(f"--deployment {name}: answers must be one of {', '.join(ANSWER_CHOICES)}")
+            answers = value
+            continue
         if not sep or key not in DEPLOYMENT_FIELDS or not value.isdigit():
             raise ValueError(
                 f"--deployment {name}: {item!r} is not SETTING=NUMBER with SETTING one of {', '.join(DEPLOYMENT_FIELDS)}"
             )
         overrides[key] = int(value)
     limits = FrontLimits.from_dict({**base.to_dict(), **overrides})
-    return Deployment(name=name, model=model or DEFAULT_MODELS.get(name, "default"), limits=limits)
+    return Deployment(name=name, model=model or DEFAULT_MODELS.get(name, "default"), limits=limits, answers=answers)

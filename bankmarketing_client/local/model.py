@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     import pandas as pd
     from numpy.typing import NDArray
 
+    from bankmarketing_client.local.limits import Deployment
+
 #: Bump when training or the serialised layout changes, so old caches are not reused.
 MODEL_VERSION: Final = 1
 RANDOM_STATE: Final = 0
@@ -286,3 +288,15 @@ def report(train_path: str | Path | None = None) -> dict[str, Any]:
         "iterations": default["iterations"],
         "models": models,
     }
+
+
+def prepare(train_path: str | Path | None, deployment: Deployment) -> tuple[Path, dict[str, str]]:
+    """The local endpoint's hook for the ``inputs`` and ``data`` families: one deployment's model folder (trained
+    and cached on first use) and nothing more for the container's environment."""
+    if deployment.answers != "labels":
+        raise ValueError(
+            f"deployment {deployment.name}: answers={deployment.answers} is an MLflow model's setting; an inputs "
+            "endpoint answers what each request's method asks"
+        )
+    variant: ModelVariant = "balanced" if deployment.model == "balanced" else "default"
+    return ensure_model_dir(train_path, variant=variant), {}

@@ -1,6 +1,7 @@
 """The entry script the real ``azmlinfsrv`` runs: ``init()`` loads the model, ``run()`` scores.
 
-The contract family is chosen at start with ``BANKMARKETING_CONTRACT`` (``inputs``, the default, or ``data``), and
+The contract family is chosen at start with ``BANKMARKETING_CONTRACT`` (``inputs``, the default, or ``data``: the
+families whose local entry in the contract registry is this script), and
 the inference-schema decorators make the server generate the matching swagger, as Azure's AutoML scripts did:
 
 * ``data`` (2020-2021): ``{"data": [records]}`` in; a double-encoded ``"{\\"result\\": [...]}"`` out; a failed
@@ -35,12 +36,14 @@ from inference_schema.parameter_types.pandas_parameter_type import PandasParamet
 from inference_schema.parameter_types.standard_py_parameter_type import StandardPythonParameterType
 from inference_schema.schema_decorators import input_schema, output_schema
 
+from bankmarketing_client.contracts import families
 from bankmarketing_client.local.model import CLASSES, TREE_COLUMNS, BankMarketingModel, load_model, load_schema
 
 CONTRACT_ENV = "BANKMARKETING_CONTRACT"
 DELAY_ENV = "BANKMARKETING_MODEL_DELAY_MS"
 _DELAY_SECONDS = float(os.environ.get(DELAY_ENV) or 0) / 1000  # read once, not on every request
-CONTRACTS = ("inputs", "data")
+#: The families this script serves: those whose local entry in the contract registry is this module.
+CONTRACTS = tuple(f.name for f in families() if f.local_entry == "bankmarketing_client.local.score")
 METHODS = ("predict", "predict_proba")
 
 CONTRACT = os.environ.get(CONTRACT_ENV, "inputs")

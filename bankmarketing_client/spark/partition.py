@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from bankmarketing_client.client import AsyncScoringClient
+    from bankmarketing_client.contract import Contract
     from bankmarketing_client.spark.credentials import ExecutorCredentials
 
 PREDICTION_COLUMN: Final = "prediction"
@@ -55,11 +56,12 @@ class PartitionScorer:
     """The settings a scoring task needs, pickled into the task: call it with a partition's Arrow batches.
 
     ``passthrough`` are the input columns copied to the output before the scores; ``per_task`` is this task's
-    share of the in-flight budget; ``contract`` is the family detected once on the driver.
+    share of the in-flight budget; ``contract`` is the contract detected once on the driver (a family name, or
+    the whole :class:`Contract` with what the swagger said).
     """
 
     scoring_uri: str
-    contract: str
+    contract: str | Contract
     credentials: ExecutorCredentials
     proba: bool
     passthrough: tuple[str, ...]

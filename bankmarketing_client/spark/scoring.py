@@ -2,8 +2,9 @@
 
 Output schema: the input's id column (``id_column``, else the first of ``id``, ``customer_id``, ... present, else
 none), or with ``keep_columns`` every input column, then ``prediction`` (string), ``probability`` (double, P(yes),
-when ``proba``) and ``error`` (string: why a row was refused, in the CLI's words; null when scored). Rows keep
-their order within each partition; a refused row has a null prediction and is never sent.
+when ``proba``, by default wherever the endpoint offers it) and ``error`` (string: why a row was refused, in the
+CLI's words; null when scored). Rows keep their order within each partition; a refused row has a null prediction
+and is never sent.
 
 Partitions run :class:`~bankmarketing_client.spark.partition.PartitionScorer` through ``mapInArrow``: Spark's
 Arrow batches go to the batch engine's columnar validation as they are. ``mapInPandas`` was measured against it
@@ -70,7 +71,7 @@ def score_spark(
     token_provider: TokenProvider | None = None,
     deployment: str | None = None,
     contract: str | None = None,
-    proba: bool = True,
+    proba: bool | None = None,
     id_column: str | None = None,
     keep_columns: bool = False,
     max_in_flight: int | None = None,
@@ -124,10 +125,15 @@ def score_spark(
         check_credential_url(scoring_uri, allow_insecure_http=allow_insecure_http)
 
     passthrough = _passthrough(df, id_column, keep_columns)
-    family = Contract.of(
-        contract or _detect_contract(scoring_uri, primary, token_provider, deployment, allow_insecure_http)
-    ).family
-    Contract.of(family).check_method("predict_proba" if proba else "predict")  # here, not once per task
+    # The whole contract travels to the tasks, not only its family: an MLflow deployment's swagger says whether it
+    # answers probabilities, and in which column order it wants the values.
+    found = (
+        Contract.of(contract)
+        if contract
+        else _detect_contract(scoring_uri, primary, token_provider, deployment, allow_insecure_http)
+    )
+    proba = found.supports_proba if proba is None else proba  # by default, probabilities where they are offered
+    found.check_method("predict_proba" if proba else "predict")  # here, not once per task
     session = df.sparkSession
     context = session.sparkContext
     plan = plan_budget(resolve_budget(max_in_flight, limits), context.defaultParallelism)
@@ -136,7 +142,7 @@ def score_spark(
     )
     scorer = PartitionScorer(
         scoring_uri=scoring_uri,
-        contract=family,
+        contract=found,
         credentials=ExecutorCredentials.seal(context, primary, secondary, token_provider),
         proba=proba,
         passthrough=passthrough,
@@ -193,8 +199,8 @@ def _detect_contract(
     token_provider: TokenProvider | None,
     deployment: str | None,
     allow_insecure_http: bool,
-) -> str:
-    """The endpoint's contract family, read from its swagger once here rather than once per task."""
+) -> Contract:
+    """The endpoint's contract, read from its swagger once here rather than once per task."""
     from bankmarketing_client.client import ScoringClient
 
     with ScoringClient(
@@ -205,7 +211,7 @@ def _detect_contract(
         use_env=False,
         allow_insecure_http=allow_insecure_http,
     ) as client:
-        return client.detect_contract().family
+        return client.detect_contract()
 
 
 def _output_schema(schema: StructType, passthrough: tuple[str, ...], proba: bool) -> StructType:

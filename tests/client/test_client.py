@@ -77,7 +77,7 @@ def test_predictions_match_the_container_and_the_inputs(
     truth = container_results(endpoint, holdout_records)
     with ScoringClient(endpoint.scoring_uri, endpoint.primary_key) as client:
         predictions = client.predict(holdout_records)
-        assert client.contract == Contract(family)  # type: ignore[arg-type]
+        assert client.contract == Contract(family)
     assert [p.label for p in predictions] == truth
     assert [p.row for p in predictions] == list(range(1, len(holdout_records) + 1))
     assert {"yes", "no"} <= set(truth)  # the check can tell a wrong label apart

@@ -35,13 +35,14 @@ SWAGGER_FAMILIES = {
     "v5-2022-04-inputs-globalparams.json": "inputs",
     "v6-2022-10-inputs-swaggerpath-statuscode.json": "inputs",
     "v7-2023-07-inputs-swaggerpath.json": "inputs",
+    "v8-mlflow-ncd-derived.json": "mlflow",
 }
 
 
 @pytest.mark.parametrize(("name", "family"), sorted(SWAGGER_FAMILIES.items()))
 def test_detects_the_family_of_every_real_azure_swagger(shared_data: Path, name: str, family: str) -> None:
     spec = json.loads((shared_data / "azure-swagger" / name).read_text())
-    assert detect_contract(spec) == Contract(family)  # type: ignore[arg-type]
+    assert detect_contract(spec).family == family
 
 
 def test_all_real_swaggers_are_covered(shared_data: Path) -> None:

@@ -19,7 +19,7 @@ import pytest
 
 from codegen.cli import main
 from codegen.overlay import record_schema
-from codegen.project import FAMILIES, generate_family
+from codegen.project import families, generate_family
 
 
 def _package_name(swagger: Path) -> str:
@@ -45,27 +45,33 @@ def _import(package: Path, module: str = "") -> ModuleType:
     return importlib.import_module(package.name + (f".{module}" if module else ""))
 
 
-def test_all_nine_documents_were_generated(generated: dict[str, Path]) -> None:
-    assert len(generated) == 9
-    for package in generated.values():
+def _sends_rows(name: str) -> bool:
+    """The MLflow shape sends rows of values: its swagger declares no record, so no record model is generated."""
+    return "mlflow" in name
+
+
+def test_all_ten_documents_were_generated(generated: dict[str, Path]) -> None:
+    assert len(generated) == 10
+    for name, package in generated.items():
         assert (package / "client.py").is_file()
-        assert (package / "record_model.py").is_file()
+        assert (package / "record_model.py").is_file() != _sends_rows(name)
         assert (package / "api" / "default" / "run_ml_service.py").is_file()
 
 
 def test_every_package_imports_with_its_api_and_models(generated: dict[str, Path]) -> None:
-    for package in generated.values():
+    for name, package in generated.items():
         root = _import(package)
         assert root.AuthenticatedClient.__name__ == "AuthenticatedClient"
-        for module in ("api.default.run_ml_service", "api.default.service_health_check", "models", "record_model"):
+        modules = ["api.default.run_ml_service", "api.default.service_health_check", "models"]
+        for module in modules if _sends_rows(name) else [*modules, "record_model"]:
             _import(package, module)
 
 
 def test_every_package_passes_mypy_strict(generated: dict[str, Path]) -> None:
-    """All nine, plus the project's own two families (identical to the committed code, see test_codegen_check)."""
+    """All ten, plus the project's own families (identical to the committed code, see test_codegen_check)."""
     root = next(iter(generated.values())).parent
     project = root / "project"
-    own = [generate_family(family, project).relative_to(root).as_posix() for family in FAMILIES]
+    own = [generate_family(family, project).relative_to(root).as_posix() for family in families()]
     result = subprocess.run(
         [
             sys.executable,
@@ -101,6 +107,8 @@ def test_pydantic_aliases_attrs_keys_and_swagger_names_agree_in_order(
     shared_data: Path, generated: dict[str, Path]
 ) -> None:
     for name, package in generated.items():
+        if _sends_rows(name):
+            continue
         swagger = json.loads((shared_data / "azure-swagger" / name).read_text())
         wire_names = list(record_schema(swagger)["properties"])
         spec = json.loads((package / "openapi.json").read_text())

@@ -59,7 +59,7 @@ def test_a_key_given_as_the_target_is_not_echoed() -> None:
 
 def test_detect_family_reads_the_swagger_beside_the_scoring_route(endpoint_data: LocalEndpoint) -> None:
     for given in (endpoint_data.scoring_uri, endpoint_data.base_url.rstrip("/") + "/"):
-        assert _payloads.detect_family(_payloads.resolve_target(given, None)) == "data"
+        assert _payloads.detect_family(_payloads.resolve_target(given, None)).family == "data"
 
 
 def test_detect_family_failures_are_one_line_naming_the_redacted_url(endpoint_data: LocalEndpoint) -> None:
@@ -76,7 +76,7 @@ def test_detect_family_failures_are_one_line_naming_the_redacted_url(endpoint_da
         message = str(caught.value)
         assert words in message
         assert "/swagger.json (" in message
-        assert message.endswith("pass --contract inputs|data")
+        assert message.endswith("pass --contract inputs|data|data-method|mlflow")
         assert "\n" not in message
         assert "SECRETKEY" not in message
 
@@ -102,7 +102,7 @@ def test_payload_files_of_both_families_yield_their_records(shared_data: Path, n
     ("content", "words"),
     [
         ("not json", "not valid JSON"),
-        ('{"rows": []}', 'no "data" or "Inputs"'),
+        ('{"rows": []}', "no member that holds records"),
         ('{"data": []}', "no records"),
         ('{"data": [1, 2]}', "row 1"),
     ],

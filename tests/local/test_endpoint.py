@@ -108,7 +108,7 @@ def test_logs_are_removed_on_stop_unless_a_folder_was_named(tmp_path: Path) -> N
 
 def test_unknown_contract_is_refused() -> None:
     with pytest.raises(LocalEndpointError, match="contract must be one of"):
-        LocalEndpoint(contract="csv")  # type: ignore[arg-type]
+        LocalEndpoint(contract="csv")
 
 
 def test_limits_are_one_description_shared_by_endpoint_front_and_cli() -> None:
