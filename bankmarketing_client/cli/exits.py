@@ -16,6 +16,8 @@ code   name                 when
                             passed ``--management-timeout`` (login, network, names); one line on stderr, no
                             traceback
 130    EXIT_INTERRUPTED     Ctrl-C or SIGTERM (128 + SIGINT, as shells report it); ``score`` saves its progress
+                            (``--engine spark``: removes an uncommitted output, or keeps a committed one for
+                            ``--resume`` to finish, the one line says which)
 =====  ===================  =====================================================================================
 
 The load test (``locust -f loadtest``) has exit codes of its own (a setup error, the SLO gates), listed in
