@@ -362,6 +362,11 @@ def run_spark_score(args: argparse.Namespace, endpoint: EndpointOptions, limits:
             return _score_locked(args, endpoint, limits, paths, progress)
         except KeyboardInterrupt:
             return _interrupted(paths, progress.phase)
+        finally:
+            # The record serves a committed output only: a run that ended before the commit, in any way (a
+            # refusal, a failed job), leaves none behind.
+            if not _is_uri(paths.output) and not (Path(paths.output) / SUCCESS_MARKER).exists():
+                record_path(paths.output).unlink(missing_ok=True)
 
 
 @dataclass
@@ -447,6 +452,7 @@ def _score_locked(
     with spark_session(master, args.verbose) as session:
         started = time.monotonic()
         progress.reach("reading")
+        from py4j.protocol import Py4JJavaError  # type: ignore[import-untyped]  # pyspark's bridge, untyped
         from pyspark.errors import AnalysisException, PySparkException
 
         from bankmarketing_client.spark import plan_budget, score_spark
@@ -454,7 +460,7 @@ def _score_locked(
 
         try:
             frame = session.read.parquet(paths.input)
-        except AnalysisException as exc:
+        except (AnalysisException, Py4JJavaError) as exc:  # a file that is not Parquet is Spark's raw error
             raise DatasetError(f"{paths.input}: cannot read it as Parquet ({job_failure(exc)[0]})") from None
         id_column = args.id_column
         keep_all = id_column is None and not _has_id_column(frame)

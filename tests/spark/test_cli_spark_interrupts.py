@@ -148,3 +148,15 @@ def test_sigterm_after_the_commit_keeps_the_output_for_resume(
     finished = _run([*command, "--resume"], slow_endpoint)  # nothing left to finish
     assert finished.returncode == 2
     assert "there is nothing to resume" in _one_line(finished.stderr)
+
+
+def test_a_run_that_fails_before_the_commit_leaves_no_run_record(slow_endpoint: LocalEndpoint, tmp_path: Path) -> None:
+    """The record is written before the JVM starts; an input Spark cannot read (a folder without Parquet files)
+    ends the run after that, and must not leave the record behind for a later ``--resume`` to trip on."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("not parquet\n")
+    done = _run(_command(empty, tmp_path / "scored.parquet"), slow_endpoint)
+    assert done.returncode == 2, done.stderr
+    assert "cannot read it as Parquet" in _one_line(done.stderr)
+    assert _left_in(tmp_path) == ["empty"]
