@@ -63,7 +63,12 @@ def register(subparsers: Any) -> None:
     score.add_argument("-o", "--output", type=Path, required=True, help="output file (.csv or .parquet)")
     score.add_argument("--errors", type=Path, help="errors file (default: <output stem>.errors.csv, if any)")
     score.add_argument("--fail-fast", action="store_true", help="stop at the first invalid row; write no output")
-    score.add_argument("--resume", action="store_true", help="continue an interrupted run from its checkpoint")
+    score.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run from its checkpoint (--engine spark: finish a run stopped after its "
+        "output was committed)",
+    )
     score.add_argument("--batch-size", type=positive_int, help="records per request (default: tuned)")
     score.add_argument("--concurrency", type=positive_int, help="requests in flight (default: tuned)")
     score.add_argument("--id-column", help="column carried to the output (default: a column named id, if any)")

@@ -19,6 +19,8 @@ code   name                 when
                             what was written before is kept and the checkpoint is true: free space and run again
                             with ``--resume``
 130    EXIT_INTERRUPTED     Ctrl-C or SIGTERM (128 + SIGINT, as shells report it); ``score`` saves its progress
+                            (``--engine spark``: removes an uncommitted output, or keeps a committed one for
+                            ``--resume`` to finish, the one line says which)
 =====  ===================  =====================================================================================
 
 The load test (``locust -f loadtest``) has exit codes of its own (a setup error, the SLO gates), listed in

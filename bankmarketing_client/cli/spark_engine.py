@@ -8,8 +8,15 @@ unless ``--master`` names a cluster.
 
 Same exit codes (:mod:`.exits`) and the same summary (:class:`~bankmarketing_client.batch.summary.BatchSummary`)
 as the single-process scorer. The differences, each refused with one line (exit 2) rather than half-supported:
-no CSV input, no ``--resume`` (a failed Spark job leaves no output; run it again), no ``--fail-fast``, and an
-output that already exists is refused (Spark does not append to or replace it). Rows of a distributed table have
+no CSV input, no ``--fail-fast``, and an output that already exists is refused (Spark does not append to or
+replace it). ``--resume`` only finishes a run stopped after its output was committed (below).
+
+A run goes through :data:`PHASES`. SIGTERM (or Ctrl-C) in any of them ends the run with exit 130 and one line
+saying what to do next. Before the output is committed (``starting``, ``reading``, ``writing``), Spark's jobs are
+cancelled and whatever it left at a local output is removed: the same command runs again from a clean state.
+Once committed (``finishing``: counting the output, writing the errors folder), the output is kept (every row was
+scored) with the run's record beside it (:func:`record_path`), and the same command with ``--resume`` counts it,
+writes the errors folder and prints the summary without scoring again. Rows of a distributed table have
 no global number, so the output and the errors folder name a row by its id column; an input without one keeps
 every column. Retries happen inside the executors and are not added up here.
 
@@ -21,12 +28,15 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
+import logging
 import os
 import re
 import shutil
 import signal
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from collections.abc import Iterator
@@ -36,8 +46,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from bankmarketing_client.batch.lock import output_lock
-from bankmarketing_client.cli.exits import EXIT_FAILED, EXIT_OK, EXIT_USER_ERROR
+from bankmarketing_client.cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USER_ERROR
 from bankmarketing_client.errors import AuthenticationError, ConfigurationError, DatasetError
+from bankmarketing_client.files import read_small_file
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -71,6 +82,15 @@ INSTALL_JAVA: Final = "Debian/Ubuntu: apt-get install default-jre-headless; or s
 _SCHEME: Final = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 #: A Python exception's last traceback line, as Spark's message quotes a task's error: ``pkg.SomeError: why``.
 _RAISED: Final = re.compile(r"^\s*[\w.]+(Error|Exception): ")
+#: A run's phases, in order: the JVM's start, reading the input and planning, the scoring job writing the output
+#: (committed by Spark at its end), and counting the committed output and writing the errors folder.
+PHASES: Final = ("starting", "reading", "writing", "finishing")
+#: Test seam, for the SIGTERM tests only: ``PHASE=FILE`` creates FILE when the run reaches PHASE ("writing": once
+#: the job's tasks run) and, in the phases that are over in an instant ("reading", "finishing"), waits there for a
+#: signal. Unset in every real run.
+PAUSE_ENV: Final = "BANKMARKETING_SPARK_TEST_PAUSE"
+#: Spark's marker of a committed output (or errors) folder.
+SUCCESS_MARKER: Final = "_SUCCESS"
 
 
 def add_spark_options(parser: argparse.ArgumentParser) -> None:
@@ -98,7 +118,9 @@ class SparkPaths:
     errors: str
 
     @classmethod
-    def checked(cls, args: argparse.Namespace) -> SparkPaths:
+    def checked(cls, args: argparse.Namespace, *, resume: bool = False) -> SparkPaths:
+        """The paths, refused in one line if wrong; with ``resume`` the output and errors folder may exist (the
+        run being resumed left them: :func:`run_spark_score` checks it is that run)."""
         source, output = str(args.input), str(args.output)
         errors = str(args.errors) if args.errors is not None else _default_errors(output)
         if not _is_uri(source):
@@ -118,9 +140,11 @@ class SparkPaths:
                 f"{output}: --engine spark writes a folder of Parquet files; give -o a name such as scored.parquet"
             )
         for what, target in (("output", output), ("errors folder", errors)):
-            if not _is_uri(target) and Path(target).exists():
+            if not resume and not _is_uri(target) and Path(target).exists():
+                hint = f" (a run stopped after writing it leaves {record_path(output).name} beside it: add --resume)"
                 raise ConfigurationError(
                     f"the {what} {target} exists; Spark writes a new folder: remove it or give another name"
+                    + (hint if record_path(output).exists() else "")
                 )
         if len({source, output, errors}) < 3:
             raise ConfigurationError("the input, output and errors folder must be three different paths")
@@ -145,7 +169,6 @@ def check_spark_options(args: argparse.Namespace) -> None:
             raise ConfigurationError("--master is for --engine spark; add --engine spark or drop --master")
         return
     unsupported = {
-        "--resume": args.resume and "a failed Spark job writes no output, so run it again from the start",
         "--fail-fast": args.fail_fast and "invalid rows are listed in the errors folder instead",
         "--delimiter": args.delimiter is not None and "it reads Parquet only",
     }
@@ -249,32 +272,187 @@ def job_failure(exc: Exception) -> tuple[str, int]:
     return reason, EXIT_USER_ERROR if refused else EXIT_FAILED
 
 
+def record_path(output: str) -> Path:
+    """The run's record beside a local output: ``.scored.parquet.spark-run.json`` for ``scored.parquet``."""
+    path = Path(output.rstrip("/"))
+    return path.with_name(f".{path.name}.spark-run.json")
+
+
+def _run_record(args: argparse.Namespace, endpoint: EndpointOptions, paths: SparkPaths) -> dict[str, object]:
+    """What a ``--resume`` must find unchanged: the paths, the options that shape the output, and each local
+    input file's size and modification time."""
+    files: list[list[object]] = []
+    if not _is_uri(paths.input):
+        source = Path(paths.input)
+        for file in sorted([source] if source.is_file() else (f for f in source.rglob("*") if f.is_file())):
+            info = file.stat()
+            files.append(
+                [str(file.relative_to(source)) if file != source else file.name, info.st_size, info.st_mtime_ns]
+            )
+    return {
+        "input": paths.input,
+        "input_files": files,
+        "errors": paths.errors,
+        "scoring_uri": endpoint.scoring_uri,
+        "deployment": endpoint.deployment,
+        "contract": endpoint.contract,
+        "id_column": args.id_column,
+        "proba": args.proba is not False,
+        "allow_unknown_categories": bool(args.allow_unknown_categories),
+    }
+
+
+def _check_resumable(paths: SparkPaths, record: dict[str, object]) -> None:
+    """Refuse, in one line, a ``--resume`` with nothing to finish or a record that does not match this command."""
+    output = Path(paths.output)
+    if _is_uri(paths.output):
+        raise ConfigurationError("--resume with --engine spark works on a local output only")
+    if not output.exists():
+        raise ConfigurationError(f"there is nothing to resume at {output}: run the command without --resume")
+    if not (output / SUCCESS_MARKER).exists():
+        raise ConfigurationError(
+            f"{output} holds no committed Spark output (a run killed while writing): remove it and run again "
+            "without --resume"
+        )
+    saved_path = record_path(paths.output)
+    try:
+        saved = json.loads(read_small_file(saved_path, what="Spark run record"))
+    except ConfigurationError:
+        raise ConfigurationError(
+            f"{output} is finished (no record of an interrupted run beside it): there is nothing to resume"
+        ) from None
+    except ValueError:
+        raise ConfigurationError(
+            f"the Spark run record {saved_path} is not valid JSON: remove {output} and run again without --resume"
+        ) from None
+    changed = [name for name, value in record.items() if not isinstance(saved, dict) or saved.get(name) != value]
+    if changed:
+        raise ConfigurationError(
+            f"{output} was written by another command ({', '.join(changed[:3])} differ): resume with the command "
+            f"that wrote it, or remove {output} and run again without --resume"
+        )
+
+
+def _write_record(path: Path, record: dict[str, object]) -> None:
+    tmp = path.with_name(f"{path.name}.tmp")
+    tmp.write_text(json.dumps(record), encoding="utf-8")
+    tmp.replace(path)
+
+
 def run_spark_score(args: argparse.Namespace, endpoint: EndpointOptions, limits: EndpointLimits | None = None) -> int:
     """``score --engine spark`` (options already passed :func:`check_spark_options`): score ``args.input`` into a
     Parquet folder, print the summary, return the exit code. The budget is ``--concurrency``, else ``limits``'
     pending limit (``--endpoint-settings``). The elapsed time starts once Spark is up; the session's start-up is
-    shown on its own line."""
-    with ExitStack() as held:
-        paths = SparkPaths.checked(args)  # the cheap refusals first
+    shown on its own line. ``--resume`` finishes a run stopped after its output was committed."""
+    with _sigterm_interrupts(), ExitStack() as held:
+        paths = SparkPaths.checked(args, resume=args.resume)  # the cheap refusals first
         for target in (paths.output, paths.errors):
             if not _is_uri(target):
                 held.enter_context(output_lock(Path(target)))
         # Again under the locks: a run that ended meanwhile left its folder. Without them two runs on one output
         # both passed the check, and the one Spark refused removed the other's unfinished folder.
-        paths = SparkPaths.checked(args)
-        return _score_locked(args, endpoint, limits, paths)
+        paths = SparkPaths.checked(args, resume=args.resume)
+        record = _run_record(args, endpoint, paths)
+        if args.resume:
+            _check_resumable(paths, record)
+        progress = _Progress()
+        try:
+            if not args.resume and not _is_uri(paths.output):
+                _write_record(record_path(paths.output), record)
+            return _score_locked(args, endpoint, limits, paths, progress)
+        except KeyboardInterrupt:
+            return _interrupted(paths, progress.phase)
+        finally:
+            # The record serves a committed output only: a run that ended before the commit, in any way (a
+            # refusal, a failed job), leaves none behind.
+            if not _is_uri(paths.output) and not (Path(paths.output) / SUCCESS_MARKER).exists():
+                record_path(paths.output).unlink(missing_ok=True)
+
+
+@dataclass
+class _Progress:
+    """The phase a run is in, for the line an interruption prints."""
+
+    phase: str = PHASES[0]
+
+    def reach(self, phase: str) -> None:
+        self.phase = phase
+        _test_seam(phase)
+
+
+def _test_seam(phase: str) -> None:
+    """:data:`PAUSE_ENV`'s pause (tests only): mark ``phase`` reached, and wait there for a signal."""
+    wanted, _, marker = os.environ.get(PAUSE_ENV, "").partition("=")
+    if wanted != phase or not marker:
+        return
+    if phase == "writing":
+        return  # marked by _mark_when_tasks_run once the job is under way
+    Path(marker).touch()
+    if phase in ("reading", "finishing"):
+        while True:
+            time.sleep(0.1)
+
+
+def _mark_when_tasks_run(session: SparkSession) -> None:
+    """For :data:`PAUSE_ENV` ``writing=FILE``: FILE once the write job has tasks running (watched from a thread)."""
+    wanted, _, marker = os.environ.get(PAUSE_ENV, "").partition("=")
+    if wanted != "writing" or not marker:
+        return
+    tracker = session.sparkContext.statusTracker()
+
+    def watch() -> None:
+        while True:
+            for stage in tracker.getActiveStageIds():
+                info = tracker.getStageInfo(stage)
+                if info is not None and info.numActiveTasks > 0:
+                    Path(marker).touch()
+                    return
+            time.sleep(0.1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def _interrupted(paths: SparkPaths, phase: str) -> int:
+    """After SIGTERM or Ctrl-C (the session already stopped, Spark's jobs cancelled): leave the state the line's
+    next step starts from, print that line, exit 130."""
+    output = Path(paths.output)
+    committed = not _is_uri(paths.output) and (output / SUCCESS_MARKER).exists()
+    if committed:
+        _discard_unfinished(paths.errors)
+        line = (
+            f"interrupted while {phase}, after every row was scored: {output} is complete, the errors folder and "
+            "the summary are not; run the same command with --resume to finish them without scoring again"
+        )
+    else:
+        _discard_unfinished(paths.output)
+        if not _is_uri(paths.output):
+            record_path(paths.output).unlink(missing_ok=True)
+        line = (
+            f"interrupted while {phase}, before the output was committed: nothing was kept; run the same command again"
+        )
+        if _is_uri(paths.output):
+            line += f" (after deleting what Spark left at {paths.output}, if anything)"
+    print(f"bankmarketing-client: {line}", file=sys.stderr)
+    return EXIT_INTERRUPTED
 
 
 def _score_locked(
-    args: argparse.Namespace, endpoint: EndpointOptions, limits: EndpointLimits | None, paths: SparkPaths
+    args: argparse.Namespace,
+    endpoint: EndpointOptions,
+    limits: EndpointLimits | None,
+    paths: SparkPaths,
+    progress: _Progress,
 ) -> int:
     """:func:`run_spark_score` while this run holds its output's and errors folder's locks."""
     from bankmarketing_client.batch.summary import BatchSummary
 
     master = args.master or DEFAULT_MASTER
     starting = time.monotonic()
+    progress.reach("starting")
     with spark_session(master, args.verbose) as session:
         started = time.monotonic()
+        progress.reach("reading")
+        from py4j.protocol import Py4JJavaError  # type: ignore[import-untyped]  # pyspark's bridge, untyped
         from pyspark.errors import AnalysisException, PySparkException
 
         from bankmarketing_client.spark import plan_budget, score_spark
@@ -282,7 +460,7 @@ def _score_locked(
 
         try:
             frame = session.read.parquet(paths.input)
-        except AnalysisException as exc:
+        except (AnalysisException, Py4JJavaError) as exc:  # a file that is not Parquet is Spark's raw error
             raise DatasetError(f"{paths.input}: cannot read it as Parquet ({job_failure(exc)[0]})") from None
         id_column = args.id_column
         keep_all = id_column is None and not _has_id_column(frame)
@@ -303,38 +481,64 @@ def _score_locked(
             allow_unknown_categories=args.allow_unknown_categories,
             allow_insecure_http=endpoint.allow_insecure_http,
         )
-        try:
-            with _sigterm_interrupts():
+        if not args.resume:
+            progress.reach("writing")
+            _mark_when_tasks_run(session)
+            try:
                 scored.write.parquet(paths.output, mode="errorifexists")
-        except PySparkException as exc:  # Spark turns every failure of a job into one of these
-            _discard_unfinished(paths.output)
-            reason, code = job_failure(exc)
-            print(f"bankmarketing-client: error: the Spark job failed, no output written: {reason}", file=sys.stderr)
-            return code
-        except KeyboardInterrupt:
-            _discard_unfinished(paths.output)
-            raise
+            except PySparkException as exc:  # Spark turns every failure of a job into one of these
+                _discard_unfinished(paths.output)
+                record_path(paths.output).unlink(missing_ok=True)
+                reason, code = job_failure(exc)
+                print(
+                    f"bankmarketing-client: error: the Spark job failed, no output written: {reason}", file=sys.stderr
+                )
+                return code
+        progress.reach("finishing")
         written = session.read.parquet(paths.output)
         counts = count_rows(written)
         summary = BatchSummary(counts=counts, elapsed=time.monotonic() - started, output=Path(paths.output))
         if counts.rejected or counts.failed or args.errors is not None:
-            _write_errors(written, paths.errors)
+            if not (Path(paths.errors) / SUCCESS_MARKER).exists():
+                _discard_unfinished(paths.errors)
+                _write_errors(written, paths.errors)
             summary.errors_path = Path(paths.errors)
     print("\n".join(summary_lines(summary, plan, args.batch_size, f"{master}, started in {started - starting:.1f} s")))
+    if not _is_uri(paths.output):
+        record_path(paths.output).unlink(missing_ok=True)  # finished: nothing left to resume
     return EXIT_OK if summary.ok else EXIT_FAILED
+
+
+class _InterruptedCallFilter(logging.Filter):
+    """Drops py4j's report of a call cut short by Ctrl-C or SIGTERM: it logs it through the root logger with a page
+    of traceback (``KeyboardInterrupt while sending command.``), where the CLI says it in one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        interrupted = record.exc_info is not None and record.exc_info[0] is KeyboardInterrupt
+        return not (interrupted and f"{os.sep}py4j{os.sep}" in record.pathname)
 
 
 @contextmanager
 def _sigterm_interrupts() -> Iterator[None]:
-    """SIGTERM stops the job as Ctrl-C does (exit 130, Spark's jobs cancelled as the session stops)."""
+    """SIGTERM stops the run as Ctrl-C does, in every phase (exit 130, Spark's jobs cancelled as the session
+    stops). Only the first one interrupts: a second, while the session stops and the output is tidied, would leave
+    the state half-tidied, so it is ignored."""
+    interrupted = False
 
     def interrupt(signum: int, frame: object) -> None:
+        nonlocal interrupted
+        if interrupted:
+            return
+        interrupted = True
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, interrupt)
+    quiet = _InterruptedCallFilter()
+    logging.getLogger().addFilter(quiet)
     try:
         yield
     finally:
+        logging.getLogger().removeFilter(quiet)
         signal.signal(signal.SIGTERM, previous)
 
 
@@ -342,7 +546,7 @@ def _discard_unfinished(output: str) -> None:
     """Remove what a failed or stopped job left at a local output (Spark's temporary files, no ``_SUCCESS``), so
     that the same command can run again. The folder did not exist before the run (:class:`SparkPaths` checked)."""
     path = Path(output)
-    if not _is_uri(output) and path.is_dir() and not (path / "_SUCCESS").exists():
+    if not _is_uri(output) and path.is_dir() and not (path / SUCCESS_MARKER).exists():
         shutil.rmtree(path, ignore_errors=True)
 
 

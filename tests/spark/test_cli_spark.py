@@ -190,7 +190,7 @@ def parquet_input(train_path: Path, tmp_path: Path) -> Path:
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--resume"], "--resume does not work with --engine spark"),
+        (["--resume"], "there is nothing to resume at "),
         (["--fail-fast"], "--fail-fast does not work with --engine spark"),
         (["--delimiter", ";"], "--delimiter does not work with --engine spark"),
     ],
