@@ -40,7 +40,7 @@ def test_a_row_the_model_refuses_is_isolated_by_bisection(write_subset: WriteSub
     lines[30] = ",".join(row)
     source.write_text("\n".join(lines) + "\n")
     client = AsyncScoringClient(
-        "http://scoring.invalid/score",
+        "https://scoring.invalid/score",
         "key",
         contract="inputs",
         http_client=httpx.AsyncClient(transport=httpx.MockTransport(_handler)),
@@ -78,7 +78,7 @@ class _Burst:
 def _client(handler: Callable[[httpx.Request], httpx.Response]) -> AsyncScoringClient:
     transport = httpx.MockTransport(handler)
     return AsyncScoringClient(
-        "http://scoring.invalid/score",
+        "https://scoring.invalid/score",
         "key",
         contract="inputs",
         retry=RetryPolicy.no_retries(),  # the engine's own policy must be what retries its chunks
