@@ -2,7 +2,7 @@
 
 The endpoint here is the test's own hostile server (``hostile_server``): the real local endpoint cannot be made
 to send a gzip bomb, an endless body or a lying ``Content-Length``. Memory is measured on real CLI processes (peak
-RSS from ``wait4``), with a generous margin (300 MB; the unbounded client went past 1 GB on each of these).
+RSS of the child's own address space, ``VmHWM``), with a generous margin (300 MB; the unbounded client went past 1 GB on each of these).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import csv
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -59,23 +58,38 @@ def records_file(tmp_path_factory: pytest.TempPathFactory, sample_records: list[
     return path
 
 
+#: Run as the child: the CLI's ``main``, then its peak RSS (``VmHWM``) written to the file named in argv[1]. The
+#: kernel's ``ru_maxrss`` cannot serve: at exec it keeps the parent's high-water mark, so a child of a large pytest
+#: process reports pytest's RSS, not its own; ``VmHWM`` belongs to the address space exec gave the child.
+PEAK_RSS_WRAPPER = """
+import atexit, sys
+from pathlib import Path
+report = Path(sys.argv.pop(1))
+def peak() -> None:
+    status = Path("/proc/self/status").read_text()
+    report.write_text(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")))
+atexit.register(peak)
+from bankmarketing_client.cli import main
+sys.exit(main())
+"""
+
+
 def run_cli(args: list[str], env_extra: dict[str, str], cwd: Path) -> tuple[int, str, str, float]:
     """Run ``bankmarketing-client ARGS`` as a child process; its exit code, stdout, stderr and peak RSS in MB."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("BANKMARKETING_") or k == "BANKMARKETING_DATA"}
     env.update({"BANKMARKETING_API_KEY": KEY, **env_extra})
-    out, err = cwd / "cli.out", cwd / "cli.err"
+    out, err, peak = cwd / "cli.out", cwd / "cli.err", cwd / "cli.peak"
     with out.open("wb") as stdout, err.open("wb") as stderr:
         process = subprocess.Popen(
-            [sys.executable, "-m", "bankmarketing_client.cli", *args], stdout=stdout, stderr=stderr, env=env, cwd=cwd
+            [sys.executable, "-c", PEAK_RSS_WRAPPER, str(peak), *args], stdout=stdout, stderr=stderr, env=env, cwd=cwd
         )
-        watchdog = threading.Timer(240, process.kill)  # a hang is a failure, not a stuck suite
-        watchdog.start()
         try:
-            _, status, usage = os.wait4(process.pid, 0)
-        finally:
-            watchdog.cancel()
-    process.returncode = os.waitstatus_to_exitcode(status)
-    return process.returncode, out.read_text(), err.read_text(), usage.ru_maxrss / 1024
+            process.wait(timeout=240)  # a hang is a failure, not a stuck suite
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            raise
+    return process.returncode, out.read_text(), err.read_text(), int(peak.read_text()) / 1024
 
 
 # -- the library, in process ----------------------------------------------------------------------------------
