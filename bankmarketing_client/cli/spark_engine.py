@@ -200,6 +200,9 @@ def spark_session(master: str, verbosity: int = 0) -> Iterator[SparkSession]:
         # pyspark warns at start and at mapInArrow that pandas 3 is newer than it was tested with; this engine's
         # Arrow path does not go through pandas, and the warning would sit above the summary.
         warnings.filterwarnings("ignore", category=FutureWarning, module="pyspark")
+        # After a SIGTERM the JVM may already be gone when the session stops; pyspark then warns that it could not
+        # shut it down cleanly, a second line beside the one that says what happened and what to do next.
+        warnings.filterwarnings("ignore", message="Unable to cleanly shutdown Spark JVM", category=RuntimeWarning)
         config = Path(folder) / "log4j2.properties"
         level = SPARK_LOG_LEVELS[min(verbosity, len(SPARK_LOG_LEVELS) - 1)]
         config.write_text(LOG4J2_CONFIG.format(level=level), encoding="utf-8")

@@ -71,7 +71,7 @@ def _stopped_at(phase: str, command: list[str], endpoint: LocalEndpoint, marker:
             time.sleep(0.05)
         assert marker.exists(), f"the run never reached {phase}: {proc.poll()} {proc.communicate()[1][-2000:]}"
         if phase == "writing":
-            time.sleep(1.5)  # well inside the write: tasks have sent requests, none has finished its partition
+            time.sleep(0.3)  # inside the write: its tasks run, and a request takes 600 ms, so none has finished
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=120)
     finally:
