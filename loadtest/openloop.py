@@ -46,7 +46,7 @@ class OpenLoopUser(EndpointUser):
     _pacer: OpenLoopUser | None = None
 
     def on_start(self) -> None:
-        self._group = Group()
+        self._requests = Group()
         options: Any = self.environment.parsed_options
         if OpenLoopUser._pacer is None or OpenLoopUser._pacer._state is None:
             OpenLoopUser._pacer = self
@@ -65,7 +65,7 @@ class OpenLoopUser(EndpointUser):
     def on_stop(self) -> None:
         if OpenLoopUser._pacer is self:
             OpenLoopUser._pacer = None
-            self._group.kill(block=False)  # a run that ends by its clock leaves the unanswered ones unreported
+            self._requests.kill(block=False)  # a run that ends by its clock leaves the unanswered ones unreported
 
     @tag("open")
     @task
@@ -90,7 +90,7 @@ class OpenLoopUser(EndpointUser):
             index + 1, workers, schedule.share, schedule.arrival, cap,
         )  # fmt: skip
         start = time.perf_counter()
-        group = self._group
+        group = self._requests
         for j, offset in enumerate(schedule.offsets()):
             if not STATE.budget.take():
                 break
