@@ -45,6 +45,7 @@ from _openloop import (
     OpenLoopCounts,
     Recorder,
     Schedule,
+    compare,
     deployment_of,
     percentile_ms,
 )
@@ -586,8 +587,27 @@ def _slo_gate(environment: Environment, **_: Any) -> None:
          else log.info)(line)  # fmt: skip
     if verdict.exit_code is not None:
         environment.process_exit_code = verdict.exit_code
+    comparison = _compare_deployments(response) if options.per_deployment else None
     if options.latency_report:
-        _write_latency_report(Path(options.latency_report), response, service, account, verdict)
+        _write_latency_report(Path(options.latency_report), response, service, account, verdict, comparison)
+
+
+def _compare_deployments(response: Recorder) -> dict[str, Any] | None:
+    """With exactly two deployments in the measured window: the second (by name) against the first, with a
+    confidence interval (see :func:`_openloop.compare`), logged in one line."""
+    names = sorted(name for name in response.histograms if name.startswith("@"))
+    if len(names) != 2:
+        return None
+    a, b = names
+    result = compare(a[1:], response.histograms[a], b[1:], response.histograms[b])
+    if "median_difference_ms" in result:
+        low, high = result["median_difference_ci_ms"]
+        log.info(
+            "%s vs %s: median %+.3g ms (%.0f%% CI %+.3g to %+.3g ms; n = %d and %d; Mann-Whitney p = %.2g): %s",
+            b[1:], a[1:], result["median_difference_ms"], 100 * result["confidence"], low, high,
+            result["n_b"], result["n_a"], result["mann_whitney_p"], result["verdict"],
+        )  # fmt: skip
+    return result
 
 
 def _verdict(
@@ -619,7 +639,12 @@ def _verdict(
 
 
 def _write_latency_report(
-    path: Path, response: Recorder, service: Recorder, account: GeneratorAccount | None, verdict: Verdict
+    path: Path,
+    response: Recorder,
+    service: Recorder,
+    account: GeneratorAccount | None,
+    verdict: Verdict,
+    comparison: dict[str, Any] | None,
 ) -> None:
     """``--latency-report``: the measured window as JSON. Names and figures only: no header, no key."""
     report: dict[str, Any] = {
@@ -637,10 +662,12 @@ def _write_latency_report(
             "fell_behind": account.fell_behind,
             "sent_by_worker": {str(k): v for k, v in account.by_worker.items()},
         },
+        "comparison": comparison,
         "gates": list(verdict.lines),
         "exit_code": verdict.exit_code,
     }
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(report, indent=2) + "\n")
     except OSError as exc:
         log.error("could not write --latency-report %s: %s", path, exc.strerror or exc)

@@ -114,6 +114,18 @@ def percentile_ms(histogram: HdrHistogram, percentile: float) -> float:
     return float(histogram.get_value_at_percentile(percentile)) / 1000.0
 
 
+def value_counts(histogram: HdrHistogram) -> list[tuple[int, int]]:
+    """Every recorded value (microseconds, its bucket's highest equivalent) with its count, read from the counts
+    array: hdrhistogram's recorded iterator (0.10) drops some counts (600 recorded, ~535 iterated)."""
+    pairs = []
+    for index in range(histogram.counts_len):
+        count = histogram.get_count_at_index(index)
+        if count:
+            value = histogram.get_highest_equivalent_value(histogram.get_value_from_index(index))
+            pairs.append((int(value), int(count)))
+    return pairs
+
+
 def summarise(histogram: HdrHistogram) -> dict[str, float | int]:
     """Count, mean and the reported percentiles of one histogram, in milliseconds."""
     count = int(histogram.get_total_count())
@@ -252,11 +264,7 @@ class GeneratorAccount:
         late = 0
         if total:
             threshold_us = max_lag_ms * 1000.0
-            late = sum(
-                item.count_added_in_this_iter_step
-                for item in lag.get_recorded_iterator()
-                if item.value_iterated_to > threshold_us
-            )
+            late = sum(count for value, count in value_counts(lag) if value > threshold_us)
         return cls(
             scheduled=scheduled,
             sent=sent,
@@ -274,3 +282,64 @@ class GeneratorAccount:
             f"(--max-outstanding); send lag p99 {self.lag_p99_ms:g} ms, {self.late_share:.2%} later than "
             f"{self.max_lag_ms:g} ms: the generator {state}"
         )
+
+
+# -- comparing two deployments --------------------------------------------------------------------------------
+
+#: A difference smaller than this is not reported as one, however sure: it decides no canary.
+MIN_EFFECT_MS: Final = 1.0
+
+
+def _values_ms(histogram: HdrHistogram) -> Any:
+    import numpy as np
+
+    pairs = value_counts(histogram)
+    values = np.array([value for value, _ in pairs], dtype=float) / 1000.0
+    counts = np.array([count for _, count in pairs], dtype=int)
+    return np.repeat(values, counts)
+
+
+def compare(
+    name_a: str,
+    a: HdrHistogram,
+    name_b: str,
+    b: HdrHistogram,
+    *,
+    confidence: float = 0.99,
+    resamples: int = 2000,
+    seed: int = 42,
+) -> dict[str, Any]:
+    """How much slower ``b`` is than ``a``: the difference of medians with a bootstrap confidence interval, the
+    p99 difference, a Mann-Whitney U test's p-value and both sample sizes, so a canary decision is not made on
+    noise. The verdict names a difference only when the interval excludes 0 by at least :data:`MIN_EFFECT_MS`."""
+    import numpy as np
+    from scipy.stats import mannwhitneyu  # type: ignore[import-untyped]
+
+    x, y = _values_ms(a), _values_ms(b)
+    result: dict[str, Any] = {"a": name_a, "b": name_b, "n_a": int(x.size), "n_b": int(y.size)}
+    if x.size < 2 or y.size < 2:
+        return {**result, "verdict": "not enough samples to compare"}
+    rng = np.random.default_rng(seed)
+    medians_x = np.median(rng.choice(x, size=(resamples, x.size)), axis=1)
+    medians_y = np.median(rng.choice(y, size=(resamples, y.size)), axis=1)
+    tail = (1.0 - confidence) / 2.0
+    low, high = np.quantile(medians_y - medians_x, [tail, 1.0 - tail])
+    difference = float(np.median(y) - np.median(x))
+    p_value = float(mannwhitneyu(x, y, alternative="two-sided").pvalue)
+    if low >= MIN_EFFECT_MS:
+        verdict = f"{name_b} is slower than {name_a}"
+    elif high <= -MIN_EFFECT_MS:
+        verdict = f"{name_b} is faster than {name_a}"
+    else:
+        verdict = "no difference shown"
+    return {
+        **result,
+        "median_a_ms": float(np.median(x)),
+        "median_b_ms": float(np.median(y)),
+        "median_difference_ms": round(difference, 3),
+        "confidence": confidence,
+        "median_difference_ci_ms": [round(float(low), 3), round(float(high), 3)],
+        "p99_difference_ms": round(float(np.percentile(y, 99) - np.percentile(x, 99)), 3),
+        "mann_whitney_p": p_value,
+        "verdict": verdict,
+    }

@@ -21,7 +21,9 @@ from typing import Any
 import pytest
 from test_loadtest_runs import RUN_TIMEOUT, Run, _env, _locust_cmd, run_locust
 
+from bankmarketing_client.local.endpoint import LocalEndpoint
 from bankmarketing_client.local.process import free_port
+from bankmarketing_client.local.pytest_plugin import EndpointFactory
 
 TOY = Path(__file__).with_name("toy_server.py")
 LOADTEST_DIR = str(Path(__file__).resolve().parents[2] / "loadtest")
@@ -268,3 +270,70 @@ def test_open_loop_without_a_rate_or_with_a_bad_one_stops_with_one_line(
         assert run.code == 2, run.output[-3000:]
         assert says in run.output
         assert "Traceback" not in run.output
+
+
+@pytest.fixture(scope="module")
+def delayed_green(bankmarketing_endpoint_factory: EndpointFactory) -> LocalEndpoint:
+    """blue and green share the traffic; green adds 20 ms to every scoring request (a per-deployment setting)."""
+    return bankmarketing_endpoint_factory(
+        contract="inputs",
+        deployments=["blue=default", "green=default,added_latency_ms=20"],
+        traffic={"blue": 50, "green": 50},
+        max_pending=64,
+        max_concurrent_requests_per_instance=8,
+    )
+
+
+@pytest.fixture(scope="module")
+def identical_sides(bankmarketing_endpoint_factory: EndpointFactory) -> LocalEndpoint:
+    return bankmarketing_endpoint_factory(
+        contract="inputs",
+        deployments=["blue=default", "green=default"],
+        traffic={"blue": 50, "green": 50},
+        max_pending=64,
+        max_concurrent_requests_per_instance=8,
+    )
+
+
+def _compare_run(tmp_path: Path, train_path: Path, endpoint: LocalEndpoint) -> dict[str, Any]:
+    folder = tmp_path / f"cmp-{len(list(tmp_path.iterdir()))}"
+    run = run_locust(
+        tmp_path, train_path,
+        "--host", endpoint.scoring_uri, "--api-key", endpoint.primary_key, "--per-deployment",
+        "--arrival-rate", "60", "--arrival", "poisson", "--max-requests", "600",
+        "--latency-report", str(folder / "latency.json"), "OpenLoopUser",
+        users=1,
+    )  # fmt: skip
+    assert run.code == 0, run.output[-3000:]
+    assert endpoint.primary_key not in run.output + (folder / "latency.json").read_text()
+    report: dict[str, Any] = json.loads((folder / "latency.json").read_text())
+    assert {"@blue", "@green"} <= set(report["response_time"])
+    comparison: dict[str, Any] = report["comparison"]
+    assert comparison["n_a"] + comparison["n_b"] == 600
+    assert min(comparison["n_a"], comparison["n_b"]) > 200  # a 50/50 split
+    assert "vs blue: median" in run.output
+    return comparison
+
+
+def test_the_comparison_finds_a_20_ms_per_deployment_delay_and_none_between_identical_sides(
+    tmp_path: Path, train_path: Path, delayed_green: LocalEndpoint, identical_sides: LocalEndpoint
+) -> None:
+    slower = _compare_run(tmp_path, train_path, delayed_green)
+    assert slower["verdict"] == "green is slower than blue", slower
+    low, high = slower["median_difference_ci_ms"]
+    assert 5 < low <= high < 60  # ~20 ms, with room for a loaded machine's noise
+    same = _compare_run(tmp_path, train_path, identical_sides)
+    assert same["verdict"] == "no difference shown", same
+
+
+def test_every_recorded_count_is_read_back_and_the_late_share_counts_them() -> None:
+    histogram = _openloop.new_histogram()
+    for i in range(600):
+        _openloop.record_ms(histogram, 1.0 + i * 0.065)  # 1 to 40 ms
+    for _ in range(7):
+        _openloop.record_ms(histogram, 70.0)
+    assert sum(count for _, count in _openloop.value_counts(histogram)) == 607
+    counts = _openloop.OpenLoopCounts(scheduled=607, sent=607, lag=histogram)
+    account = _openloop.GeneratorAccount.of([counts], max_lag_ms=50.0)
+    assert account.late_share == pytest.approx(7 / 607)
+    assert account.fell_behind  # 1.15 % > 1 %
