@@ -30,20 +30,37 @@ Roles in a distributed run:
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import gevent
+from _openloop import (
+    AGGREGATED,
+    DEFAULT_MAX_LAG_MS,
+    SIGNIFICANT_DIGITS,
+    GeneratorAccount,
+    OpenLoopCounts,
+    Recorder,
+    Schedule,
+    compare,
+    deployment_of,
+    percentile_ms,
+)
 from _payloads import (
     BENCHMARK_RECORDS,
     EXIT_SETUP_ERROR,
+    LATENCY_GATES,
     Body,
+    Verdict,
     build_batches,
     build_body,
+    combine_verdicts,
     detect_family,
     evaluate_slo,
     judge_health,
@@ -72,6 +89,8 @@ from bankmarketing_client.urls import EndpointURLs
 log = logging.getLogger("bankmarketing.loadtest")
 
 BUDGET_MESSAGE = "bankmarketing_budget"
+SHARE_MESSAGE = "bankmarketing_share"
+REPORT_KEY = "bankmarketing_latency"
 #: Records in each of the mix's small batches.
 MIX_SMALL_BATCH = 5
 
@@ -130,10 +149,62 @@ def _add_options(parser: LocustArgumentParser) -> None:
         "--slo-p95-ms", type=float, default=None, help="Fail the run (exit 4) if the overall p95 exceeds this"
     )
     parser.add_argument(
+        "--slo-p99-ms", type=float, default=None, help="Fail the run (exit 4) if the overall p99 exceeds this"
+    )
+    parser.add_argument(
+        "--slo-p999-ms", type=float, default=None, help="Fail the run (exit 4) if the overall p99.9 exceeds this"
+    )
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=0.0,
+        help="Seconds at the start whose requests the gates and --latency-report leave out (Locust's own stats "
+        "keep them); open loop: by scheduled time",
+    )
+    parser.add_argument(
+        "--latency-report",
+        default="",
+        help="Write the measured window's percentiles (HdrHistogram, 3 significant digits) as JSON to this file: "
+        "response and service time by name and deployment, the open loop's counts, the gates' verdict",
+    )
+    parser.add_argument(
+        "--arrival-rate",
+        type=float,
+        default=None,
+        help="OpenLoopUser: requests/s of the whole run, sent on schedule whatever the answers do; shared "
+        "exactly among workers; -u does not change it",
+    )
+    parser.add_argument(
+        "--arrival",
+        choices=["constant", "poisson"],
+        default="constant",
+        help="OpenLoopUser: evenly spaced arrivals, or a Poisson process (seeded by --seed)",
+    )
+    parser.add_argument(
+        "--open-body",
+        choices=["benchmark", "batch"],
+        default="benchmark",
+        help="OpenLoopUser: the benchmark's body (--payload or 2 sampled records), or --batch-size records",
+    )
+    parser.add_argument(
+        "--max-outstanding",
+        type=int,
+        default=1000,
+        help="OpenLoopUser: requests in flight per process at most; an arrival beyond it is dropped and counted",
+    )
+    parser.add_argument(
+        "--max-lag-ms",
+        type=float,
+        default=DEFAULT_MAX_LAG_MS,
+        help="OpenLoopUser: the generator fell behind (exit 7, no gate passes) when more than 1%% of sends left "
+        "later than this after their scheduled time",
+    )
+    parser.add_argument(
         "--slo-fail-ratio",
         type=float,
         default=None,
-        help="Fail the run (exit 3) if the failure ratio exceeds this (0..1); within it, failures exit 0",
+        help="Fail the run (exit 3) if the failure ratio exceeds this (0..1; open loop: dropped arrivals count as "
+        "failures); within it, failures exit 0",
     )
     parser.add_argument(
         "--deployment",
@@ -219,9 +290,48 @@ class Budget:
 
 
 @dataclass
+class Latencies:
+    """The measured window's histograms in this process (on the master: the workers' latest reports too)."""
+
+    response: Recorder = field(default_factory=Recorder)
+    service: Recorder = field(default_factory=Recorder)
+    open_loop: OpenLoopCounts | None = None
+    #: perf_counter time from which requests are measured (the end of --warmup); None before the run starts.
+    measure_from: float | None = None
+    #: On the master: each worker's latest report.
+    from_workers: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def measured(self, at: float) -> bool:
+        return self.measure_from is not None and at >= self.measure_from
+
+    def to_message(self) -> dict[str, Any]:
+        return {
+            "response": self.response.encode(),
+            "service": self.service.encode(),
+            "open_loop": None if self.open_loop is None else self.open_loop.to_message(),
+        }
+
+    def combined(self) -> tuple[Recorder, Recorder, list[OpenLoopCounts]]:
+        """Response and service histograms and the open loop's counts over this process and its workers."""
+        parts = [self.to_message(), *self.from_workers.values()]
+        response = Recorder.merged(part["response"] for part in parts)
+        service = Recorder.merged(part["service"] for part in parts)
+        counts = [OpenLoopCounts.from_message(part["open_loop"]) for part in parts if part.get("open_loop")]
+        return response, service, counts
+
+    def dropped(self) -> int:
+        """Arrivals dropped at --max-outstanding, over this process and its workers' latest reports."""
+        own = 0 if self.open_loop is None else self.open_loop.dropped
+        return own + sum(int((part.get("open_loop") or {}).get("dropped", 0)) for part in self.from_workers.values())
+
+
+@dataclass
 class State:
     prepared: Prepared | None = None
     budget: Budget = field(default_factory=Budget)
+    latencies: Latencies = field(default_factory=Latencies)
+    #: This process's place among the workers: (index, count); (0, 1) without workers.
+    share: tuple[int, int] | None = None
 
 
 STATE = State()
@@ -294,11 +404,16 @@ def _on_init(environment: Environment, **_: Any) -> None:
     runner = environment.runner
     if isinstance(runner, WorkerRunner):
         runner.register_message(BUDGET_MESSAGE, _on_budget_message)
+        runner.register_message(SHARE_MESSAGE, _on_share_message)
         return
     options = _options(environment)
     if options is None:
         return
     _keep_tagged_user_classes(environment)
+    problem = _open_loop_problem(environment)
+    if problem:
+        log.error("load test set-up failed: %s", problem)
+        sys.exit(EXIT_SETUP_ERROR)
     if options.endpoint_settings:
         try:
             _apply_endpoint_settings(environment)
@@ -339,6 +454,31 @@ def _apply_endpoint_settings(environment: Environment) -> None:
         )
 
 
+def _open_loop_problem(environment: Environment) -> str | None:
+    """The open loop's options checked before any user starts. Without ``--arrival-rate`` the open-loop user
+    leaves a run of several classes (``locust -f loadtest`` starts them all) and is an error on its own."""
+    options = _options(environment)
+    if options.warmup < 0:
+        return f"--warmup must be 0 or more seconds, not {options.warmup:g}"
+    open_loop = [c for c in environment.user_classes if getattr(c, "open_loop", False)]
+    if not open_loop:
+        return None
+    if options.arrival_rate is None:
+        if len(open_loop) < len(environment.user_classes):
+            environment.user_classes = [c for c in environment.user_classes if c not in open_loop]
+            return None
+        return "OpenLoopUser needs --arrival-rate R (requests/s of the whole run)"
+    if options.max_outstanding < 1:
+        return f"--max-outstanding must be at least 1, not {options.max_outstanding}"
+    if not options.max_lag_ms > 0:
+        return f"--max-lag-ms must be above 0, not {options.max_lag_ms}"
+    try:
+        Schedule(rate=options.arrival_rate, arrival=options.arrival, seed=options.seed)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
 def _task_tags(user_class: Any) -> list[set[str]]:
     return [set(getattr(task, "locust_tag_set", ())) for task in getattr(user_class, "tasks", ())]
 
@@ -364,12 +504,21 @@ def _on_budget_message(environment: Environment, msg: Any, **_: Any) -> None:
     STATE.budget = Budget(limit=int(msg.data["share"]))
 
 
+def _on_share_message(environment: Environment, msg: Any, **_: Any) -> None:
+    STATE.share = (int(msg.data["index"]), int(msg.data["workers"]))
+
+
 def _on_test_start(environment: Environment, **_: Any) -> None:
     runner = environment.runner
     options = _options(environment)
+    STATE.latencies = Latencies(measure_from=time.perf_counter() + max(0.0, float(options.warmup or 0.0)))
+    if not isinstance(runner, (MasterRunner, WorkerRunner)):
+        STATE.share = (0, 1)
     if isinstance(runner, MasterRunner):
+        workers = runner.clients.ready + runner.clients.running + runner.clients.spawning
+        for index, worker in enumerate(workers):
+            runner.send_message(SHARE_MESSAGE, {"index": index, "workers": len(workers)}, client_id=worker.id)
         if options.max_requests > 0:
-            workers = runner.clients.ready + runner.clients.running + runner.clients.spawning
             for worker, share in zip(workers, split_budget(options.max_requests, len(workers)), strict=True):
                 runner.send_message(BUDGET_MESSAGE, {"share": share}, client_id=worker.id)
             STATE.budget = Budget(limit=options.max_requests)
@@ -389,7 +538,16 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
         _fail_setup(environment, exc)
 
 
-def _on_request(**_: Any) -> None:
+def _on_request(name: str, response_time: float, context: Any = None, **_: Any) -> None:
+    latencies = STATE.latencies
+    scheduled = context.get("scheduled") if isinstance(context, dict) else None
+    if latencies.measured(scheduled if scheduled is not None else time.perf_counter()):
+        latencies.response.record(name, response_time, deployment_of(name))
+    count_done()
+
+
+def count_done() -> None:
+    """One request of the budget ended (answered, failed, or an open-loop arrival dropped)."""
     budget = STATE.budget
     budget.done += 1
     if budget.limit is not None and budget.done >= budget.limit and not budget.quitting:
@@ -400,13 +558,20 @@ def _on_request(**_: Any) -> None:
             gevent.spawn(runner.quit)
 
 
-def _on_worker_report(**_: Any) -> None:
-    """On the master: stop once the workers report the whole budget done."""
+def _report_to_master(data: dict[str, Any], **_: Any) -> None:
+    """On a worker: the histograms so far travel with each stats report (cumulative: the master keeps the latest)."""
+    data[REPORT_KEY] = STATE.latencies.to_message()
+
+
+def _on_worker_report(client_id: str = "", data: Any = None, **_: Any) -> None:
+    """On the master: keep each worker's histograms; stop once the workers report the whole budget done."""
+    if isinstance(data, dict) and REPORT_KEY in data:
+        STATE.latencies.from_workers[client_id] = data[REPORT_KEY]
     runner = _runner
     budget = STATE.budget
     if runner is None or budget.limit is None or budget.quitting:
         return
-    if runner.stats.total.num_requests >= budget.limit:
+    if runner.stats.total.num_requests + STATE.latencies.dropped() >= budget.limit:
         budget.quitting = True
         log.info("--max-requests %d reached across the workers; stopping", budget.limit)
         gevent.spawn(runner.quit)
@@ -418,24 +583,115 @@ def _remember_runner(environment: Environment, **_: Any) -> None:
 
 
 def _slo_gate(environment: Environment, **_: Any) -> None:
-    """The SLO gate: on the master or the only process, over the aggregated totals."""
+    """The SLO gates: on the master or the only process, over the measured window of every process's requests
+    (HdrHistograms), for the totals and, with ``--per-deployment``, for each deployment."""
     if _is_worker(environment) or environment.parsed_options is None:
         return
     options = _options(environment)
     if environment.process_exit_code == EXIT_SETUP_ERROR:
         return
-    total = environment.stats.total
-    verdict = evaluate_slo(
-        num_requests=total.num_requests,
-        fail_ratio=total.fail_ratio,
-        p95_ms=total.get_response_time_percentile(0.95) or 0.0,
-        slo_p95_ms=options.slo_p95_ms,
-        slo_fail_ratio=options.slo_fail_ratio,
+    response, service, counts = STATE.latencies.combined()
+    account = GeneratorAccount.of(counts, max_lag_ms=options.max_lag_ms) if counts else None
+    if account is not None:
+        (log.error if account.fell_behind else log.info)(account.line())
+    verdicts = [_verdict(environment, response, account, None)]
+    if options.per_deployment:
+        deployments = sorted(name for name in response.histograms if name.startswith("@"))
+        verdicts += [_verdict(environment, response, None, name) for name in deployments]
+    verdict = combine_verdicts(
+        verdicts,
+        fell_behind=account is not None and account.fell_behind,
+        behind_line=account.line() if account is not None else "",
     )
     for line in verdict.lines:
-        (log.error if "BREACHED" in line or "no requests" in line else log.info)(line)
+        (log.error if "BREACHED" in line or "no requests" in line or "not enough" in line or "no gate" in line
+         else log.info)(line)  # fmt: skip
     if verdict.exit_code is not None:
         environment.process_exit_code = verdict.exit_code
+    comparison = _compare_deployments(response) if options.per_deployment else None
+    if options.latency_report:
+        _write_latency_report(Path(options.latency_report), response, service, account, verdict, comparison)
+
+
+def _compare_deployments(response: Recorder) -> dict[str, Any] | None:
+    """With exactly two deployments in the measured window: the second (by name) against the first, with a
+    confidence interval (see :func:`_openloop.compare`), logged in one line."""
+    names = sorted(name for name in response.histograms if name.startswith("@"))
+    if len(names) != 2:
+        return None
+    a, b = names
+    result = compare(a[1:], response.histograms[a], b[1:], response.histograms[b])
+    if "median_difference_ms" in result:
+        low, high = result["median_difference_ci_ms"]
+        log.info(
+            "%s vs %s: median %+.3g ms (%.0f%% CI %+.3g to %+.3g ms; n = %d and %d; Mann-Whitney p = %.2g): %s",
+            b[1:], a[1:], result["median_difference_ms"], 100 * result["confidence"], low, high,
+            result["n_b"], result["n_a"], result["mann_whitney_p"], result["verdict"],
+        )  # fmt: skip
+    return result
+
+
+def _verdict(
+    environment: Environment, response: Recorder, account: GeneratorAccount | None, deployment: str | None
+) -> Verdict:
+    """One scope's verdict. Failures come from Locust's stats (the whole run), latency from the measured window.
+    Open loop: dropped arrivals count as failed requests in the failure ratio."""
+    options = _options(environment)
+    key = deployment or AGGREGATED
+    histogram = response.histograms.get(key)
+    if deployment is None:
+        requests, failures = environment.stats.total.num_requests, environment.stats.total.num_failures
+    else:
+        rows = [row for (name, _), row in environment.stats.entries.items() if name.endswith(f" {deployment}")]
+        requests, failures = sum(r.num_requests for r in rows), sum(r.num_failures for r in rows)
+    dropped = account.dropped if account is not None else 0
+    attempts = requests + dropped
+    slo_ms = {95.0: options.slo_p95_ms, 99.0: options.slo_p99_ms, 99.9: options.slo_p999_ms}
+    latency = {q: percentile_ms(histogram, q) if histogram is not None else 0.0 for _, q in LATENCY_GATES}
+    return evaluate_slo(
+        num_requests=attempts,
+        fail_ratio=(failures + dropped) / attempts if attempts else 0.0,
+        latency_ms=latency,
+        slo_ms=slo_ms,
+        slo_fail_ratio=options.slo_fail_ratio,
+        samples=response.count(key),
+        scope=f"deployment {deployment[1:]}" if deployment else "",
+    )
+
+
+def _write_latency_report(
+    path: Path,
+    response: Recorder,
+    service: Recorder,
+    account: GeneratorAccount | None,
+    verdict: Verdict,
+    comparison: dict[str, Any] | None,
+) -> None:
+    """``--latency-report``: the measured window as JSON. Names and figures only: no header, no key."""
+    report: dict[str, Any] = {
+        "precision": f"HdrHistogram, {SIGNIFICANT_DIGITS} significant digits",
+        "response_time": response.summaries(),
+        "service_time": service.summaries(),
+        "open_loop": None
+        if account is None
+        else {
+            "scheduled": account.scheduled,
+            "sent": account.sent,
+            "dropped": account.dropped,
+            "send_lag_p99_ms": account.lag_p99_ms,
+            "late_share": account.late_share,
+            "fell_behind": account.fell_behind,
+            "sent_by_worker": {str(k): v for k, v in account.by_worker.items()},
+        },
+        "comparison": comparison,
+        "gates": list(verdict.lines),
+        "exit_code": verdict.exit_code,
+    }
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(report, indent=2) + "\n")
+    except OSError as exc:
+        log.error("could not write --latency-report %s: %s", path, exc.strerror or exc)
 
 
 def _settle_csv_reports(environment: Environment, **_: Any) -> None:
@@ -470,7 +726,13 @@ class EndpointUser(FastHttpUser):
         prepared = self._ready()
         if prepared is None:
             return
-        body = pick(prepared)
+        self.post_score(prepared, pick(prepared), name)
+
+    def post_score(
+        self, prepared: Prepared, body: Body, name: str, *, on_answer: Callable[[Any], None] | None = None
+    ) -> None:
+        """POST one prepared body and judge the answer; ``on_answer`` sees the response before Locust reports
+        it (the open loop corrects its response time there)."""
         headers, sent = prepared.scoring_headers()
         with self.client.post(
             prepared.target.scoring_path,
@@ -495,6 +757,8 @@ class EndpointUser(FastHttpUser):
                 response.success()
             else:
                 response.failure(reason)
+            if on_answer is not None:
+                on_answer(response)
 
     def probe(self, name: str, judge: Callable[[int, bytes | None], str | None], route: str) -> None:
         """GET ``route`` beside the scoring route (no key, as in Azure) and judge the answer."""
@@ -542,6 +806,7 @@ _listen(events.init, _on_init)
 _listen(events.test_start, _on_test_start)
 _listen(events.request, _on_request)
 _listen(events.worker_report, _on_worker_report)
+_listen(events.report_to_master, _report_to_master)
 _listen(events.init, _remember_runner)
 _listen(events.quitting, _slo_gate)
 _listen(events.quitting, _settle_csv_reports)

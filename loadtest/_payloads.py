@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from _openloop import samples_needed
+
 from bankmarketing_client.contract import (
     Contract,
     decode_results,
@@ -27,13 +29,17 @@ from bankmarketing_client.errors import BankMarketingError, ConfigurationError, 
 from bankmarketing_client.features import records_from_text, records_to_wire
 from bankmarketing_client.urls import EndpointURLs, endpoint_urls, redact_url
 
-#: Exit codes set by the SLO gate (Locust itself uses 0 = pass, 1 = some request failed, 2 = setup error).
+#: Exit codes set by the SLO gates (Locust itself uses 0 = pass, 1 = some request failed):
+#: 2 set-up error; 3 failure ratio breached; 4 a latency gate (p95, p99 or p99.9) breached; 5 both; 6 no
+#: requests, or not enough measured requests to support a gated percentile; 7 the open-loop generator fell
+#: behind its own schedule (no gate passes such a run).
 EXIT_OK: Final = 0
 EXIT_SETUP_ERROR: Final = 2
 EXIT_SLO_FAIL_RATIO: Final = 3
 EXIT_SLO_P95: Final = 4
 EXIT_SLO_BOTH: Final = 5
 EXIT_SLO_NO_REQUESTS: Final = 6
+EXIT_GENERATOR_BEHIND: Final = 7
 
 #: The original benchmark's data.json held two records.
 BENCHMARK_RECORDS: Final = 2
@@ -200,44 +206,85 @@ class Verdict:
     lines: tuple[str, ...]
 
 
+#: The latency gates: option label and the percentile (0..100) each one bounds.
+LATENCY_GATES: Final[tuple[tuple[str, float], ...]] = (("p95", 95.0), ("p99", 99.0), ("p99.9", 99.9))
+
+
 def evaluate_slo(
     *,
     num_requests: int,
     fail_ratio: float,
-    p95_ms: float,
-    slo_p95_ms: float | None,
+    latency_ms: Mapping[float, float],
+    slo_ms: Mapping[float, float | None],
     slo_fail_ratio: float | None,
+    samples: int | None = None,
+    scope: str = "",
 ) -> Verdict:
-    """Compare the run's totals with the configured gates.
+    """Compare one scope's figures (the run's totals, or one deployment's) with the configured gates.
 
-    With no gate configured Locust decides (1 on any failure). A passing ``--slo-fail-ratio`` gate means the
-    failures seen were within budget, so the run exits 0; a passing p95 gate alone leaves failures to Locust.
+    ``latency_ms`` holds the measured value of each percentile in ``slo_ms`` (its limit, or None: no gate);
+    ``samples`` is how many measured requests the percentiles come from (default ``num_requests``). A gated
+    percentile the sample cannot support (:func:`_openloop.samples_needed`) exits 6, never 0: with a handful of
+    requests the "p99" is the maximum. With no gate configured Locust decides (1 on any failure). A passing
+    ``--slo-fail-ratio`` gate means the failures seen were within budget, so the run exits 0; passing latency
+    gates alone leave failures to Locust.
     """
-    if slo_p95_ms is None and slo_fail_ratio is None:
+    gates = [(label, q, slo_ms.get(q)) for label, q in LATENCY_GATES if slo_ms.get(q) is not None]
+    if not gates and slo_fail_ratio is None:
         return Verdict(None, ())
+    where = f" ({scope})" if scope else ""
     if num_requests == 0:
-        return Verdict(EXIT_SLO_NO_REQUESTS, ("SLO gate: no requests were made, so no SLO can be met",))
+        return Verdict(EXIT_SLO_NO_REQUESTS, (f"SLO gate{where}: no requests were made, so no SLO can be met",))
+    measured = num_requests if samples is None else samples
+    short = [(label, samples_needed(q)) for label, q, _ in gates if measured < samples_needed(q)]
+    if short:
+        needs = ", ".join(f"{label} needs {count}" for label, count in short)
+        return Verdict(
+            EXIT_SLO_NO_REQUESTS,
+            (f"SLO gate{where}: not enough samples: {measured} measured requests ({needs}); run longer or faster",),
+        )
     lines = []
-    ratio_breached = p95_breached = False
+    ratio_breached = latency_breached = False
     if slo_fail_ratio is not None:
         ratio_breached = fail_ratio > slo_fail_ratio
         lines.append(
-            f"SLO fail ratio {fail_ratio:.4f} {'>' if ratio_breached else '<='} {slo_fail_ratio:g}: "
+            f"SLO fail ratio{where} {fail_ratio:.4f} {'>' if ratio_breached else '<='} {slo_fail_ratio:g}: "
             + ("BREACHED" if ratio_breached else "ok")
         )
-    if slo_p95_ms is not None:
-        p95_breached = p95_ms > slo_p95_ms
+    for label, q, limit in gates:
+        assert limit is not None
+        value = latency_ms[q]
+        breached = value > limit
+        latency_breached |= breached
         lines.append(
-            f"SLO p95 {p95_ms:g} ms {'>' if p95_breached else '<='} {slo_p95_ms:g} ms: "
-            + ("BREACHED" if p95_breached else "ok")
+            f"SLO {label}{where} {value:g} ms {'>' if breached else '<='} {limit:g} ms: "
+            + ("BREACHED" if breached else "ok")
         )
-    if ratio_breached and p95_breached:
+    if ratio_breached and latency_breached:
         return Verdict(EXIT_SLO_BOTH, tuple(lines))
     if ratio_breached:
         return Verdict(EXIT_SLO_FAIL_RATIO, tuple(lines))
-    if p95_breached:
+    if latency_breached:
         return Verdict(EXIT_SLO_P95, tuple(lines))
     return Verdict(EXIT_OK if slo_fail_ratio is not None else None, tuple(lines))
+
+
+def combine_verdicts(verdicts: Sequence[Verdict], *, fell_behind: bool = False, behind_line: str = "") -> Verdict:
+    """One decision from several scopes' (the totals and each deployment): the most serious code wins, a latency
+    breach in one scope and a failure-ratio breach in another make 5, and a generator that fell behind its
+    schedule fails every gate (7): its figures measure the generator, not the endpoint."""
+    lines = tuple(line for verdict in verdicts for line in verdict.lines)
+    codes = {verdict.exit_code for verdict in verdicts}
+    if fell_behind and (lines or codes - {None}):
+        return Verdict(EXIT_GENERATOR_BEHIND, (*lines, f"SLO gates: no gate passes: {behind_line}"))
+    if EXIT_SLO_NO_REQUESTS in codes:
+        return Verdict(EXIT_SLO_NO_REQUESTS, lines)
+    if EXIT_SLO_BOTH in codes or {EXIT_SLO_FAIL_RATIO, EXIT_SLO_P95} <= codes:
+        return Verdict(EXIT_SLO_BOTH, lines)
+    for code in (EXIT_SLO_FAIL_RATIO, EXIT_SLO_P95, EXIT_OK):
+        if code in codes:
+            return Verdict(code, lines)
+    return Verdict(None, lines)
 
 
 def split_budget(total: int, workers: int) -> list[int]:

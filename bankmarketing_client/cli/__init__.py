@@ -18,7 +18,7 @@ from bankmarketing_client.cli.exits import EXIT_INTERRUPTED, EXIT_USER_ERROR, ex
 from bankmarketing_client.errors import BankMarketingError
 
 #: Subcommand modules, in the order ``--help`` lists them.
-COMMAND_MODULES: tuple[str, ...] = ("scoring", "batch", "local", "azure", "docs")
+COMMAND_MODULES: tuple[str, ...] = ("scoring", "batch", "local", "azure", "capacity", "docs")
 
 
 def positive_int(text: str) -> int:

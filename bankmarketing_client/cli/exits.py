@@ -18,13 +18,27 @@ code   name                 when
 3      EXIT_NO_SPACE        ``score`` ran out of disk space (or quota) writing its output, spool or checkpoint;
                             what was written before is kept and the checkpoint is true: free space and run again
                             with ``--resume``
+6      EXIT_SLO_MISSED      ``capacity``: the SLO (p99 and error ratio) is missed even at the lowest rate tried
 130    EXIT_INTERRUPTED     Ctrl-C or SIGTERM (128 + SIGINT, as shells report it); ``score`` saves its progress
                             (``--engine spark``: removes an uncommitted output, or keeps a committed one for
                             ``--resume`` to finish, the one line says which)
 =====  ===================  =====================================================================================
 
-The load test (``locust -f loadtest``) has exit codes of its own (a setup error, the SLO gates), listed in
-``loadtest/_payloads.py`` and docs/loadtest.md: they are Locust's process's, not this CLI's.
+The load test (``locust -f loadtest``) has exit codes of its own, Locust's process's, not this CLI's (also in
+``loadtest/_payloads.py`` and docs/loadtest.md):
+
+=====  =====================================================================================================
+code   when (``locust -f loadtest``)
+=====  =====================================================================================================
+0      the gates passed (or none was set and no request failed)
+1      some request failed and no ``--slo-fail-ratio`` gate was set (Locust's own rule)
+2      set-up error: a bad option, payload, key or token file, endpoint settings; one line
+3      ``--slo-fail-ratio`` breached (open loop: dropped arrivals count as failures)
+4      a latency gate breached: ``--slo-p95-ms``, ``--slo-p99-ms`` or ``--slo-p999-ms``
+5      both 3 and 4 (in one scope, or one in the totals and one in a deployment)
+6      not enough samples: no requests, or fewer measured requests than a gated percentile needs
+7      the open-loop generator fell behind its own schedule: no gate passes such a run
+=====  =====================================================================================================
 """
 
 from __future__ import annotations
@@ -47,6 +61,7 @@ EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1
 EXIT_USER_ERROR: Final = 2
 EXIT_NO_SPACE: Final = 3
+EXIT_SLO_MISSED: Final = 6
 EXIT_INTERRUPTED: Final = 130
 
 

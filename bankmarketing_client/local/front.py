@@ -587,6 +587,8 @@ class Front:
         fault = self._faults.draw()
         if config.faults.latency_ms:
             await asyncio.sleep(config.faults.latency_ms / 1000)
+        if deployment.limits.added_latency_ms:
+            await asyncio.sleep(deployment.limits.added_latency_ms / 1000)
         if fault is Fault.UNAVAILABLE:
             self.stats["fault_503"] += 1
             return _json_response(503, "Service unavailable (injected fault).", request_id)

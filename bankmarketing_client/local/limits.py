@@ -26,6 +26,8 @@ class FrontLimits:
     #: A connection must send complete request headers within this time of opening, or of its previous answer
     #: (so it also closes idle keep-alive connections; longer than the client's 30 s keep-alive expiry).
     header_timeout_ms: int = 60_000
+    #: Per deployment: this much latency added to each scoring request (a slower side to compare against).
+    added_latency_ms: int | None = None
 
     def __post_init__(self) -> None:
         """Refuse limits under which nothing can work (a 0 ms timeout, a 0-byte body, no concurrency)."""
@@ -64,6 +66,7 @@ DEPLOYMENT_FIELDS: tuple[str, ...] = (
     "max_concurrent_requests_per_instance",
     "instance_count",
     "max_pending",
+    "added_latency_ms",
 )
 #: ``blue`` serves the model in service, ``green`` the candidate, unless ``NAME=MODEL`` says otherwise.
 DEFAULT_MODELS: dict[str, str] = {"green": "balanced"}

@@ -213,15 +213,48 @@ def test_slo_verdicts(
     fail_ratio: float, p95: float, slo_p95: float | None, slo_ratio: float | None, code: int | None
 ) -> None:
     verdict = _payloads.evaluate_slo(
-        num_requests=100, fail_ratio=fail_ratio, p95_ms=p95, slo_p95_ms=slo_p95, slo_fail_ratio=slo_ratio
+        num_requests=1000,
+        fail_ratio=fail_ratio,
+        latency_ms={95.0: p95},
+        slo_ms={95.0: slo_p95},
+        slo_fail_ratio=slo_ratio,
     )
     assert verdict.exit_code == code
     assert len(verdict.lines) == (slo_p95 is not None) + (slo_ratio is not None)
 
 
 def test_slo_gate_refuses_a_run_without_requests() -> None:
-    verdict = _payloads.evaluate_slo(num_requests=0, fail_ratio=0.0, p95_ms=0.0, slo_p95_ms=100.0, slo_fail_ratio=None)
+    verdict = _payloads.evaluate_slo(
+        num_requests=0, fail_ratio=0.0, latency_ms={95.0: 0.0}, slo_ms={95.0: 100.0}, slo_fail_ratio=None
+    )
     assert verdict.exit_code == _payloads.EXIT_SLO_NO_REQUESTS
+
+
+@pytest.mark.parametrize(("percentile", "needed"), [(95.0, 200), (99.0, 1000), (99.9, 10000)])
+def test_a_percentile_gate_needs_ten_samples_beyond_its_percentile(percentile: float, needed: int) -> None:
+    def verdict(samples: int) -> _payloads.Verdict:
+        return _payloads.evaluate_slo(
+            num_requests=samples,
+            fail_ratio=0.0,
+            latency_ms={percentile: 1.0},
+            slo_ms={percentile: 1e9},  # a limit no run misses: only the sample size can fail it
+            slo_fail_ratio=None,
+        )
+
+    assert verdict(needed - 1).exit_code == _payloads.EXIT_SLO_NO_REQUESTS
+    assert "not enough samples" in verdict(needed - 1).lines[0]
+    assert verdict(needed).exit_code is None  # passes; failures (none here) stay Locust's call
+
+
+def test_verdicts_of_several_scopes_combine_and_a_generator_behind_passes_none() -> None:
+    ok = _payloads.Verdict(_payloads.EXIT_OK, ("ok",))
+    ratio = _payloads.Verdict(_payloads.EXIT_SLO_FAIL_RATIO, ("r",))
+    latency = _payloads.Verdict(_payloads.EXIT_SLO_P95, ("l",))
+    combine = _payloads.combine_verdicts
+    assert combine([ok, latency]).exit_code == _payloads.EXIT_SLO_P95
+    assert combine([ratio, latency]).exit_code == _payloads.EXIT_SLO_BOTH
+    assert combine([ok, ok], fell_behind=True).exit_code == _payloads.EXIT_GENERATOR_BEHIND
+    assert combine([_payloads.Verdict(None, ())], fell_behind=True).exit_code is None  # no gate asked for
 
 
 def test_exit_codes_are_distinct() -> None:
@@ -233,6 +266,7 @@ def test_exit_codes_are_distinct() -> None:
         _payloads.EXIT_SLO_P95,
         _payloads.EXIT_SLO_BOTH,
         _payloads.EXIT_SLO_NO_REQUESTS,
+        _payloads.EXIT_GENERATOR_BEHIND,
     ]
     assert len(set(codes)) == len(codes)
 

@@ -199,7 +199,7 @@ def test_p95_gate_trips_and_passes(
 ) -> None:
     run = run_locust(
         tmp_path, train_path,
-        "--host", slow_endpoint.base_url, "--api-key", slow_endpoint.primary_key, "--max-requests", "8",
+        "--host", slow_endpoint.base_url, "--api-key", slow_endpoint.primary_key, "--max-requests", "200",
         "--slo-p95-ms", threshold, "BenchmarkUser",
     )  # fmt: skip
     assert run.code == code, run.output[-3000:]
@@ -222,10 +222,10 @@ def test_fail_ratio_gate_trips_and_passes(
     key = endpoint_inputs.primary_key if key_ok else "wrong-key"
     run = run_locust(
         tmp_path, train_path,
-        "--host", endpoint_inputs.base_url, "--api-key", key, "--max-requests", "6", *args, "BenchmarkUser",
+        "--host", endpoint_inputs.base_url, "--api-key", key, "--max-requests", "200", *args, "BenchmarkUser",
     )  # fmt: skip
     assert run.code == code, run.output[-3000:]
-    assert run.failures == (0 if key_ok else 6)
+    assert run.failures == (0 if key_ok else 200)
 
 
 def test_setup_error_is_one_line_and_exit_code_2(tmp_path: Path, train_path: Path) -> None:
@@ -272,7 +272,7 @@ def test_distributed_run_shares_the_budget_and_gates_on_the_master(
             "--headless", "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", port,
             "--expect-workers", "2", "-u", "2", "-r", "2", "-t", "60s",
             "--host", endpoint_inputs.scoring_uri, "--api-key", endpoint_inputs.primary_key,
-            "--max-requests", "40", "--batch-size", "4", "--slo-p95-ms", "0.001",
+            "--max-requests", "200", "--batch-size", "4", "--slo-p95-ms", "0.001",
             "--csv", str(folder / "run"), "--html", str(folder / "report.html"), "--only-summary",
             "BatchScoringUser",
         ),
@@ -302,7 +302,7 @@ def test_distributed_run_shares_the_budget_and_gates_on_the_master(
     assert run.code == 4, output[-3000:]
     assert "BREACHED" in output
     assert not any("BREACHED" in text for text in worker_output)
-    assert (run.requests, run.failures) == (40, 0)  # 20 + 20: the budget was shared, not multiplied
+    assert (run.requests, run.failures) == (200, 0)  # 100 + 100: the budget was shared, not multiplied
     assert (folder / "report.html").is_file()
     for text in (output, *worker_output, (folder / "report.html").read_text()):
         assert endpoint_inputs.primary_key not in text
