@@ -125,12 +125,14 @@ def _body(case: FuzzCase) -> Any:
 
 
 def not_utf8(case: FuzzCase) -> bool:
-    """A raw body that is not UTF-8 (JSON must be): negative generation sends such bytes."""
+    """A raw body the server cannot decode to text (negative generation sends such bytes). The server's
+    ``json.loads`` decodes bytes as :func:`json.detect_encoding` says, so ``b"\\x00\\xdb"`` is UTF-16 text to it
+    (a 400, "could not be decoded as JSON"), not an undecodable body."""
     body = _body(case)
     if not isinstance(body, bytes):
         return False
     try:
-        body.decode("utf-8")
+        body.decode(json.detect_encoding(body), "surrogatepass")  # what json.loads does with bytes
     except UnicodeDecodeError:
         return True
     return False
