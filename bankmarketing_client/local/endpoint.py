@@ -2,7 +2,7 @@
 
 Child processes: one real ``azmlinfsrv`` (gunicorn + Flask) per deployment, running our entry script with that
 deployment's model on a private loopback port, and the front (:mod:`.front`) that clients talk to. All die with
-this process. By default one deployment, ``blue``, takes all traffic (the endpoint of before issue 13).
+this process. By default one deployment, ``blue``, takes all traffic (a single-deployment endpoint, as v1 services are).
 """
 
 from __future__ import annotations

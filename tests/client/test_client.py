@@ -668,7 +668,7 @@ def test_timeouts_total_bounds_each_attempt_while_an_answer_trickles_in(sample_r
 def test_the_deadline_holds_while_the_status_line_and_headers_trickle_in(
     sample_records: Records, own_http_client: bool
 ) -> None:
-    """Issue 11, item 9: one byte of the head every 0.3 s (about a minute in all) against a 2 s deadline.
+    """A slow server: one byte of the head every 0.3 s (about a minute in all) against a 2 s deadline.
 
     Every read gets a byte well within its read timeout, so only a bound on the whole attempt can stop this,
     on both faces, with the same error. Checked by outcome, not by timing: the head was still trickling when

@@ -1,4 +1,4 @@
-"""Issue 11, item 10: the library prints nothing unless asked, and no key in a URI's userinfo is ever shown.
+"""The library prints nothing unless asked, and no key in a URI's userinfo is ever shown.
 
 Real processes: a client in a subprocess with no logging configured, run against the real local endpoint
 refusing every request, and the CLI run with ``-vv`` against the real endpoint with ``user:KEY@`` in its URI.

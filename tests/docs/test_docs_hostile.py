@@ -1,4 +1,4 @@
-"""The docs server's proxy against hostile paths, queries and headers (project issue 11).
+"""The docs server's proxy against hostile paths, queries and headers.
 
 A real :class:`DocsServer` in front of a recording upstream (a raw socket server that answers 200 and keeps each
 request head it gets, under an Azure-like base path), and in front of the real local endpoint.

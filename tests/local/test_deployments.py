@@ -1,4 +1,4 @@
-"""Several deployments behind one local endpoint (issue 13): the split, the header, the mirror, 404, and each
+"""Several deployments behind one local endpoint: the split, the header, the mirror, 404, and each
 deployment's own models, limits and counters. Real containers and a real front on loopback throughout."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The front against hostile input (project issue 11), over raw sockets against the real front and container.
+"""The front against hostile input, over raw sockets against the real front and container.
 
 Each test sends what an attacker would, byte for byte, and checks what comes back, what the front's log holds
 and, through the stats counters, what reached the model: CRLF smuggled in the query, malformed or duplicated

@@ -1,4 +1,4 @@
-"""Contract fuzzing (issue 11): schemathesis against both contract families, through the front.
+"""Contract fuzzing: schemathesis against both contract families, through the front.
 
 Target: the endpoint's own OpenAPI 3 document (``GET /swagger.json?version=3``, the same contract as the default
 2.0 one), tightened by :func:`contract_schema` with the rules the entry script enforces but inference-schema cannot

@@ -1,4 +1,4 @@
-"""aml_token auth (issue 13): tokens shaped as Azure's get_keys returns them, signed per run, expiring; key auth
+"""aml_token auth: tokens shaped as Azure's get_keys returns them, signed per run, expiring; key auth
 unchanged. The issuer's rules alone first, then a real endpoint in aml_token mode."""
 
 from __future__ import annotations
